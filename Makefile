@@ -1,0 +1,51 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine:
+# they create .venv, install the project and start every server they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+DATA ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck system-deps bench bench-crawl bench-extract bench-dedup bench-read clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+# redis-server comes from Debian's package; the tests start their own instance.
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server is still missing" >&2; exit 1; }
+
+demo: $(VENV)/.installed
+	$(BIN)/newsdedup demo
+
+test: $(VENV)/.installed-dev system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check crawlers flows dedup tests bench
+	$(BIN)/mypy dedup flows
+
+bench-extract: $(VENV)/.installed-dev
+	@test -n "$(DATA)" || { echo "usage: make bench-extract DATA=../shared/bench/extraction/aeb" >&2; exit 2; }
+	$(PY) bench/extract_bench.py $(DATA)
+
+bench-dedup: $(VENV)/.installed-dev
+	@test -n "$(DATA)" || { echo "usage: make bench-dedup DATA=../shared/bench/dedup/dev.jsonl.gz" >&2; exit 2; }
+	$(PY) bench/dedup_bench.py $(DATA)
+
+clean:
+	rm -rf data bench-results .pytest_cache

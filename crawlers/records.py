@@ -1,0 +1,95 @@
+"""Typed records passed between stages: a fetched :class:`Page` and a cleaned :class:`Article`.
+
+Both serialise to plain JSON-able dicts so that stages can hand them over through files
+(JSON lines) between processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dt_to_json(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _dt_from_json(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class Page:
+    """One HTML page as the crawler fetched it."""
+
+    url: str  # the URL that was requested
+    final_url: str  # the URL after redirects
+    source: str  # name of the seeds entry that led here
+    status: int
+    fetched_at: datetime
+    html: str  # decoded text of the body
+    encoding: str = "utf-8"
+    headers: dict[str, str] = field(default_factory=dict)  # etag, last-modified, content-type
+    discovered_via: str = "link"  # feed | sitemap | link | start
+    hint_date: datetime | None = None  # date given by the feed or sitemap entry
+    hint_title: str | None = None  # title given by the feed or news sitemap entry
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["fetched_at"] = _dt_to_json(self.fetched_at)
+        data["hint_date"] = _dt_to_json(self.hint_date)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Page:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
+        kwargs["hint_date"] = _dt_from_json(data.get("hint_date"))
+        return cls(**kwargs)
+
+
+@dataclass
+class Article:
+    """One cleaned article: the text without boilerplate, plus its metadata."""
+
+    article_id: str
+    url: str
+    canonical_url: str
+    domain: str
+    source: str
+    title: str | None
+    authors: list[str]
+    published_at: datetime | None
+    fetched_at: datetime
+    language: str | None
+    text: str
+    word_count: int
+    site_name: str | None = None
+    credited_source: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    extractor: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["fetched_at"] = _dt_to_json(self.fetched_at)
+        data["published_at"] = _dt_to_json(self.published_at)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
+        kwargs["published_at"] = _dt_from_json(data.get("published_at"))
+        return cls(**kwargs)

@@ -1,0 +1,236 @@
+"""Seeds files: the list of news sources to crawl, validated strictly.
+
+A seeds file is YAML with a ``sources`` list (and optional ``settings``). Every error names
+the file and the field, e.g. ``seeds/news.yaml: sources[2].feeds[0]: not an http(s) URL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+AGE_RE = re.compile(r"^(\d+)\s*([smhdw])$")
+AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+SOURCE_KEYS = {
+    "name",
+    "feeds",
+    "sitemaps",
+    "start_urls",
+    "allow",
+    "deny",
+    "max_pages",
+    "max_age",
+    "max_depth",
+    "follow_links",
+    "priority",
+    "languages",
+    "min_words",
+}
+TOP_KEYS = {"sources", "settings"}
+
+
+class SeedsError(ValueError):
+    """A seeds file that cannot be used. The message names the file and the field."""
+
+    def __init__(self, path: str | Path, where: str, problem: str) -> None:
+        self.path = str(path)
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One news source as declared in a seeds file."""
+
+    name: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    start_urls: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()  # regexes; a URL must match one of them when any is given
+    deny: tuple[str, ...] = ()  # regexes; a URL matching any of them is skipped
+    max_pages: int = 1000
+    max_age: timedelta | None = None
+    max_depth: int = 3
+    follow_links: bool = True
+    priority: int = 0  # higher wins when choosing the original among equal candidates
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes to keep; empty keeps all
+    min_words: int | None = None  # overrides the global quality gate for this source
+
+    @property
+    def domains(self) -> set[str]:
+        """Host[:port] of every URL the source declares."""
+        urls = self.feeds + self.sitemaps + self.start_urls
+        return {urlsplit(u).netloc.lower() for u in urls}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "feeds": list(self.feeds),
+            "sitemaps": list(self.sitemaps),
+            "start_urls": list(self.start_urls),
+            "allow": list(self.allow),
+            "deny": list(self.deny),
+            "max_pages": self.max_pages,
+            "max_age": f"{int(self.max_age.total_seconds())}s" if self.max_age else None,
+            "max_depth": self.max_depth,
+            "follow_links": self.follow_links,
+            "priority": self.priority,
+            "languages": list(self.languages),
+            "min_words": self.min_words,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, path: str = "<dict>", where: str = "") -> Source:
+        return _parse_source(data, path, where or "source")
+
+
+@dataclass(frozen=True)
+class Seeds:
+    path: str
+    sources: tuple[Source, ...]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, names: list[str] | tuple[str, ...] | None) -> tuple[Source, ...]:
+        """The sources with these names (all when none are given)."""
+        if not names:
+            return self.sources
+        known = {s.name: s for s in self.sources}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SeedsError(
+                self.path,
+                "sources",
+                f"no source named {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(known))})",
+            )
+        return tuple(known[n] for n in dict.fromkeys(names))
+
+
+def load_seeds(path: str | Path) -> Seeds:
+    """Read and validate a seeds file; raise :class:`SeedsError` on any problem."""
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SeedsError(p, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeedsError(p, "", f"cannot read: {exc}") from None
+    return parse_seeds(raw, p)
+
+
+def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SeedsError(path, where, f"not valid YAML: {problem}") from None
+    if not isinstance(doc, dict):
+        raise SeedsError(path, "", "must be a mapping with a 'sources' list")
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise SeedsError(path, str(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
+    sources_raw = doc.get("sources")
+    if not isinstance(sources_raw, list) or not sources_raw:
+        raise SeedsError(path, "sources", "must be a non-empty list of sources")
+    settings = doc.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise SeedsError(path, "settings", "must be a mapping")
+    sources = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(sources_raw):
+        src = _parse_source(item, str(path), f"sources[{i}]")
+        if src.name in seen:
+            raise SeedsError(
+                path, f"sources[{i}].name", f"duplicate name {src.name!r} (also sources[{seen[src.name]}])"
+            )
+        seen[src.name] = i
+        sources.append(src)
+    return Seeds(path=str(path), sources=tuple(sources), settings=dict(settings))
+
+
+def _parse_source(item: Any, path: str, where: str) -> Source:
+    if not isinstance(item, dict):
+        raise SeedsError(path, where, "must be a mapping")
+    for key in item:
+        if key not in SOURCE_KEYS:
+            raise SeedsError(
+                path, f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(SOURCE_KEYS))})"
+            )
+    name = item.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SeedsError(path, f"{where}.name", f"must match [a-z0-9-]+ (got {name!r})")
+    kwargs: dict[str, Any] = {"name": name}
+    for key in ("feeds", "sitemaps", "start_urls"):
+        kwargs[key] = tuple(_url_list(item.get(key), path, f"{where}.{key}"))
+    if not (kwargs["feeds"] or kwargs["sitemaps"] or kwargs["start_urls"]):
+        raise SeedsError(path, where, "needs at least one of feeds, sitemaps, start_urls")
+    for key in ("allow", "deny"):
+        patterns = _str_list(item.get(key), path, f"{where}.{key}")
+        for j, pat in enumerate(patterns):
+            try:
+                re.compile(pat)
+            except re.error as exc:
+                raise SeedsError(path, f"{where}.{key}[{j}]", f"bad regular expression: {exc}") from None
+        kwargs[key] = tuple(patterns)
+    for key, low in (("max_pages", 1), ("max_depth", 0), ("priority", None), ("min_words", 0)):
+        if item.get(key) is not None:
+            value = item[key]
+            if not isinstance(value, int) or isinstance(value, bool) or (low is not None and value < low):
+                bound = f" >= {low}" if low is not None else ""
+                raise SeedsError(path, f"{where}.{key}", f"must be an integer{bound} (got {value!r})")
+            kwargs[key] = value
+    if item.get("follow_links") is not None:
+        if not isinstance(item["follow_links"], bool):
+            raise SeedsError(path, f"{where}.follow_links", "must be true or false")
+        kwargs["follow_links"] = item["follow_links"]
+    if item.get("max_age") is not None:
+        kwargs["max_age"] = parse_age(item["max_age"], path, f"{where}.max_age")
+    langs = _str_list(item.get("languages"), path, f"{where}.languages")
+    for j, lang in enumerate(langs):
+        if not re.fullmatch(r"[a-z]{2}", lang):
+            raise SeedsError(path, f"{where}.languages[{j}]", f"must be an ISO 639-1 code (got {lang!r})")
+    kwargs["languages"] = tuple(langs)
+    return Source(**kwargs)
+
+
+def parse_age(value: Any, path: str = "<value>", where: str = "max_age") -> timedelta:
+    """``30d``, ``12h``, ``2w`` or a whole number of days."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return timedelta(days=value)
+    if isinstance(value, str):
+        m = AGE_RE.match(value.strip())
+        if m and int(m.group(1)) > 0:
+            return timedelta(**{AGE_UNITS[m.group(2)]: int(m.group(1))})
+    raise SeedsError(path, where, f"must be a duration like 30d, 12h or 2w (got {value!r})")
+
+
+def _str_list(value: Any, path: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SeedsError(path, where, "must be a list of strings")
+    return list(value)
+
+
+def _url_list(value: Any, path: str, where: str) -> list[str]:
+    urls = _str_list(value, path, where)
+    for j, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+            raise SeedsError(path, f"{where}[{j}]", f"not an http(s) URL: {url!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise SeedsError(path, f"{where}[{j}]", f"bad port in URL: {url!r}") from None
+    return urls
