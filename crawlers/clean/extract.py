@@ -1,0 +1,307 @@
+"""Per-page extraction: main text from trafilatura plus metadata read from the page itself.
+
+``extract_page`` is pure and top-level so that it can run in worker processes; everything that
+needs the other pages of a site (template learning, gates) happens later in ``finish_source``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from crawlers.clean import metadata as md
+from crawlers.clean.boilerplate import remove_boilerplate
+from crawlers.records import Page
+
+CLEAN_VERSION = 1
+EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
+
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
+                  "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "webpage"}  # fmt: skip  # noqa: E501
+_LISTING_TYPES = {"collectionpage", "itemlist", "searchresultspage", "website", "profilepage"}
+_LISTING_PATH = re.compile(
+    r"/(tag|tags|topic|topics|category|categories|kategori|label|author|authors|penulis|"
+    r"section|search|cari|archive|archives|arsip|indeks|index|page)(/|$|\.)",
+    re.I,
+)
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class Extracted:
+    """What one page yields before the site-level pass. Picklable: plain values only."""
+
+    url: str
+    final_url: str
+    canonical_url: str
+    domain: str
+    source: str
+    fetched_at: datetime
+    status: int = 200
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    byline: str | None = None  # the raw byline, so its line can be removed from the body
+    published_at: datetime | None = None
+    site_name: str | None = None
+    language: str | None = None
+    declared_language: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # body paragraphs as trafilatura gave them
+    link_lines: list[bool] = field(default_factory=list)  # line is (almost) all anchor text
+    link_density: float = 0.0  # share of body characters inside links
+    is_listing: bool = False
+    credited_source: str | None = None
+    byline_outlet: str | None = None
+    raw_line_count: int = 0  # lines trafilatura returned, before any cleaning
+    removed: dict[str, int] = field(default_factory=dict)  # rule id -> lines removed
+    error: str | None = None
+
+
+def _text(node: HtmlElement) -> str:
+    return _WS.sub(" ", node.text_content()).strip()
+
+
+def _first(tree: HtmlElement, *xpaths: str) -> str | None:
+    for xp in xpaths:
+        for value in tree.xpath(xp):
+            value = value if isinstance(value, str) else _text(value)
+            value = _WS.sub(" ", value).strip()
+            if value:
+                return value
+    return None
+
+
+def _json_ld(tree: HtmlElement) -> list[dict]:
+    """Every JSON-LD object on the page, @graph flattened."""
+    found: list[dict] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, TypeError):
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                found.append(item)
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+    return found
+
+
+def _types(obj: dict) -> set[str]:
+    t = obj.get("@type", [])
+    return {str(x).lower() for x in (t if isinstance(t, list) else [t])}
+
+
+def _names(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+def _meta(tree: HtmlElement, *keys: str) -> str | None:
+    for key in keys:
+        for attr in ("property", "name", "itemprop"):
+            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
+                if value.strip():
+                    return value.strip()
+    return None
+
+
+def _anchor_texts(tree: HtmlElement) -> set[str]:
+    out = set()
+    for a in tree.iter("a"):
+        t = _WS.sub(" ", a.text_content()).strip().lower()
+        if len(t) >= 12:
+            out.add(t)
+    return out
+
+
+def _is_link_line(line: str, anchors: set[str]) -> bool:
+    low = line.lower()
+    if low in anchors:
+        return True
+    # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
+    return len(low) < 300 and any(len(a) >= 0.8 * len(low) and a in low for a in anchors)
+
+
+def extract_page(page: Page) -> Extracted:
+    final_url = page.final_url or page.url
+    parts = urlsplit(final_url)
+    out = Extracted(
+        url=page.url,
+        final_url=final_url,
+        canonical_url=final_url,
+        domain=parts.netloc.lower(),
+        source=page.source,
+        fetched_at=page.fetched_at,
+        status=page.status,
+    )
+    if not page.html or not page.html.strip():
+        out.error = "empty_html"
+        return out
+    tree = load_html(page.html)
+    if tree is None:
+        out.error = "unparsable"
+        return out
+    _read_metadata(tree, page, out)
+    anchors = _anchor_texts(tree)
+    try:
+        doc = trafilatura.bare_extraction(
+            tree, url=final_url, include_comments=False, with_metadata=False
+        )
+    except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
+        out.error = f"trafilatura: {type(exc).__name__}"
+        doc = None
+    text = doc.text if doc is not None and doc.text else ""
+    raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    out.raw_line_count = len(raw_lines)
+    lines, hits = remove_boilerplate(raw_lines)
+    out.lines = _drop_page_furniture(lines, out)
+    out.removed = dict(hits)
+    out.link_lines = [_is_link_line(ln, anchors) for ln in out.lines]
+    total = sum(len(ln) for ln in out.lines)
+    linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
+    out.link_density = linked / total if total else 0.0
+    out.language = md.guess_language(" ".join(out.lines), out.declared_language)
+    out.credited_source = md.credited_outlet(out.lines)
+    return out
+
+
+def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
+    ld = _json_ld(tree)
+    articles = [o for o in ld if _types(o) & _ARTICLE_TYPES and _types(o) != {"webpage"}]
+    art = articles[0] if articles else {}
+    og_type = (_meta(tree, "og:type") or "").lower()
+
+    canonical = _first(tree, '//link[@rel="canonical"]/@href') or _meta(tree, "og:url")
+    if canonical:
+        resolved = urljoin(out.final_url, canonical)
+        if urlsplit(resolved).scheme in ("http", "https"):
+            out.canonical_url = resolved
+
+    headline = art.get("headline") if isinstance(art.get("headline"), str) else None
+    out.title = (
+        _meta(tree, "og:title", "twitter:title")
+        or headline
+        or _first(tree, "//h1")
+        or _first(tree, "//title")
+        or page.hint_title
+    )
+    publisher = _names(art.get("publisher"))
+    out.site_name = _meta(tree, "og:site_name", "application-name") or (
+        publisher[0] if publisher else None
+    )
+
+    byline = _first(
+        tree,
+        '//*[@rel="author"]',
+        '//*[contains(concat(" ", normalize-space(@class), " "), " byline ")]',
+        '//*[contains(@class, "author-name") or contains(@class, "author__name")]',
+    )
+    names = _names(art.get("author"))
+    meta_author = _meta(tree, "author", "article:author", "dc.creator")
+    if meta_author and meta_author.startswith("http"):
+        meta_author = None
+    raw = byline or (", ".join(names) if names else None) or meta_author
+    out.byline = raw
+    authors, outlet = md.split_byline(raw)
+    if not authors and names:
+        authors, outlet = md.split_byline(", ".join(names))
+    out.authors, out.byline_outlet = authors, outlet
+
+    published = (
+        md.parse_iso(art.get("datePublished") if isinstance(art.get("datePublished"), str) else None)
+        or md.parse_iso(
+            _meta(tree, "article:published_time", "datePublished", "pubdate", "publishdate",
+                  "date", "dc.date", "dc.date.issued", "parsely-pub-date", "sailthru.date",
+                  "og:published_time", "content_PublishedDate")  # fmt: skip
+        )
+        or md.parse_iso(_first(tree, "//time/@datetime"))
+    )
+    if published is None:
+        dateline = _first(
+            tree,
+            '//*[contains(@class, "date") or contains(@class, "time") or contains(@class, "posted")]',  # noqa: E501
+        )
+        published = md.parse_text_date(dateline) if dateline else None
+    out.published_at = published or md.date_from_url(out.final_url) or page.hint_date
+
+    lang = tree.xpath("/html/@lang") or tree.xpath('//meta[@http-equiv="content-language"]/@content')
+    out.declared_language = (lang[0].strip() if lang else None) or _meta(tree, "og:locale")
+    if not out.declared_language and isinstance(art.get("inLanguage"), str):
+        out.declared_language = art["inLanguage"]
+
+    section = _meta(tree, "article:section") or art.get("articleSection")
+    if isinstance(section, list):
+        section = section[0] if section else None
+    out.section = section if isinstance(section, str) and section.strip() else None
+    tags = [t for t in tree.xpath('//meta[@property="article:tag"]/@content') if t.strip()]
+    keywords = art.get("keywords") or _meta(tree, "news_keywords", "keywords")
+    if not tags and keywords:
+        kw = keywords if isinstance(keywords, list) else str(keywords).split(",")
+        tags = [str(k) for k in kw]
+    seen: dict[str, None] = {}
+    for t in tags:
+        t = _WS.sub(" ", t).strip()
+        if t and t.lower() not in {s.lower() for s in seen}:
+            seen[t] = None
+    out.tags = list(seen)[:30]
+
+    is_article = bool(articles) or og_type == "article"
+    path = urlsplit(out.final_url).path
+    typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
+    headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
+    out.is_listing = not is_article and (
+        path in ("", "/")
+        or bool(_LISTING_PATH.search(path))
+        or typed_listing
+        or headline_links >= 8
+    )
+
+
+_DATE_ONLY = re.compile(
+    r"^[\w]*,?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d\d-\d\d|\d{1,2}\s+\w+\s+\d{4}|"
+    r"\w+\.?\s+\d{1,2},?\s+\d{4})[,\s|-]*(\d{1,2}[:.]\d\d(:\d\d)?\s*([ap]\.?m\.?)?\s*\w{0,5})?"
+    r"\s*(\|.{0,40})?$",
+    re.I,
+)
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text).strip().lower().strip(" .:-–—|")
+
+
+def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
+    """Remove lines that restate the page's own metadata: title, byline, a bare date."""
+    title = _norm(out.title or "")
+    byline = _norm(out.byline or "")
+    names = {_norm(a) for a in out.authors}
+    kept = []
+    for i, line in enumerate(lines):
+        low = _norm(line)
+        if title and low == title:
+            continue
+        if byline and (low == byline or low in (f"by {byline}", f"oleh {byline}")):
+            continue
+        if names and low.removeprefix("by ").removeprefix("oleh ") in names:
+            continue
+        if len(line) <= 60 and _DATE_ONLY.match(line.strip()) and md.parse_text_date(line):
+            continue
+        kept.append(line)
+    return kept

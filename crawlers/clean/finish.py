@@ -1,0 +1,101 @@
+"""Site-level pass over one source's pages: template removal, then quality gates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from crawlers.clean.extract import EXTRACTOR, Extracted
+from crawlers.clean.templates import TemplateState, line_key
+from crawlers.records import Article
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class CleanOptions:
+    min_words: int = 80
+    languages: tuple[str, ...] = ()  # empty: any language
+    max_link_density: float = 0.5
+    template_min_pages: int = 4  # a line must be on at least this many pages of the site ...
+    template_min_share: float = 0.2  # ... and on at least this share of them
+
+
+def article_id(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _gate(page: Extracted, lines: list[str], options: CleanOptions) -> str | None:
+    if page.status and not 200 <= page.status < 300:
+        return "http_status"
+    if not page.raw_line_count:
+        return "empty"
+    if options.languages and page.language:
+        wanted = {lang.split("-")[0].lower() for lang in options.languages}
+        if page.language.split("-")[0].lower() not in wanted:
+            return "language"
+    if page.is_listing:
+        return "listing"
+    if page.link_density > options.max_link_density:
+        return "link_heavy"
+    if sum(len(_WORD.findall(ln)) for ln in lines) < options.min_words:
+        return "too_short"
+    return None
+
+
+def finish_source(
+    extracted: list[Extracted], templates: TemplateState, options: CleanOptions | None = None
+) -> tuple[list[Article], Counter[str]]:
+    """Learn site templates from this batch plus ``templates``, strip them, gate, build Articles.
+
+    ``templates`` is updated in place with this batch's line counts.
+    """
+    options = options or CleanOptions()
+    by_site: dict[str, list[Extracted]] = {}
+    for page in extracted:
+        by_site.setdefault(page.domain, []).append(page)
+
+    articles: list[Article] = []
+    dropped: Counter[str] = Counter()
+    for site, pages in by_site.items():
+        # One count per distinct page: the same article fetched under two URLs is not evidence
+        # that its sentences are template.
+        distinct: dict[str, list[str]] = {}
+        for page in pages:
+            if page.lines:
+                distinct.setdefault(page.canonical_url, page.lines)
+        templates.add_pages(site, distinct.values())
+        template = templates.template_keys(
+            site, options.template_min_pages, options.template_min_share
+        )
+        for page in pages:
+            lines = [ln for ln in page.lines if line_key(ln) not in template] if template else page.lines
+            reason = _gate(page, lines, options)
+            if reason:
+                dropped[reason] += 1
+                continue
+            text = "\n".join(lines)
+            articles.append(
+                Article(
+                    article_id=article_id(page.canonical_url or page.final_url),
+                    url=page.final_url,
+                    canonical_url=page.canonical_url or page.final_url,
+                    domain=page.domain,
+                    source=page.source,
+                    title=page.title,
+                    authors=list(page.authors),
+                    published_at=page.published_at,
+                    fetched_at=page.fetched_at,
+                    language=page.language,
+                    text=text,
+                    word_count=len(_WORD.findall(text)),
+                    site_name=page.site_name,
+                    credited_source=page.credited_source,
+                    section=page.section,
+                    tags=list(page.tags),
+                    extractor=EXTRACTOR,
+                )
+            )
+    return articles, dropped

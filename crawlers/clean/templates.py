@@ -1,0 +1,97 @@
+"""Per-site template learning: lines that repeat across many pages of one site are template.
+
+Line-level deduplication as in CCNet and Dolma, but per site and with memory across runs: for
+every site we keep how many pages we have seen and, for each normalised line, on how many of
+those pages it appeared. A line is template when it appeared on at least ``min_pages`` pages
+*and* on at least ``min_share`` of the site's pages, so a sentence that two articles share
+because one quotes the other stays.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import xxhash
+
+STATE_VERSION = 1
+# Halve all counts once a site has this many pages counted: old templates fade out after a
+# redesign, and the state of a site stays bounded.
+DECAY_AT_PAGES = 2000
+# Keep at most this many line hashes per site (the most frequent ones).
+MAX_LINES_PER_SITE = 50_000
+
+_DIGITS = re.compile(r"\d+")
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def line_key(line: str) -> str:
+    """Hash of a line normalised as CCNet does: lower case, digits to 0, punctuation out."""
+    norm = _NON_WORD.sub(" ", _DIGITS.sub("0", line.lower())).strip()
+    return xxhash.xxh64_hexdigest(norm.encode("utf-8"))
+
+
+@dataclass
+class SiteStats:
+    pages: int = 0
+    lines: Counter[str] = field(default_factory=Counter)
+
+
+class TemplateState:
+    """Line statistics per site, kept across runs (the caller stores ``to_bytes()``)."""
+
+    def __init__(self, sites: dict[str, SiteStats] | None = None) -> None:
+        self.sites: dict[str, SiteStats] = sites or {}
+
+    @classmethod
+    def empty(cls) -> TemplateState:
+        return cls()
+
+    def to_bytes(self) -> bytes:
+        data = {
+            "version": STATE_VERSION,
+            "sites": {
+                site: {"pages": s.pages, "lines": dict(s.lines)} for site, s in self.sites.items()
+            },
+        }
+        return zlib.compress(json.dumps(data, sort_keys=True).encode("utf-8"), 6)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> TemplateState:
+        if not blob:
+            return cls.empty()
+        data = json.loads(zlib.decompress(blob).decode("utf-8"))
+        if data.get("version") != STATE_VERSION:
+            return cls.empty()  # an old format is safe to forget: it only costs re-learning
+        return cls(
+            {
+                site: SiteStats(pages=int(s["pages"]), lines=Counter(s["lines"]))
+                for site, s in data["sites"].items()
+            }
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TemplateState) and self.sites == other.sites
+
+    def add_pages(self, site: str, pages: Iterable[Iterable[str]]) -> None:
+        """Count each page's distinct lines into the site's statistics."""
+        stats = self.sites.setdefault(site, SiteStats())
+        for lines in pages:
+            stats.pages += 1
+            stats.lines.update({line_key(ln) for ln in lines})
+        if stats.pages >= DECAY_AT_PAGES:
+            stats.pages //= 2
+            stats.lines = Counter({k: v // 2 for k, v in stats.lines.items() if v >= 2})
+        if len(stats.lines) > MAX_LINES_PER_SITE:
+            stats.lines = Counter(dict(stats.lines.most_common(MAX_LINES_PER_SITE)))
+
+    def template_keys(self, site: str, min_pages: int, min_share: float) -> set[str]:
+        stats = self.sites.get(site)
+        if stats is None or stats.pages == 0:
+            return set()
+        need = max(min_pages, min_share * stats.pages)
+        return {k for k, n in stats.lines.items() if n >= need}
