@@ -1,0 +1,273 @@
+"""The decision procedure shared by the in-memory and the Redis index.
+
+1. A document whose id is already indexed is that story again (never demoted).
+2. Exact duplicates (same normalised-text hash) of an indexed story short-cut to it.
+3. LSH candidates from the index are verified (MinHash Jaccard estimate and the
+   containment it implies given both shingle counts); the best verified indexed story
+   becomes the document's original.
+4. The rest of the batch is clustered among itself: identical texts are grouped, LSH
+   candidate pairs are verified exactly on their shingle sets, and clusters are built
+   as stars around canonical documents chosen in preference order. A document joins a
+   cluster only through a verified pair with that cluster's canonical document, so a
+   chain A~B~C never puts A and C together on the strength of B alone.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from dedup.batch import PreparedBatch, prepare
+from dedup.config import DedupConfig
+from dedup.model import Decision, Document
+from dedup.text import normalise
+
+
+@dataclass
+class Candidates:
+    """Pairs (batch document, indexed entry) proposed by the index's LSH bands."""
+
+    doc: np.ndarray  # int64 positions in the queried rows
+    entry_ids: list[str]
+    sigs: np.ndarray  # (k, num_perm) uint32
+    sizes: np.ndarray  # (k,) int64
+
+
+@dataclass
+class StagedEntry:
+    id: str
+    sig: np.ndarray
+    size: int
+    text_hash: int
+    entered_at: float
+
+
+def accept(
+    config: DedupConfig,
+    size_a: np.ndarray,
+    size_b: np.ndarray,
+    jaccard: np.ndarray,
+    containment: np.ndarray,
+) -> np.ndarray:
+    """Whether candidate pairs are reprints of each other (vectorised)."""
+    small = np.minimum(size_a, size_b) < config.min_shingles
+    normal = (containment >= config.containment_min) | (jaccard >= config.jaccard_min)
+    return np.where(small, jaccard >= config.short_jaccard_min, normal)
+
+
+def estimated_containment(
+    jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray
+) -> np.ndarray:
+    """|A ∩ B| / min(|A|, |B|) from a Jaccard estimate: |A ∩ B| = J (|A| + |B|) / (1 + J)."""
+    inter = jaccard / (1.0 + jaccard) * (size_a + size_b)
+    return np.minimum(1.0, inter / np.maximum(1, np.minimum(size_a, size_b)))
+
+
+def _outlet_key(name: str) -> str:
+    return normalise(name)
+
+
+def _timestamp(d: datetime | None) -> float:
+    return d.timestamp() if d is not None else math.inf
+
+
+class IndexBase(ABC):
+    """Shared dedup logic; subclasses provide storage of indexed stories."""
+
+    config: DedupConfig
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        self._staged: list[StagedEntry] = []
+
+    # --- storage hooks -------------------------------------------------------------
+    @abstractmethod
+    def _known_ids(self, ids: list[str]) -> set[str]: ...
+
+    @abstractmethod
+    def _exact(self, text_hashes: np.ndarray) -> list[str | None]: ...
+
+    @abstractmethod
+    def _candidates(self, keys: np.ndarray) -> Candidates: ...
+
+    # --- staging -------------------------------------------------------------------
+    def staged_ids(self) -> list[str]:
+        return [e.id for e in self._staged]
+
+    def discard(self) -> None:
+        """Forget entries staged by dedup() that were not committed."""
+        self._staged = []
+
+    # --- the decision --------------------------------------------------------------
+    def dedup(self, docs: list[Document], now: datetime) -> list[Decision]:
+        """Decide ``docs`` against the index and among themselves.
+
+        Returns one decision per document, in order, and stages the batch's new
+        canonical stories; :meth:`commit` makes them part of the index. Staged
+        entries are already visible to later ``dedup`` calls on this object.
+        """
+        cfg = self.config
+        m = len(docs)
+        decisions: list[Decision | None] = [None] * m
+        if m == 0:
+            return []
+        prep = prepare([d.text for d in docs], cfg)
+        nonempty = prep.n_words > 0
+
+        known = self._known_ids([d.id for d in docs])
+        for i, d in enumerate(docs):
+            if d.id in known:
+                decisions[i] = Decision(d.id, d.id, None, None)
+
+        exact = self._exact(prep.text_hashes)
+        for i, d in enumerate(docs):
+            if decisions[i] is None and nonempty[i] and exact[i] is not None:
+                decisions[i] = Decision(d.id, exact[i], exact[i], 1.0)  # type: ignore[arg-type]
+
+        pending = np.array(
+            [i for i in range(m) if decisions[i] is None and prep.sizes[i] > 0], dtype=np.int64
+        )
+        if len(pending):
+            cand = self._candidates(prep.keys[pending])
+            if len(cand.doc):
+                rows = pending[cand.doc]
+                jac = np.count_nonzero(cand.sigs == prep.sigs[rows], axis=1) / cfg.num_perm
+                size_doc = prep.sizes[rows]
+                con = estimated_containment(jac, size_doc, cand.sizes)
+                ok = accept(cfg, size_doc, cand.sizes, jac, con)
+                best: dict[int, tuple[float, str]] = {}
+                for k in np.flatnonzero(ok):
+                    i = int(rows[k])
+                    score = (float(con[k]), cand.entry_ids[k])
+                    cur = best.get(i)
+                    # Highest similarity wins; ties go to the smaller id, for determinism.
+                    if (
+                        cur is None
+                        or score[0] > cur[0]
+                        or (score[0] == cur[0] and score[1] < cur[1])
+                    ):
+                        best[i] = score
+                for i, (sim, eid) in best.items():
+                    decisions[i] = Decision(docs[i].id, eid, eid, round(sim, 4))
+
+        rest = [i for i in range(m) if decisions[i] is None]
+        now_ts = now.timestamp()
+        for i, dec in self._cluster_batch(docs, prep, rest).items():
+            decisions[i] = dec
+            if dec.duplicate_of is None and nonempty[i]:
+                self._staged.append(
+                    StagedEntry(
+                        docs[i].id,
+                        prep.sigs[i].copy(),
+                        int(prep.sizes[i]),
+                        int(prep.text_hashes[i]),
+                        now_ts,
+                    )
+                )
+        assert all(d is not None for d in decisions)
+        return decisions  # type: ignore[return-value]
+
+    def _cluster_batch(
+        self, docs: list[Document], prep: PreparedBatch, rest: list[int]
+    ) -> dict[int, Decision]:
+        cfg = self.config
+        # Nodes: groups of identical (normalised) texts; empty texts stay alone.
+        node_of: dict[int, int] = {}
+        members: list[list[int]] = []
+        by_hash: dict[int, int] = {}
+        for i in rest:
+            if prep.n_words[i] == 0:
+                node_of[i] = len(members)
+                members.append([i])
+                continue
+            h = int(prep.text_hashes[i])
+            node = by_hash.get(h)
+            if node is None:
+                node = by_hash[h] = len(members)
+                members.append([])
+            members[node].append(i)
+            node_of[i] = node
+
+        # Candidate pairs between node representatives from equal band keys.
+        reps = np.array([g[0] for g in members if prep.sizes[g[0]] > 0], dtype=np.int64)
+        pairs: set[tuple[int, int]] = set()
+        if len(reps) > 1:
+            keys = prep.keys[reps]
+            for k in range(keys.shape[1]):
+                order = np.argsort(keys[:, k], kind="stable")
+                sk = keys[order, k]
+                same = np.flatnonzero(sk[1:] == sk[:-1])
+                if not len(same):
+                    continue
+                # Runs of equal keys: start where the previous element differs.
+                run_start = same[np.r_[True, same[1:] != same[:-1] + 1]]
+                for s in run_start:
+                    e = s + 1
+                    while e < len(sk) and sk[e] == sk[s]:
+                        e += 1
+                    group = sorted(int(reps[x]) for x in order[s:e])
+                    for a_i in range(len(group)):
+                        for b_i in range(a_i + 1, len(group)):
+                            pairs.add((group[a_i], group[b_i]))
+
+        edges: dict[int, dict[int, float]] = defaultdict(dict)
+        for a, b in pairs:
+            sa, sb = prep.sets[a], prep.sets[b]
+            inter = len(np.intersect1d(sa, sb, assume_unique=True))
+            union = len(sa) + len(sb) - inter
+            jac = inter / union if union else 0.0
+            con = inter / max(1, min(len(sa), len(sb)))
+            if accept(cfg, np.array(len(sa)), np.array(len(sb)), np.array(jac), np.array(con)):
+                na, nb = node_of[a], node_of[b]
+                edges[na][nb] = edges[nb][na] = con
+
+        # A document is credited when a document it is verified against (or identical
+        # to) names its outlet as the source.
+        outlets = {i: {_outlet_key(o) for o in docs[i].outlet_names if o} for i in rest}
+        credits = {i: _outlet_key(docs[i].credited_source) for i in rest if docs[i].credited_source}
+        credited: set[int] = set()
+        for node, group in enumerate(members):
+            near = [node, *edges.get(node, {})]
+            crediting = [credits[x] for n in near for x in members[n] if x in credits]
+            if not crediting:
+                continue
+            for y in group:
+                if outlets[y] & set(crediting):
+                    credited.add(y)
+
+        def pref(i: int) -> tuple:
+            d = docs[i]
+            return (
+                0 if i in credited else 1,
+                _timestamp(d.published_at),
+                -d.source_priority,
+                -int(prep.n_words[i]),
+                d.id,
+            )
+
+        for group in members:
+            group.sort(key=pref)
+        order = sorted(range(len(members)), key=lambda n: pref(members[n][0]))
+        out: dict[int, Decision] = {}
+        assigned = [False] * len(members)
+        for node in order:
+            if assigned[node]:
+                continue
+            assigned[node] = True
+            canon = members[node][0]
+            cid = docs[canon].id
+            out[canon] = Decision(cid, cid, None, None)
+            for x in members[node][1:]:
+                out[x] = Decision(docs[x].id, cid, cid, 1.0)
+            for nb, sim in sorted(edges.get(node, {}).items()):
+                if assigned[nb]:
+                    continue
+                assigned[nb] = True
+                for x in members[nb]:
+                    out[x] = Decision(docs[x].id, cid, cid, round(float(sim), 4))
+        return out
