@@ -1,0 +1,79 @@
+"""Telling article pages from home, section, tag, author, search and pagination pages."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from parsel import Selector
+
+LISTING_PATH = re.compile(
+    r"/(?:tag|tags|category|categories|section|sections|topic|topics|author|authors|"
+    r"search|page|archive|archives|kategori|topik|penulis|indeks|index)(?:/|$)",
+    re.I,
+)
+LISTING_QUERY = re.compile(r"(?:^|&)(?:page|p|s|q|query|search|paged)=", re.I)
+DATED_PATH = re.compile(r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])(?:/|-)")
+ARTICLE_TYPES = {"article", "newsarticle", "reportagenews", "blogposting", "analysisnewsarticle",
+                 "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report"}
+JSONLD_TYPE = re.compile(r'"@type"\s*:\s*(?:\[\s*)?"([A-Za-z]+)"')
+
+
+def listing_url(url: str) -> bool:
+    """URLs that name a listing: the site root, section/tag/author/search/pagination paths."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if path in ("", "/") or re.fullmatch(r"/(?:index\.\w+)?", path):
+        return True
+    if LISTING_PATH.search(path) or LISTING_QUERY.search(parts.query):
+        return True
+    return False
+
+
+def article_url_score(url: str) -> int:
+    path = urlsplit(url).path
+    score = 0
+    if DATED_PATH.search(path):
+        score += 2
+    slug = path.rstrip("/").rsplit("/", 1)[-1]
+    if slug.count("-") >= 3:
+        score += 2
+    if re.search(r"\d{5,}", slug):
+        score += 1
+    if slug.endswith((".html", ".htm", ".php", ".aspx")):
+        score += 1
+    return score
+
+
+def is_article(url: str, html: str, *, announced: bool = False) -> bool:
+    """Whether a fetched page is a single article rather than a listing.
+
+    ``announced`` is true for URLs a feed or sitemap listed, which are articles unless the
+    page or URL says otherwise.
+    """
+    if listing_url(url):
+        return False
+    sel = Selector(text=html[:400_000]) if html else None
+    if sel is None:
+        return False
+    score = 3 if announced else 0
+    score += article_url_score(url)
+    og_type = (sel.xpath("//meta[@property='og:type']/@content").get() or "").strip().lower()
+    if og_type == "article":
+        score += 3
+    elif og_type in ("website", "profile"):
+        score -= 3
+    types = {t.lower() for t in JSONLD_TYPE.findall(" ".join(sel.xpath("//script[@type='application/ld+json']/text()").getall()))}
+    if types & ARTICLE_TYPES:
+        score += 3
+    if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
+        score -= 3
+    n_articles = len(sel.xpath("//article"))
+    if n_articles == 1:
+        score += 1
+    elif n_articles >= 3:
+        score -= 3
+    paragraphs = [p for p in sel.xpath("//p//text()").getall() if len(p.split()) >= 12]
+    if len(paragraphs) >= 3:
+        score += 1
+    return score >= 3

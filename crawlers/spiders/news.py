@@ -1,0 +1,299 @@
+"""One generic spider for every news source: feeds, sitemaps and link-following.
+
+Discovery first collects the URLs that feeds and sitemaps announce; when the crawl goes
+idle the spider schedules them newest first, up to the source's ``max_pages``. Pages
+reached from ``start_urls`` are followed within the source's own sites. Only pages that
+look like single articles become items; listings are followed, never emitted.
+
+Across runs the spider is handed the validators (ETag, Last-Modified, announced date) of
+what earlier runs published: such URLs are skipped unless their feed or sitemap says they
+changed, and then fetched with a conditional GET.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag, urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+
+from crawlers.classify import is_article, listing_url
+from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
+from crawlers.records import Page
+from crawlers.seeds import Source, load_seeds
+
+SKIP_EXTENSIONS = [
+    "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "zip", "gz", "doc",
+    "docx", "xls", "xlsx", "ppt", "pptx", "css", "js", "ico", "woff", "woff2", "xml",
+]
+
+
+def _normalise(url: str) -> str:
+    return urldefrag(url)[0]
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(
+        self,
+        source: Source | str | None = None,
+        seeds: str | None = None,
+        seen: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(source, Source):
+            self.source = source
+        elif isinstance(source, str) and source.lstrip().startswith("{"):
+            self.source = Source.from_dict(json.loads(source))
+        elif isinstance(source, str) and seeds:
+            (self.source,) = load_seeds(seeds).select([source])
+        else:
+            raise ValueError("NewsSpider needs -a source=NAME -a seeds=FILE (or a Source)")
+        if isinstance(seen, str):
+            path = Path(seen)
+            self.seen: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        else:
+            self.seen = dict(seen or {})
+        self.domains = self.source.domains
+        self.allow = [re.compile(p) for p in self.source.allow]
+        self.deny = [re.compile(p) for p in self.source.deny]
+        self.link_extractor = LinkExtractor(deny_extensions=SKIP_EXTENSIONS)
+        self.candidates: dict[str, Entry] = {}  # announced by feeds/sitemaps, not yet scheduled
+        self.scheduled: set[str] = set()  # URLs requested (or about to be) in this run
+        self.validators: dict[str, dict[str, Any]] = {}  # what the next run may send back
+        self.articles_emitted = 0
+        self.listing_pages = 0
+        self.ok_responses = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        return spider
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"newsdedup/{key}", n)
+
+    def _in_scope(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() not in self.domains:
+            return False
+        if self.allow and not any(p.search(url) for p in self.allow):
+            return False
+        return not any(p.search(url) for p in self.deny)
+
+    def _conditional_headers(self, url: str) -> dict[str, str]:
+        known = self.seen.get(url) or {}
+        headers = {}
+        if known.get("etag"):
+            headers["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = known["last_modified"]
+        return headers
+
+    def _request(self, url: str, callback: Any, kind: str, **meta: Any) -> scrapy.Request:
+        self.scheduled.add(url)
+        meta.update(kind=kind, handle_httpstatus_list=[304])
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            headers=self._conditional_headers(url),
+            meta=meta,
+            priority=meta.pop("priority", 0),
+        )
+
+    def _remember(self, response: Response, kind: str, hint_date: datetime | None = None) -> None:
+        entry = {
+            "kind": kind,
+            "etag": response.headers.get("ETag", b"").decode("latin-1") or None,
+            "last_modified": response.headers.get("Last-Modified", b"").decode("latin-1") or None,
+            "date": hint_date.isoformat() if hint_date else None,
+        }
+        self.validators[_normalise(response.request.url)] = entry
+        if response.url != response.request.url:
+            self.validators[_normalise(response.url)] = entry
+
+    def _not_modified(self, response: Response) -> bool:
+        if response.status == 304:
+            self.ok_responses += 1
+            self._count("not_modified")
+            return True
+        self.ok_responses += 1
+        return False
+
+    # -- start -----------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.source.feeds:
+            yield self._request(url, self.parse_feed, "feed", priority=100)
+        for url in self.source.sitemaps:
+            yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
+        for url in self.source.start_urls:
+            yield self._request(url, self.parse_page, "start", depth=0, priority=50)
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def parse_feed(self, response: Response) -> None:
+        if self._not_modified(response):
+            return
+        self._remember(response, "feed")
+        entries = parse_feed(response.body)
+        self._count("feed_entries", len(entries))
+        for entry in entries:
+            self._announce(response, entry)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        if self._not_modified(response):
+            return
+        self._remember(response, "sitemap")
+        try:
+            body = maybe_gunzip(response.body, self.settings.getint("DOWNLOAD_MAXSIZE"))
+        except (OSError, ValueError) as exc:
+            self.logger.warning("unreadable sitemap %s: %s", response.url, exc)
+            self._count("errors/sitemap")
+            return
+        entries = parse_sitemap(body)
+        self._count("sitemap_entries", len(entries))
+        for entry in entries:
+            if entry.is_sitemap:
+                url = _normalise(response.urljoin(entry.url))
+                if url not in self.scheduled and urlsplit(url).netloc.lower() in self.domains:
+                    yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
+            else:
+                self._announce(response, entry)
+
+    def _announce(self, response: Response, entry: Entry) -> None:
+        url = _normalise(response.urljoin(entry.url))
+        if not self._in_scope(url):
+            self._count("skipped/out_of_scope")
+            return
+        max_age = self.source.max_age
+        if max_age and entry.date and entry.date < datetime.now(UTC) - max_age:
+            self._count("skipped/too_old")
+            return
+        if url in self.scheduled:
+            return
+        known = self.candidates.get(url)
+        if known is None or (entry.date and (known.date is None or entry.date > known.date)):
+            self.candidates[url] = Entry(url, entry.date, entry.title or (known.title if known else None))
+
+    def on_idle(self, spider: scrapy.Spider) -> None:
+        """Schedule the announced URLs newest first once discovery has run dry."""
+        if spider is not self or not self.candidates:
+            return
+        # Idle means nothing is in flight, so every earlier page is already counted.
+        budget = self.source.max_pages - self.articles_emitted
+        ordered = sorted(
+            self.candidates.values(),
+            key=lambda e: (e.date is not None, e.date or datetime.min.replace(tzinfo=UTC)),
+            reverse=True,
+        )
+        self.candidates.clear()
+        scheduled = 0
+        for entry in ordered:
+            if self._skip_as_seen(entry.url, entry.date):
+                continue
+            if scheduled >= budget:
+                self._count("skipped/max_pages")
+                continue
+            scheduled += 1
+            priority = int(entry.date.timestamp() // 3600) if entry.date else 0
+            request = self._request(
+                entry.url,
+                self.parse_page,
+                "article",
+                announced=True,
+                hint_date=entry.date,
+                hint_title=entry.title,
+                depth=1,
+                priority=priority,
+            )
+            self.crawler.engine.crawl(request)
+        if scheduled:
+            raise DontCloseSpider
+
+    def _skip_as_seen(self, url: str, date: datetime | None) -> bool:
+        """Already published by an earlier run and not announced as changed since."""
+        known = self.seen.get(url)
+        if not known or known.get("kind") != "article":
+            return False
+        known_date = known.get("date")
+        if date and known_date and date > datetime.fromisoformat(known_date):
+            self._count("refetch_changed")
+            return False
+        self._count("skipped/seen")
+        return True
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        if self._not_modified(response):
+            return
+        if not isinstance(response, TextResponse) or not isinstance(response, HtmlResponse):
+            self._count("skipped/not_html")
+            return
+        html = response.text
+        announced = bool(meta.get("announced"))
+        article = is_article(response.url, html, announced=announced)
+        if article and self.articles_emitted < self.source.max_pages:
+            self.articles_emitted += 1
+            self._remember(response, "article", meta.get("hint_date"))
+            self._count("articles")
+            yield Page(
+                url=_normalise(response.request.url),
+                final_url=response.url,
+                source=self.source.name,
+                status=response.status,
+                fetched_at=datetime.now(UTC),
+                html=html,
+                encoding=response.encoding,
+                headers={
+                    k: response.headers.get(k, b"").decode("latin-1")
+                    for k in ("Content-Type", "ETag", "Last-Modified")
+                    if response.headers.get(k)
+                },
+                discovered_via=meta.get("kind", "link"),
+                hint_date=meta.get("hint_date"),
+                hint_title=meta.get("hint_title"),
+            )
+        elif not article:
+            self.listing_pages += 1
+            self._count("listing_pages")
+            self._remember(response, "listing")
+        if meta.get("kind") in ("start", "link") and self.source.follow_links:
+            yield from self._follow(response, meta.get("depth", 0))
+
+    def _follow(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+        if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
+            return
+        for link in self.link_extractor.extract_links(response):
+            url = _normalise(link.url)
+            if url in self.scheduled or url in self.candidates or not self._in_scope(url):
+                continue
+            if not listing_url(url) and self._skip_as_seen(url, None):
+                self.scheduled.add(url)
+                continue
+            self._count("links_followed")
+            yield self._request(url, self.parse_page, "link", depth=depth + 1, priority=10 - depth)
+
+    def on_error(self, failure: Any) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        reason = failure.type.__name__ if hasattr(failure, "type") else "error"
+        self._count(f"errors/{reason}")
+        self.logger.warning("fetch failed %s: %s", url, failure.getErrorMessage())
