@@ -1,0 +1,265 @@
+"""The ``newsdedup`` command line: a thin layer over the flows and stages.
+
+Exit status: 0 success, 1 a run or stage failed (the message says which), 2 bad input
+(seeds file, arguments), 3 another run holds the output root's lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawlers.seeds import SeedsError, load_seeds
+from flows.config import DEFAULT_OUTPUT
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+
+
+def _err(message: str) -> None:
+    print(f"newsdedup: {message}", file=sys.stderr)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print()
+    print(f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s -> {summary['output']}")
+    print(f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8} {'stories':>8} {'dups':>5}  errors")
+    for name, s in summary["sources"].items():
+        crawl = s.get("crawl", {})
+        clean = s.get("clean", {})
+        dropped = sum(clean.get("dropped", {}).values())
+        errors = s.get("error") or ""
+        print(
+            f"{name:<24} {crawl.get('articles', 0):>6} {crawl.get('not_modified', 0):>5} "
+            f"{clean.get('extracted', 0):>8} {dropped:>8} {s.get('stories', 0):>8} {s.get('duplicates', 0):>5}  {errors}"
+        )
+    print(
+        f"total: {summary['pages']} pages, {summary['articles']} new stories, "
+        f"{summary['duplicates']} duplicates; manifest {summary['manifest']}"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        seeds = load_seeds(args.seeds)
+        seeds.select(args.source)
+        from flows.config import resolve_settings
+
+        resolve_settings({"output": args.output}, seeds)
+    except (SeedsError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    from flows.pipeline import news_pipeline
+    from flows.state import RunInProgress
+
+    try:
+        summary = news_pipeline(
+            seeds=str(args.seeds),
+            sources=args.source or None,
+            output=args.output,
+            allow_private=args.allow_private,
+            window_days=args.window_days,
+        )
+    except RunInProgress as exc:
+        _err(str(exc))
+        return EXIT_LOCKED
+    except Exception as exc:  # noqa: BLE001 - report any failure as a failed run
+        _err(f"run failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    _print_summary(summary)
+    if summary["failed_sources"]:
+        for name, error in summary["failed_sources"].items():
+            _err(f"source {name} failed: {error}")
+        return EXIT_FAILED
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from flows.read import read_table
+
+    try:
+        table = read_table(
+            args.uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT,
+            table=args.table,
+            since=args.since,
+            until=args.until,
+            sources=args.source or None,
+            columns=args.columns.split(",") if args.columns else None,
+        )
+    except Exception as exc:  # noqa: BLE001
+        _err(f"cannot read: {exc}")
+        return EXIT_FAILED
+    fmt = args.format
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        if not args.out:
+            _err("--format parquet needs --out FILE")
+            return EXIT_BAD_INPUT
+        pq.write_table(table, args.out, compression="zstd")
+        return 0
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        if fmt == "csv":
+            import csv
+
+            writer = csv.DictWriter(out, fieldnames=table.column_names)
+            writer.writeheader()
+            for row in table.to_pylist():
+                writer.writerow({k: _plain(v) for k, v in row.items()})
+        else:
+            for row in table.to_pylist():
+                out.write(json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import DemoNetwork
+
+    output = args.output
+    network = DemoNetwork(ports=None if args.free_ports else DemoNetwork.default_ports())
+    try:
+        network.start()
+    except OSError as exc:
+        _err(f"cannot serve the demo network on its ports ({exc}); try: newsdedup demo --free-ports")
+        return EXIT_FAILED
+    with network:
+        seeds_path = Path(args.seeds_out)
+        seeds_path.parent.mkdir(parents=True, exist_ok=True)
+        network.write_seeds(seeds_path)
+        print(f"demo network: {len(network.sites)} sites on loopback; seeds written to {seeds_path}")
+        for site in network.sites:
+            print(f"  {site.name:<24} {site.role:<10} {site.base_url}")
+        args_run = argparse.Namespace(
+            seeds=str(seeds_path), source=[], output=output, allow_private=True, window_days=None
+        )
+        status = cmd_run(args_run)
+    if status == 0:
+        print()
+        print("Read the output:")
+        print(f"  newsdedup read {output} --table articles | head")
+        print(f"  newsdedup read {output} --table duplicates --columns url,duplicate_of,similarity")
+        print(
+            "  python -c \"from flows import read_articles; "
+            f"print(read_articles('{output}').to_pandas()[['source','title']])\""
+        )
+    return status
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    """Just the crawl stage for some sources: writes the pages it fetched, nothing else."""
+    try:
+        seeds = load_seeds(args.seeds)
+        chosen = seeds.select(args.source)
+    except SeedsError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    from flows import stages
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for src in chosen:
+        outcome = stages.crawl_source(src, args.seeds, out, allow_private=args.allow_private)
+        print(json.dumps({"source": src.name, "ok": outcome.ok, "pages": outcome.pages_path,
+                          "error": outcome.error, "stats": outcome.stats}, default=str))
+        if not outcome.ok:
+            status = EXIT_FAILED
+    return status
+
+
+def cmd_dedup(args: list[str]) -> int:
+    from dedup.jsonl_tool import main as dedup_main
+
+    return dedup_main(args)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from flows.config import resolve_settings
+
+    try:
+        seeds = load_seeds(args.seeds) if args.seeds else None
+        settings = resolve_settings({"output": args.output}, seeds)
+    except (SeedsError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    print(json.dumps(settings.masked(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdedup", description="News crawling, cleaning and deduplication.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the pipeline once (a Prefect flow run)")
+    p.add_argument("--seeds", required=True, help="seeds YAML file")
+    p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    p.add_argument("--output", help=f"output root: a directory or s3://bucket/prefix (default {DEFAULT_OUTPUT})")
+    p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses")
+    p.add_argument("--window-days", type=int, help="dedup window in days (default 30)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("crawl", help="crawl sources and write the raw pages only")
+    p.add_argument("--seeds", required=True)
+    p.add_argument("--source", action="append", default=[])
+    p.add_argument("--output", required=True, help="folder for pages.jsonl.gz per source")
+    p.add_argument("--allow-private", action="store_true")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("read", help="print published rows")
+    p.add_argument("uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})")
+    p.add_argument("--table", choices=["articles", "duplicates"], default="articles")
+    p.add_argument("--since", help="YYYY-MM-DD (run date, inclusive)")
+    p.add_argument("--until", help="YYYY-MM-DD (run date, inclusive)")
+    p.add_argument("--source", action="append", default=[])
+    p.add_argument("--columns", help="comma-separated column names")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("demo", help="serve the bundled demo network and run the pipeline on it")
+    p.add_argument("--output", default=DEFAULT_OUTPUT)
+    p.add_argument("--seeds-out", default="data/demo-seeds.yaml")
+    p.add_argument("--free-ports", action="store_true", help="pick free ports instead of the fixed ones")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("config", help="print the effective configuration (secrets masked)")
+    p.add_argument("--seeds")
+    p.add_argument("--output")
+    p.set_defaults(func=cmd_config)
+
+    sub.add_parser("dedup", help="dedup a JSON-lines file (see newsdedup dedup --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "dedup":
+        return cmd_dedup(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Effective configuration of a run: CLI flags, then ``NEWSDEDUP_*`` environment variables,
+then the seeds file's ``settings:`` block, then defaults (first found wins).
+
+Secrets (S3 credentials, Redis passwords) are never read from the seeds file: boto3 takes them
+from the standard AWS environment or credential chain, Redis from ``NEWSDEDUP_REDIS_URL`` or
+a Prefect Secret block named in ``NEWSDEDUP_REDIS_URL_SECRET``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+from crawlers.seeds import Seeds, SeedsError
+
+ENV_PREFIX = "NEWSDEDUP_"
+DEFAULT_OUTPUT = "./data/lake"
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    output: str = DEFAULT_OUTPUT
+    allow_private: bool = False
+    window_days: int = 30  # dedup index window, counted from when a story entered it
+    crawl_timeout: float = 900.0  # hard limit for one source's crawl process, seconds
+    concurrency: int = 0  # parallel crawl processes; 0 means one per CPU core
+    user_agent: str | None = None
+    min_words: int = 80
+    archive_raw: bool | None = None  # keep fetched HTML as WARC; None: on for S3 output
+    redis_url: str | None = None  # shared dedup index in Redis instead of the output root
+    state_versions: int = 5  # how many committed state versions to keep
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict with credentials in URLs replaced by ``***``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+            out[f.name] = value
+        return out
+
+
+SECRET_KEYS = {"redis_url"}  # may carry a password: environment only
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = {f.name: f.type for f in fields(PipelineSettings)}[name]
+    try:
+        if "bool" in str(kind):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            if "None" in str(kind) and text in ("", "auto", "none"):
+                return None
+            raise ValueError(f"not a boolean: {value!r}")
+        if "int" in str(kind):
+            return int(value)
+        if "float" in str(kind):
+            return float(value)
+        return None if value is None else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def resolve_settings(
+    cli: dict[str, Any] | None = None,
+    seeds: Seeds | None = None,
+    environ: dict[str, str] | None = None,
+) -> PipelineSettings:
+    """Merge the three layers; raises ``SeedsError``/``ValueError`` naming the bad setting."""
+    env = os.environ if environ is None else environ
+    names = [f.name for f in fields(PipelineSettings)]
+    values: dict[str, Any] = {}
+    seed_settings = dict(seeds.settings) if seeds else {}
+    for key in seed_settings:
+        if key not in names:
+            raise SeedsError(seeds.path if seeds else "?", f"settings.{key}", f"unknown setting (allowed: {', '.join(n for n in names if n not in SECRET_KEYS)})")
+        if key in SECRET_KEYS:
+            raise SeedsError(seeds.path if seeds else "?", f"settings.{key}", f"secrets belong in the environment ({ENV_PREFIX}{key.upper()}), not in the seeds file")
+    for name in names:
+        cli_value = (cli or {}).get(name)
+        if cli_value is not None:
+            values[name] = _coerce(name, cli_value, f"--{name.replace('_', '-')}")
+        elif f"{ENV_PREFIX}{name.upper()}" in env:
+            values[name] = _coerce(name, env[f"{ENV_PREFIX}{name.upper()}"], f"{ENV_PREFIX}{name.upper()}")
+        elif name in seed_settings:
+            values[name] = _coerce(name, seed_settings[name], f"{seeds.path if seeds else '?'}: settings.{name}")
+    if "redis_url" not in values and env.get(f"{ENV_PREFIX}REDIS_URL_SECRET"):
+        values["redis_url"] = _secret_block(env[f"{ENV_PREFIX}REDIS_URL_SECRET"])
+    return PipelineSettings(**values)
+
+
+def _secret_block(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    return str(Secret.load(name).get())
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

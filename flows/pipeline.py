@@ -1,0 +1,310 @@
+"""The ``news-pipeline`` Prefect flow: crawl each source, clean, dedup, publish, commit state.
+
+Order matters for crash safety: data objects, then the run manifest, then the run state
+(seen URLs, site templates, dedup index). A run that dies anywhere leaves the last good
+state, and the next run picks up what was lost.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from crawlers.seeds import Seeds, Source, load_seeds
+from flows import stages
+from flows.config import PipelineSettings, cpu_count, resolve_settings
+
+STATE_SEEN = "seen.json.gz"
+STATE_TEMPLATES = "templates.bin"
+STATE_DEDUP = "dedup-index.bin"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a flow or task run
+        return logging.getLogger("newsdedup")
+
+
+# -- tasks ----------------------------------------------------------------------------------
+
+
+@task(name="crawl-source", cache_policy=NO_CACHE, task_run_name="crawl-{source.name}")
+def crawl_task(
+    source: Source,
+    seeds_path: str,
+    work_dir: str,
+    settings: PipelineSettings,
+    seen: dict[str, Any],
+) -> stages.CrawlOutcome:
+    logger = _logger()
+    outcome = stages.crawl_source(
+        source,
+        seeds_path,
+        Path(work_dir),
+        allow_private=settings.allow_private,
+        seen=seen,
+        timeout=settings.crawl_timeout,
+        user_agent=settings.user_agent,
+        log_line=lambda line: logger.info("[%s] %s", source.name, line),
+    )
+    if outcome.ok:
+        logger.info(
+            "crawled %s: %s article pages, %s requests in %.1fs",
+            source.name, outcome.stats.get("articles", 0), outcome.stats.get("requests", 0), outcome.seconds,
+        )
+    else:
+        logger.error("crawl of %s failed: %s", source.name, outcome.error)
+    return outcome
+
+
+@task(name="clean", cache_policy=NO_CACHE)
+def clean_task(
+    outcomes: list[stages.CrawlOutcome],
+    sources: dict[str, Source],
+    templates: Any,
+    settings: PipelineSettings,
+) -> stages.CleanOutcome:
+    paths = [o.pages_path for o in outcomes if o.ok and o.pages_path]
+    workers = max(1, min(cpu_count(), settings.concurrency or cpu_count()))
+    result = stages.clean_stage(
+        stages.iter_pages(paths), sources, templates, min_words=settings.min_words, workers=workers
+    )
+    _logger().info("cleaned: %d articles from %d sources", len(result.articles), len(result.per_source))
+    return result
+
+
+@task(name="dedup", cache_policy=NO_CACHE)
+def dedup_task(articles: list[Any], index: Any, priorities: dict[str, int], run_id: str) -> stages.DedupOutcome:
+    result = stages.dedup_stage(articles, index, priorities, run_id)
+    _logger().info(
+        "dedup: %d new stories, %d duplicates", result.counts["stories"], result.counts["duplicates"]
+    )
+    return result
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def publish_task(
+    storage: Any,
+    run_id: str,
+    started_at: datetime,
+    dedup: stages.DedupOutcome,
+    counts: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    from flows.publish import publish_run
+
+    manifest = publish_run(storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra)
+    _logger().info("published run %s: %s", run_id, storage.url_for(f"runs/{run_id}.json"))
+    return manifest
+
+
+@task(name="commit-state", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: Any) -> None:
+    state.commit(run_id, blobs)
+    if hasattr(index, "commit"):
+        index.commit()
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+def load_seen(blobs: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    raw = blobs.get(STATE_SEEN)
+    return json.loads(gzip.decompress(raw)) if raw else {}
+
+
+def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
+    return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)
+
+
+def open_index(blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
+    from dedup import DedupConfig, RedisReprintIndex, ReprintIndex
+
+    config = DedupConfig(window_days=settings.window_days)
+    if settings.redis_url:
+        return RedisReprintIndex(settings.redis_url, basename="newsdedup", config=config)
+    raw = blobs.get(STATE_DEDUP)
+    if raw:
+        index = ReprintIndex.from_bytes(raw)
+        index.config = config if index.config.to_dict() == config.to_dict() else index.config
+        return index
+    return ReprintIndex(config)
+
+
+# -- the flow -------------------------------------------------------------------------------
+
+
+@flow(name="news-pipeline", log_prints=True)
+def news_pipeline(
+    seeds: str,
+    sources: list[str] | None = None,
+    output: str | None = None,
+    allow_private: bool = False,
+    window_days: int | None = None,
+) -> dict[str, Any]:
+    """Crawl the sources of a seeds file, clean and deduplicate what they publish, and write
+    the result as Parquet under the output root (a local directory or ``s3://bucket/prefix``)."""
+    from flows.publish import sweep_orphans
+    from flows.state import RunLock, StateStore
+    from flows.storage import open_storage
+
+    logger = _logger()
+    seeds_obj: Seeds = load_seeds(seeds)
+    chosen = seeds_obj.select(sources)
+    settings = resolve_settings(
+        {"output": output, "allow_private": allow_private or None, "window_days": window_days},
+        seeds_obj,
+    )
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    storage = open_storage(settings.output)
+    logger.info("run %s: %d sources -> %s", run_id, len(chosen), storage.uri)
+
+    with RunLock(storage, owner=run_id):
+        sweep_orphans(storage)
+        state = StateStore(storage)
+        blobs = state.load()
+        seen = load_seen(blobs)
+        from crawlers.clean import TemplateState
+
+        templates = (
+            TemplateState.from_bytes(blobs[STATE_TEMPLATES]) if STATE_TEMPLATES in blobs else TemplateState.empty()
+        )
+        index = open_index(blobs, settings)
+
+        work_dir = Path(tempfile.mkdtemp(prefix=f"newsdedup-{run_id}-"))
+        try:
+            timings: dict[str, float] = {}
+            t0 = time.monotonic()
+            # At most `concurrency` crawl processes at once (default: one per core).
+            width = settings.concurrency or cpu_count()
+            outcomes = []
+            for i in range(0, len(chosen), width):
+                batch = [
+                    crawl_task.submit(src, str(seeds), str(work_dir), settings, seen)
+                    for src in chosen[i : i + width]
+                ]
+                outcomes += [f.result() for f in batch]
+            timings["crawl"] = time.monotonic() - t0
+
+            t0 = time.monotonic()
+            cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
+            timings["clean"] = time.monotonic() - t0
+
+            t0 = time.monotonic()
+            deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
+            timings["dedup"] = time.monotonic() - t0
+
+            failed = {o.source: o.error for o in outcomes if not o.ok}
+            counts = {
+                "sources": {
+                    o.source: {
+                        "ok": o.ok,
+                        "error": o.error,
+                        "crawl": o.stats,
+                        "crawl_seconds": o.seconds,
+                        "clean": cleaned.per_source.get(o.source, {}),
+                        "stories": sum(1 for r in deduped.articles if r["source"] == o.source),
+                        "duplicates": sum(1 for r in deduped.duplicates if r["source"] == o.source),
+                    }
+                    for o in outcomes
+                },
+                "dedup": deduped.counts,
+                "pages": sum(o.stats.get("articles", 0) for o in outcomes),
+                "articles": len(deduped.articles),
+                "duplicates": len(deduped.duplicates),
+            }
+            status = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
+            extra = {
+                "status": status,
+                "failed_sources": failed,
+                "seeds": str(seeds),
+                "sources": [s.name for s in chosen],
+                "settings": settings.masked(),
+                "dedup_config": index.config.to_dict(),
+                "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+            }
+            t0 = time.monotonic()
+            manifest = publish_task(storage, run_id, started_at, deduped, counts, extra)
+            timings["publish"] = time.monotonic() - t0
+
+            # State last: only what this run published (or judged) is marked seen.
+            for outcome in outcomes:
+                seen.update(outcome.validators)
+            new_blobs = {
+                STATE_SEEN: dump_seen(seen),
+                STATE_TEMPLATES: templates.to_bytes(),
+            }
+            if not settings.redis_url:
+                index.commit()
+                new_blobs[STATE_DEDUP] = index.to_bytes()
+            commit_state_task(state, run_id, new_blobs, index if settings.redis_url else None)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    summary = {
+        "run_id": run_id,
+        "status": status,
+        "output": storage.uri,
+        "manifest": f"runs/{run_id}.json",
+        "failed_sources": failed,
+        "pages": counts["pages"],
+        "articles": counts["articles"],
+        "duplicates": counts["duplicates"],
+        "seconds": round((datetime.now(UTC) - started_at).total_seconds(), 2),
+        "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "objects": manifest.get("objects", []) if isinstance(manifest, dict) else [],
+        "sources": counts["sources"],
+    }
+    _write_report(summary)
+    return summary
+
+
+def _write_report(summary: dict[str, Any]) -> None:
+    """A markdown run report as a Prefect artifact: counts per source and stage."""
+    try:
+        from prefect.artifacts import create_markdown_artifact
+    except ImportError:  # pragma: no cover
+        return
+    lines = [
+        f"# Run {summary['run_id']} ({summary['status']})",
+        "",
+        "| source | fetched | 304 | extracted | dropped | new stories | duplicates | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, s in summary["sources"].items():
+        crawl = s.get("crawl", {})
+        clean = s.get("clean", {})
+        dropped = ", ".join(f"{k}: {v}" for k, v in sorted(clean.get("dropped", {}).items())) or "0"
+        errors = s.get("error") or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items()) or ""
+        lines.append(
+            f"| {name} | {crawl.get('articles', 0)} | {crawl.get('not_modified', 0)} | "
+            f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | {s.get('duplicates', 0)} | {errors} |"
+        )
+    lines += ["", f"Output: `{summary['output']}`, manifest `{summary['manifest']}`", ""]
+    for obj in summary.get("objects", [])[:50]:
+        key = obj.get("key") if isinstance(obj, dict) else obj
+        lines.append(f"- `{key}`")
+    try:
+        create_markdown_artifact(
+            markdown="\n".join(lines), key="news-pipeline-report", description="Counts per source and stage"
+        )
+    except Exception as exc:  # noqa: BLE001 - a report must not fail a published run
+        logging.getLogger("newsdedup").warning("could not write the run report artifact: %s", exc)

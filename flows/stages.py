@@ -1,0 +1,300 @@
+"""The pipeline's stages as plain Python: crawl, clean, dedup, and the run state they share.
+
+Prefect tasks in :mod:`flows.pipeline` are thin wrappers around these functions, so every
+stage can be called and tested without Prefect.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawlers.records import Article, Page
+from crawlers.seeds import Source
+
+log = logging.getLogger("newsdedup")
+
+EXIT_UNREACHABLE = 3  # crawlers.run's status for a source that answered nothing
+
+
+# -- crawl ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CrawlOutcome:
+    source: str
+    ok: bool
+    pages_path: str | None
+    validators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def seen_for_source(seen: dict[str, dict[str, Any]], source: Source) -> dict[str, dict[str, Any]]:
+    """The part of the seen-URL store that concerns one source's sites."""
+    domains = source.domains
+    return {url: v for url, v in seen.items() if urlsplit(url).netloc.lower() in domains}
+
+
+def crawl_source(
+    source: Source,
+    seeds_path: str,
+    work_dir: Path,
+    *,
+    allow_private: bool = False,
+    seen: dict[str, dict[str, Any]] | None = None,
+    timeout: float = 900.0,
+    user_agent: str | None = None,
+    extra_settings: dict[str, Any] | None = None,
+    log_line: Callable[[str], None] | None = None,
+) -> CrawlOutcome:
+    """Crawl one source in a child process (Twisted's reactor runs once per process).
+
+    The child gets ``timeout`` seconds; past that it is killed with its process group and
+    the source counts as failed. Its log lines go to ``log_line`` as they come.
+    """
+    out = work_dir / source.name
+    out.mkdir(parents=True, exist_ok=True)
+    seen_path = out / "seen.json"
+    seen_path.write_text(json.dumps(seen_for_source(seen or {}, source)))
+    cmd = [
+        sys.executable, "-m", "crawlers.run",
+        "--seeds", str(seeds_path), "--source", source.name, "--out", str(out),
+        "--seen", str(seen_path),
+        # Scrapy closes the crawl cleanly a little before the hard kill.
+        "--timeout", str(max(1.0, timeout * 0.9)),
+    ]
+    if allow_private:
+        cmd.append("--allow-private")
+    if user_agent:
+        cmd += ["--user-agent", user_agent]
+    for name, value in (extra_settings or {}).items():
+        cmd += ["-s", f"{name}={value}"]
+    emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    tail: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip()
+            if line:
+                tail.append(line)
+                del tail[:-20]
+                emit(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    reader.join(timeout=5)
+    seconds = time.monotonic() - started
+    stats = _read_json(out / "stats.json")
+    validators = _read_json(out / "validators.json")
+    pages = out / "pages.jsonl.gz"
+    if timed_out:
+        error = f"crawl of {source.name} killed after {timeout:.0f}s (hard timeout)"
+    elif proc.returncode == EXIT_UNREACHABLE:
+        error = next((t for t in reversed(tail) if t.startswith("error:")), None) or (
+            f"no page of {source.name} could be fetched"
+        )
+        error = error.removeprefix("error: ")
+    elif proc.returncode != 0:
+        error = f"crawl of {source.name} exited with status {proc.returncode}: " + " | ".join(tail[-3:])
+    else:
+        error = None
+    ok = error is None and pages.exists()
+    if error is None and not ok:
+        error = f"crawl of {source.name} wrote no pages file"
+    return CrawlOutcome(
+        source=source.name,
+        ok=ok,
+        pages_path=str(pages) if ok else None,
+        validators=validators if ok else {},
+        stats=stats,
+        error=error,
+        seconds=round(seconds, 3),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
+    for path in paths:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield Page.from_dict(json.loads(line))
+
+
+# -- clean ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CleanOutcome:
+    articles: list[Article]
+    per_source: dict[str, dict[str, Any]]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # "spawn": the parent runs threads (Prefect, log pumps), which fork does not copy safely.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def clean_stage(
+    pages: Iterable[Page],
+    sources: dict[str, Source],
+    templates: Any,
+    *,
+    min_words: int = 80,
+    workers: int = 1,
+) -> CleanOutcome:
+    """Extract every page (in ``workers`` processes), then finish each source: site templates,
+    boilerplate rules, metadata and quality gates."""
+    from crawlers.clean import CleanOptions, finish_source
+
+    by_source: dict[str, list[Any]] = {}
+    failures: Counter[str] = Counter()
+    if workers > 1:
+        with _pool(workers) as pool:
+            results = list(pool.map(_extract_safely, pages, chunksize=8))
+    else:
+        results = [_extract_safely(p) for p in pages]
+    for source_name, extracted, error in results:
+        if error is not None:
+            failures[source_name] += 1
+            log.warning("extraction failed: %s", error)
+            continue
+        by_source.setdefault(source_name, []).append(extracted)
+    articles: list[Article] = []
+    per_source: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(by_source) | set(failures)):
+        src = sources.get(name)
+        options = CleanOptions(
+            min_words=src.min_words if src and src.min_words is not None else min_words,
+            languages=src.languages if src else (),
+        )
+        kept, dropped = finish_source(by_source.get(name, []), templates, options)
+        if failures[name]:
+            dropped["extraction_error"] += failures[name]
+        articles.extend(kept)
+        per_source[name] = {
+            "pages": len(by_source.get(name, [])) + failures[name],
+            "extracted": len(kept),
+            "dropped": dict(dropped),
+        }
+    return CleanOutcome(articles=articles, per_source=per_source)
+
+
+def _extract_safely(page: Page) -> tuple[str, Any, str | None]:
+    from crawlers.clean import extract_page
+
+    try:
+        return page.source, extract_page(page), None
+    except Exception as exc:  # noqa: BLE001 - one malformed page must not stop the run
+        return page.source, None, f"{page.url}: {type(exc).__name__}: {exc}"
+
+
+# -- dedup ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DedupOutcome:
+    articles: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+    counts: dict[str, int]
+
+
+def dedup_stage(
+    articles: list[Article],
+    index: Any,
+    priorities: dict[str, int],
+    run_id: str,
+    now: datetime | None = None,
+) -> DedupOutcome:
+    """Split the run's articles into new stories and reprints, against the index of earlier
+    runs and within the run. The index stages the new stories; committing it is the caller's
+    job, after publishing."""
+    from dedup import Document
+
+    now = now or datetime.now(UTC)
+    unique: dict[str, Article] = {}
+    same_page = 0
+    for art in articles:
+        if art.article_id in unique:
+            same_page += 1  # two URLs of one page (redirects, canonical links)
+            continue
+        unique[art.article_id] = art
+    docs = [
+        Document(
+            id=a.article_id,
+            text=a.text,
+            published_at=a.published_at,
+            source_priority=priorities.get(a.source, 0),
+            credited_source=a.credited_source,
+            outlet_names=tuple(n for n in (a.site_name, a.source, a.domain) if n),
+        )
+        for a in unique.values()
+    ]
+    decisions = index.dedup(docs, now) if docs else []
+    kept: list[dict[str, Any]] = []
+    dups: list[dict[str, Any]] = []
+    republished = 0
+    for art, decision in zip(unique.values(), decisions, strict=True):
+        row = art.to_dict()
+        row["published_at"] = art.published_at
+        row["fetched_at"] = art.fetched_at
+        row["cluster_id"] = decision.cluster_id
+        row["run_id"] = run_id
+        if decision.duplicate_of is None:
+            kept.append(row)
+        elif decision.duplicate_of == art.article_id:
+            republished += 1  # the same story, already published by an earlier run
+        else:
+            row["duplicate_of"] = decision.duplicate_of
+            row["similarity"] = decision.similarity
+            dups.append(row)
+    counts = {
+        "input": len(articles),
+        "same_page": same_page,
+        "stories": len(kept),
+        "duplicates": len(dups),
+        "already_published": republished,
+    }
+    return DedupOutcome(articles=kept, duplicates=dups, counts=counts)
