@@ -1,0 +1,491 @@
+"""Publishing a run: Parquet data objects first, the run manifest last.
+
+The manifest ``runs/<run_id>.json`` is the commit point. Readers that go through manifests
+(:mod:`flows.read`) see a run completely or not at all. Readers that glob the data directory
+(DuckDB ``read_parquet('…/articles/*/*.parquet')``, Spark, Athena) also see objects of runs
+that are in flight or crashed; :func:`sweep_orphans` removes the crashed ones, and the run lock
+(:class:`flows.state.RunLock`) keeps a second run from writing at the same time.
+
+Layout under the output root::
+
+    articles/dt=YYYY-MM-DD/<run_id>-<n>.parquet
+    duplicates/dt=YYYY-MM-DD/<run_id>-<n>.parquet
+    runs/<run_id>.json
+    compactions/<compaction_id>.json      (see :func:`compact`)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import platform
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flows.schema import SCHEMA_VERSION, SORT_KEYS, TABLES, rows_to_table
+from flows.storage import NotFound, Storage, StorageError
+
+log = logging.getLogger(__name__)
+
+RUNS_PREFIX = "runs/"
+COMPACTIONS_PREFIX = "compactions/"
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_DATA_KEY_RE = re.compile(
+    r"^(?P<table>articles|duplicates)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<stem>.+)-(?P<n>\d+)\.parquet$"
+)
+
+# A row group of this many rows is a few MB of text: big enough for scans, small enough that
+# readers filtering on ``source`` skip most of a file.
+ROW_GROUP_ROWS = 20_000
+# A run's partition is split into several files only past these sizes.
+MAX_ROWS_PER_FILE = 500_000
+MAX_BYTES_PER_FILE = 512 * 1024 * 1024  # in-memory Arrow size, before compression
+# Crashed runs' objects younger than this are left alone: they may belong to a run that is
+# still writing. Longer than any publish takes.
+DEFAULT_ORPHAN_AGE = timedelta(hours=6)
+
+
+class PublishConflict(RuntimeError):
+    """Another writer committed the same run with different content."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """``YYYYMMDDTHHMMSSZ-<6 hex>``: sorts by start time, unique across concurrent starts."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID_RE.match(run_id):
+        raise ValueError(f"run_id {run_id!r} does not look like YYYYMMDDTHHMMSSZ-<6 hex>")
+    return run_id
+
+
+def run_started(run_id: str) -> datetime:
+    return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def manifest_key(run_id: str) -> str:
+    return f"{RUNS_PREFIX}{run_id}.json"
+
+
+def data_key(table: str, dt: str, stem: str, n: int) -> str:
+    return f"{table}/dt={dt}/{stem}-{n}.parquet"
+
+
+@dataclass(frozen=True)
+class DataKey:
+    table: str
+    dt: str
+    stem: str  # the run_id, or a compaction id
+    n: int
+
+
+def parse_data_key(key: str) -> DataKey | None:
+    m = _DATA_KEY_RE.match(key)
+    if not m:
+        return None
+    return DataKey(m["table"], m["dt"], m["stem"], int(m["n"]))
+
+
+def _utc(value: datetime | str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist in ("newsdedup", "pyarrow", "boto3", "trafilatura", "datasketch", "scrapy",
+                 "prefect"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def encode_parquet(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(
+        table,
+        buf,
+        compression="zstd",
+        row_group_size=ROW_GROUP_ROWS,
+        use_dictionary=["source", "domain", "language", "run_id", "extractor", "site_name",
+                        "section", "credited_source"],
+        write_statistics=True,
+        coerce_timestamps="us",
+        allow_truncated_timestamps=True,
+    )
+    return buf.getvalue()
+
+
+def split_table(table: pa.Table, max_rows: int = MAX_ROWS_PER_FILE,
+                max_bytes: int = MAX_BYTES_PER_FILE) -> list[pa.Table]:
+    if table.num_rows == 0:
+        return []
+    per_file = max_rows
+    if table.nbytes > max_bytes:
+        per_file = min(per_file, max(1, table.num_rows * max_bytes // table.nbytes))
+    return [table.slice(i, per_file) for i in range(0, table.num_rows, per_file)]
+
+
+def _sorted(table: pa.Table, name: str) -> pa.Table:
+    return table.sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _dump(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+
+def read_manifest(storage: Storage, run_id: str) -> tuple[dict[str, Any], str] | None:
+    """The run's manifest and its etag, None when absent; raises ValueError when malformed."""
+    try:
+        body, etag = storage.get_with_etag(manifest_key(run_id))
+    except NotFound:
+        return None
+    manifest = json.loads(body)
+    if not isinstance(manifest, dict) or manifest.get("run_id") != run_id:
+        raise ValueError(f"{manifest_key(run_id)} is not a manifest of run {run_id}")
+    return manifest, etag
+
+
+def _put_data(storage: Storage, key: str, data: bytes) -> None:
+    """Write a data object of a run that has no committed manifest yet."""
+    if storage.put_if_absent(key, data):
+        return
+    if storage.get(key) == data:
+        return  # an earlier attempt (or a retried request) already stored these very bytes
+    # Leftover of a crashed attempt of this run with other rows. It was never referenced by a
+    # manifest, so no manifest reader has seen it; replace it.
+    log.warning("replacing unreferenced %s left by a crashed attempt", key)
+    storage.delete(key)
+    if not storage.put_if_absent(key, data) and storage.get(key) != data:
+        raise PublishConflict(f"{storage.url_for(key)} is being written by another publisher")
+
+
+def publish_run(
+    storage: Storage,
+    run_id: str,
+    started_at: datetime | str | None,
+    articles: Iterable[Mapping[str, Any]],
+    duplicates: Iterable[Mapping[str, Any]],
+    counts: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    ended_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Write the run's rows as Parquet, then its manifest; return the manifest.
+
+    Idempotent: if the run already has a committed (``ok``) manifest nothing is written and that
+    manifest is returned, so a retried task cannot publish a run twice. Objects left by a
+    crashed attempt of the same run are reused when byte-equal, else replaced (no manifest
+    ever referenced them). A ``failed`` manifest of the run is superseded by this one.
+    Rows missing ``run_id`` get this run's id.
+    """
+    check_run_id(run_id)
+    started = _utc(started_at) if started_at is not None else run_started(run_id)
+    dt = started.date().isoformat()
+
+    existing = read_manifest(storage, run_id)
+    if existing is not None and existing[0].get("status") == "ok":
+        log.info("run %s is already published; nothing to do", run_id)
+        return existing[0]
+
+    plan: list[tuple[str, str, bytes, int]] = []  # key, table, bytes, rows
+    for name, rows in (("articles", articles), ("duplicates", duplicates)):
+        table = rows_to_table(name, ({**r, "run_id": r.get("run_id") or run_id} for r in rows))
+        for n, part in enumerate(split_table(_sorted(table, name))):
+            plan.append((data_key(name, dt, run_id, n), name, encode_parquet(part), part.num_rows))
+
+    planned = {key for key, *_ in plan}
+    for name in TABLES:
+        for info in storage.list_info(f"{name}/dt={dt}/{run_id}-"):
+            if info.key not in planned:
+                log.warning("deleting unreferenced %s left by a crashed attempt", info.key)
+                storage.delete(info.key)
+
+    objects = []
+    for key, name, data, nrows in plan:
+        _put_data(storage, key, data)
+        objects.append({"key": key, "table": name, "dt": dt, "rows": nrows,
+                        "bytes": len(data), "md5": _md5(data)})
+
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "ok",
+        "dt": dt,
+        "started_at": started.isoformat(),
+        "ended_at": _utc(ended_at).isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "versions": software_versions(),
+        "counts": dict(counts or {}),
+        "rows": {name: sum(o["rows"] for o in objects if o["table"] == name) for name in TABLES},
+        "objects": objects,
+        "extra": dict(extra or {}),
+    }
+    _commit_manifest(storage, run_id, manifest, existing[1] if existing else None)
+    return manifest
+
+
+def _commit_manifest(storage: Storage, run_id: str, manifest: dict[str, Any],
+                     replace_etag: str | None) -> None:
+    key = manifest_key(run_id)
+    body = _dump(manifest)
+    if replace_etag is None:
+        done = storage.put_if_absent(key, body)
+    else:
+        done = storage.put_if_match(key, body, replace_etag)
+    if done:
+        return
+    try:
+        current = storage.get(key)
+    except NotFound:
+        current = b""
+    if current == body:
+        return  # our own write, answered twice by a retried request
+    raise PublishConflict(
+        f"{storage.url_for(key)} was committed by another writer while this run was publishing"
+    )
+
+
+def write_failed_manifest(
+    storage: Storage,
+    run_id: str,
+    started_at: datetime | str | None,
+    error: str | BaseException,
+    counts: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record a run as failed, so it shows up as such in :func:`flows.read.list_runs`.
+
+    Lists no objects: whatever data the run wrote stays invisible to readers and is removed by
+    :func:`sweep_orphans`. Never replaces an existing manifest (a run that got as far as
+    committing stays committed); returns whichever manifest is in place.
+    """
+    check_run_id(run_id)
+    started = _utc(started_at) if started_at is not None else run_started(run_id)
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "failed",
+        "dt": started.date().isoformat(),
+        "started_at": started.isoformat(),
+        "ended_at": datetime.now(UTC).isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "versions": software_versions(),
+        "counts": dict(counts or {}),
+        "rows": {name: 0 for name in TABLES},
+        "objects": [],
+        "error": f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error,
+        "extra": dict(extra or {}),
+    }
+    if storage.put_if_absent(manifest_key(run_id), _dump(manifest)):
+        return manifest
+    found = read_manifest(storage, run_id)
+    return found[0] if found else manifest
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+@dataclass
+class Catalog:
+    """What the manifests say: live data objects per key, plus what they supersede."""
+
+    runs: dict[str, dict[str, Any]]  # run_id -> manifest (any status)
+    live: dict[str, dict[str, Any]]  # key -> object entry (with "run_id" or "compaction_id")
+    superseded: set[str]
+    malformed: list[str]  # manifest keys that could not be parsed
+
+
+def _load_json(storage: Storage, key: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(storage.get(key))
+    except NotFound:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _valid_entries(manifest: dict[str, Any], field: str = "objects") -> list[dict[str, Any]] | None:
+    entries = manifest.get(field)
+    if not isinstance(entries, list):
+        return None
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("key"), str):
+            return None
+        if parse_data_key(e["key"]) is None or e.get("table") not in TABLES:
+            return None
+    return entries
+
+
+def load_catalog(storage: Storage, run_filter: Any = None) -> Catalog:
+    """Read every run and compaction manifest. Malformed ones are reported in ``malformed``
+    (the caller warns); ``run_filter(run_id) -> bool`` can skip runs before fetching them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs: dict[str, dict[str, Any]] = {}
+    live: dict[str, dict[str, Any]] = {}
+    superseded: set[str] = set()
+    malformed: list[str] = []
+
+    run_keys = [k for k in storage.list(RUNS_PREFIX) if k.endswith(".json")]
+    if run_filter is not None:
+        run_keys = [k for k in run_keys if run_filter(k[len(RUNS_PREFIX) : -len(".json")])]
+    comp_keys = [k for k in storage.list(COMPACTIONS_PREFIX) if k.endswith(".json")]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        run_docs = list(pool.map(lambda k: _load_json(storage, k), run_keys))
+        comp_docs = list(pool.map(lambda k: _load_json(storage, k), comp_keys))
+
+    for key, doc in zip(run_keys, run_docs, strict=True):
+        run_id = key[len(RUNS_PREFIX) : -len(".json")]
+        entries = _valid_entries(doc) if doc is not None else None
+        if doc is None or doc.get("run_id") != run_id or entries is None \
+                or doc.get("status") not in ("ok", "failed"):
+            malformed.append(key)
+            continue
+        runs[run_id] = doc
+        if doc["status"] == "ok":
+            for e in entries:
+                live[e["key"]] = {**e, "run_id": run_id}
+    comp_objects: dict[str, dict[str, Any]] = {}
+    for key, doc in zip(comp_keys, comp_docs, strict=True):
+        entries = _valid_entries(doc) if doc is not None else None
+        replaces = doc.get("replaces") if doc is not None else None
+        if doc is None or entries is None or not isinstance(replaces, list):
+            malformed.append(key)
+            continue
+        superseded.update(str(k) for k in replaces)
+        for e in entries:
+            comp_objects[e["key"]] = {**e, "compaction_id": doc.get("compaction_id")}
+    live.update(comp_objects)
+    for key in superseded:
+        live.pop(key, None)
+    return Catalog(runs=runs, live=live, superseded=superseded, malformed=malformed)
+
+
+def sweep_orphans(
+    storage: Storage,
+    older_than: timedelta = DEFAULT_ORPHAN_AGE,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[str]:
+    """Delete data objects that no committed manifest references; return their keys.
+
+    Why: a run that crashed after writing Parquet but before its manifest leaves objects that
+    manifest readers ignore, but that readers globbing ``articles/*/*.parquet`` (DuckDB, Spark,
+    Athena) would count, and a re-run would then show its rows twice to them. Call this at
+    the start of every run, under the run lock, before publishing.
+
+    Objects younger than ``older_than`` are kept: they may belong to a run that is writing
+    right now (a process that does not hold the lock, or one whose lock we took over as
+    stale). Objects that a compaction superseded are deleted whatever their age, finishing a
+    compaction that stopped before its clean-up. Objects of a run whose manifest is malformed
+    are kept, since what it references is unknown.
+    """
+    now = now or datetime.now(UTC)
+    catalog = load_catalog(storage)
+    malformed_runs = {k[len(RUNS_PREFIX) : -len(".json")] for k in catalog.malformed
+                      if k.startswith(RUNS_PREFIX)}
+    if any(k.startswith(COMPACTIONS_PREFIX) for k in catalog.malformed):
+        log.warning("a compaction manifest is malformed; sweeping nothing")
+        return []
+    deleted: list[str] = []
+    for name in TABLES:
+        for info in storage.list_info(f"{name}/"):
+            if info.key in catalog.live:
+                continue
+            if info.key not in catalog.superseded:
+                parsed = parse_data_key(info.key)
+                if parsed is not None and parsed.stem in malformed_runs:
+                    continue
+                if now - info.last_modified < older_than:
+                    continue
+            if not dry_run:
+                storage.delete(info.key)
+            deleted.append(info.key)
+    if deleted:
+        log.info("swept %d orphaned data objects from %s", len(deleted), storage.uri)
+    return deleted
+
+
+# --------------------------------------------------------------------------- compaction
+
+
+def compact(
+    storage: Storage,
+    before: date,
+    *,
+    table_names: Iterable[str] = TABLES,
+    min_files: int = 2,
+) -> list[dict[str, Any]]:
+    """Merge each day's (``dt < before``) many small run files into few, for manifest readers.
+
+    Order: write the merged file(s) (orphans until committed), then the compaction manifest
+    ``compactions/<id>.json`` listing the new objects and the keys they replace (the commit
+    point: manifest readers switch over atomically), then delete the replaced keys. A crash
+    before the manifest leaves extra orphans for :func:`sweep_orphans`; a crash after it leaves
+    superseded keys, which readers ignore and the sweep deletes. Glob readers see both copies
+    between the manifest and the deletes, so run this under the run lock and off-peak.
+    Returns the compaction manifests written.
+    """
+    from flows.read import read_object  # here to keep the modules' import order one-way
+
+    catalog = load_catalog(storage)
+    by_day: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in catalog.live.values():
+        if entry["table"] in table_names and entry["dt"] < before.isoformat():
+            by_day.setdefault((entry["table"], entry["dt"]), []).append(entry)
+    written = []
+    for (name, dt), entries in sorted(by_day.items()):
+        if len(entries) < min_files:
+            continue
+        entries.sort(key=lambda e: e["key"])
+        tables = [read_object(storage, e["key"], name, expected_bytes=e.get("bytes"))
+                  for e in entries]
+        merged = _sorted(pa.concat_tables(tables), name)
+        comp_id = f"c{new_run_id()}"
+        objects = []
+        for n, part in enumerate(split_table(merged)):
+            data = encode_parquet(part)
+            key = data_key(name, dt, comp_id, n)
+            if not storage.put_if_absent(key, data):
+                raise StorageError("compact", storage.url_for(key), "key unexpectedly exists")
+            objects.append({"key": key, "table": name, "dt": dt, "rows": part.num_rows,
+                            "bytes": len(data), "md5": _md5(data)})
+        doc = {
+            "compaction_id": comp_id,
+            "table": name,
+            "dt": dt,
+            "created_at": datetime.now(UTC).isoformat(),
+            "schema_version": SCHEMA_VERSION,
+            "replaces": [e["key"] for e in entries],
+            "runs": sorted({e.get("run_id") or e.get("compaction_id") or "" for e in entries}),
+            "objects": objects,
+        }
+        if not storage.put_if_absent(f"{COMPACTIONS_PREFIX}{comp_id}.json", _dump(doc)):
+            raise StorageError("compact", storage.url_for(f"{COMPACTIONS_PREFIX}{comp_id}.json"),
+                               "compaction id collision")
+        for e in entries:
+            storage.delete(e["key"])
+        written.append(doc)
+    return written
