@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer, S3Server, start_redis, start_seaweedfs
+from tests.servers import (
+    PrefectServer,
+    RedisServer,
+    S3Server,
+    start_prefect_server,
+    start_redis,
+    start_seaweedfs,
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +49,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """A real ``prefect server start`` on loopback with a temporary PREFECT_HOME."""
+    server = start_prefect_server(tmp_path_factory.mktemp("prefect"))
+    yield server
+    server.stop()
 
 
 def data_path(*parts: str) -> Path:

@@ -180,3 +180,61 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
             return 200 <= resp.status < 300
     except (urllib.error.URLError, OSError):
         return False
+
+
+@dataclass
+class PrefectServer:
+    api_url: str
+    home: Path
+    proc: subprocess.Popen
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PREFECT_API_URL": self.api_url,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+
+
+def start_prefect_server(home: Path, timeout: float = 120.0) -> PrefectServer:
+    """``prefect server start`` on loopback with its own PREFECT_HOME and SQLite database."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        }
+    )
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    proc = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=open(home / "server.log", "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {home / 'server.log'}")
+        if http_ok(f"{api}/health"):
+            return PrefectServer(api_url=api, home=home, proc=proc)
+        time.sleep(0.25)
+    proc.kill()
+    raise TimeoutError(f"prefect server not healthy after {timeout}s; see {home / 'server.log'}")
