@@ -53,7 +53,21 @@ def default_rules() -> tuple[Rule, ...]:
     return load_rules()
 
 
+@lru_cache(maxsize=8)
+def _combined(rules: tuple[Rule, ...]) -> re.Pattern[str]:
+    """One alternation of all whole-line rules: most lines match none, so one regex call each."""
+    return re.compile(
+        "|".join(f"(?:{r.regex.pattern})" for r in rules if r.kind != "strip"), re.IGNORECASE
+    )
+
+
+_NO_WORD = re.compile(r"[\W_]*")
+_URL_ONLY = re.compile(r"(https?://|www\.)\S+")
+
+
 def _match(rules: tuple[Rule, ...], line: str) -> Rule | None:
+    if not _combined(rules).fullmatch(line):
+        return None
     for rule in rules:
         if rule.kind != "strip" and rule.regex.fullmatch(line):
             return rule
@@ -75,6 +89,9 @@ def remove_boilerplate(
         seen += len(line)
         text = line.strip()
         if not text:
+            continue
+        if _NO_WORD.fullmatch(text) or _URL_ONLY.fullmatch(text):
+            hits["no-text"] += 1
             continue
         rule = _match(rules, text)
         if rule is None:

@@ -62,6 +62,8 @@ class Extracted:
     byline_outlet: str | None = None
     raw_line_count: int = 0  # lines trafilatura returned, before any cleaning
     removed: dict[str, int] = field(default_factory=dict)  # rule id -> lines removed
+    listing_hint: bool = False  # from URL path and page type
+    headline_links: int = 0  # linked h2-h4 headings, on pages not typed as articles
     error: str | None = None
 
 
@@ -114,12 +116,25 @@ def _names(value: object) -> list[str]:
     return []
 
 
-def _meta(tree: HtmlElement, *keys: str) -> str | None:
-    for key in keys:
+def _meta_index(tree: HtmlElement) -> dict[str, list[str]]:
+    """All <meta> values by property/name/itemprop (lower case), read in one pass."""
+    index: dict[str, list[str]] = {}
+    for node in tree.iter("meta"):
+        content = (node.get("content") or "").strip()
+        if not content:
+            continue
         for attr in ("property", "name", "itemprop"):
-            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
-                if value.strip():
-                    return value.strip()
+            key = node.get(attr)
+            if key:
+                index.setdefault(key.strip().lower(), []).append(content)
+    return index
+
+
+def _meta(index: dict[str, list[str]], *keys: str) -> str | None:
+    for key in keys:
+        values = index.get(key.lower())
+        if values:
+            return values[0]
     return None
 
 
@@ -138,6 +153,31 @@ def _is_link_line(line: str, anchors: set[str]) -> bool:
         return True
     # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
     return len(low) < 300 and any(len(a) >= 0.8 * len(low) and a in low for a in anchors)
+
+
+# favor_precision keeps less navigation and teaser text; when it leaves a page too short to be
+# an article, the balanced settings get a second try so that short real articles survive.
+RETRY_BELOW_WORDS = 120
+
+
+def _trafilatura_text(tree: HtmlElement, url: str, out: Extracted, **options: bool) -> str:
+    try:
+        doc = trafilatura.bare_extraction(
+            tree, url=url, include_comments=False, with_metadata=False, **options
+        )
+    except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
+        out.error = f"trafilatura: {type(exc).__name__}"
+        return ""
+    return doc.text if doc is not None and doc.text else ""
+
+
+def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
+    text = _trafilatura_text(tree, url, out, favor_precision=True)
+    if len(text.split()) < RETRY_BELOW_WORDS:
+        balanced = _trafilatura_text(tree, url, out)
+        if len(balanced.split()) > len(text.split()):
+            text = balanced
+    return text
 
 
 def extract_page(page: Page) -> Extracted:
@@ -161,23 +201,22 @@ def extract_page(page: Page) -> Extracted:
         return out
     _read_metadata(tree, page, out)
     anchors = _anchor_texts(tree)
-    try:
-        doc = trafilatura.bare_extraction(
-            tree, url=final_url, include_comments=False, with_metadata=False
-        )
-    except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
-        out.error = f"trafilatura: {type(exc).__name__}"
-        doc = None
-    text = doc.text if doc is not None and doc.text else ""
+    text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     out.raw_line_count = len(raw_lines)
+    before = len(raw_lines)
+    raw_lines = _drop_link_lists(raw_lines, anchors)
     lines, hits = remove_boilerplate(raw_lines)
     out.lines = _drop_page_furniture(lines, out)
     out.removed = dict(hits)
+    if before > len(raw_lines):
+        out.removed["link-list"] = before - len(raw_lines)
     out.link_lines = [_is_link_line(ln, anchors) for ln in out.lines]
     total = sum(len(ln) for ln in out.lines)
     linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
     out.link_density = linked / total if total else 0.0
+    # Teaser lists: many linked headlines and a body made mostly of links.
+    out.is_listing = out.listing_hint or (out.headline_links >= 8 and out.link_density > 0.3)
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
     out.credited_source = md.credited_outlet(out.lines)
     return out
@@ -185,11 +224,12 @@ def extract_page(page: Page) -> Extracted:
 
 def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     ld = _json_ld(tree)
+    meta = _meta_index(tree)
     articles = [o for o in ld if _types(o) & _ARTICLE_TYPES and _types(o) != {"webpage"}]
     art = articles[0] if articles else {}
-    og_type = (_meta(tree, "og:type") or "").lower()
+    og_type = (_meta(meta, "og:type") or "").lower()
 
-    canonical = _first(tree, '//link[@rel="canonical"]/@href') or _meta(tree, "og:url")
+    canonical = _first(tree, '//link[@rel="canonical"]/@href') or _meta(meta, "og:url")
     if canonical:
         resolved = urljoin(out.final_url, canonical)
         if urlsplit(resolved).scheme in ("http", "https"):
@@ -197,14 +237,14 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
 
     headline = art.get("headline") if isinstance(art.get("headline"), str) else None
     out.title = (
-        _meta(tree, "og:title", "twitter:title")
+        _meta(meta, "og:title", "twitter:title")
         or headline
         or _first(tree, "//h1")
         or _first(tree, "//title")
         or page.hint_title
     )
     publisher = _names(art.get("publisher"))
-    out.site_name = _meta(tree, "og:site_name", "application-name") or (
+    out.site_name = _meta(meta, "og:site_name", "application-name") or (
         publisher[0] if publisher else None
     )
 
@@ -215,7 +255,7 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         '//*[contains(@class, "author-name") or contains(@class, "author__name")]',
     )
     names = _names(art.get("author"))
-    meta_author = _meta(tree, "author", "article:author", "dc.creator")
+    meta_author = _meta(meta, "author", "article:author", "dc.creator")
     if meta_author and meta_author.startswith("http"):
         meta_author = None
     raw = byline or (", ".join(names) if names else None) or meta_author
@@ -228,7 +268,7 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     published = (
         md.parse_iso(art.get("datePublished") if isinstance(art.get("datePublished"), str) else None)
         or md.parse_iso(
-            _meta(tree, "article:published_time", "datePublished", "pubdate", "publishdate",
+            _meta(meta, "article:published_time", "datePublished", "pubdate", "publishdate",
                   "date", "dc.date", "dc.date.issued", "parsely-pub-date", "sailthru.date",
                   "og:published_time", "content_PublishedDate")  # fmt: skip
         )
@@ -243,16 +283,16 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.published_at = published or md.date_from_url(out.final_url) or page.hint_date
 
     lang = tree.xpath("/html/@lang") or tree.xpath('//meta[@http-equiv="content-language"]/@content')
-    out.declared_language = (lang[0].strip() if lang else None) or _meta(tree, "og:locale")
+    out.declared_language = (lang[0].strip() if lang else None) or _meta(meta, "og:locale")
     if not out.declared_language and isinstance(art.get("inLanguage"), str):
         out.declared_language = art["inLanguage"]
 
-    section = _meta(tree, "article:section") or art.get("articleSection")
+    section = _meta(meta, "article:section") or art.get("articleSection")
     if isinstance(section, list):
         section = section[0] if section else None
     out.section = section if isinstance(section, str) and section.strip() else None
-    tags = [t for t in tree.xpath('//meta[@property="article:tag"]/@content') if t.strip()]
-    keywords = art.get("keywords") or _meta(tree, "news_keywords", "keywords")
+    tags = list(meta.get("article:tag", []))
+    keywords = art.get("keywords") or _meta(meta, "news_keywords", "keywords")
     if not tags and keywords:
         kw = keywords if isinstance(keywords, list) else str(keywords).split(",")
         tags = [str(k) for k in kw]
@@ -267,14 +307,35 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     path = urlsplit(out.final_url).path
     typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
     headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
-    out.is_listing = not is_article and (
+    out.listing_hint = not is_article and (
         path in ("", "/")
         or bool(_LISTING_PATH.search(path))
         or typed_listing
-        or headline_links >= 8
     )
+    out.headline_links = 0 if is_article else headline_links
 
 
+LINK_LIST_MIN_RUN = 3  # this many link-only lines in a row are a list of links, not prose
+_LINK_LIST_MAX_WORDS = 30
+
+
+def _drop_link_lists(lines: list[str], anchors: set[str]) -> list[str]:
+    """Remove runs of consecutive short lines that are each (almost) entirely a link."""
+    flags = [len(ln.split()) <= _LINK_LIST_MAX_WORDS and _is_link_line(ln, anchors) for ln in lines]
+    kept, i = [], 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and flags[j]:
+            j += 1
+        if j - i >= LINK_LIST_MIN_RUN:
+            i = j
+            continue
+        kept.extend(lines[i : max(j, i + 1)])
+        i = max(j, i + 1)
+    return kept
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
 _DATE_ONLY = re.compile(
     r"^[\w]*,?\s*(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d\d-\d\d|\d{1,2}\s+\w+\s+\d{4}|"
     r"\w+\.?\s+\d{1,2},?\s+\d{4})[,\s|-]*(\d{1,2}[:.]\d\d(:\d\d)?\s*([ap]\.?m\.?)?\s*\w{0,5})?"
@@ -300,6 +361,8 @@ def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
         if byline and (low == byline or low in (f"by {byline}", f"oleh {byline}")):
             continue
         if names and low.removeprefix("by ").removeprefix("oleh ") in names:
+            continue
+        if _ISO_DATETIME.fullmatch(line):
             continue
         if len(line) <= 60 and _DATE_ONLY.match(line.strip()) and md.parse_text_date(line):
             continue

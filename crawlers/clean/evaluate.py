@@ -1,0 +1,123 @@
+"""Measures for the cleaning stage, shared by ``bench/extract_bench.py`` and the tests.
+
+* AEB token-shingle precision/recall/F1, computed the way the Article Extraction Benchmark does.
+* Leak rate and article-sentence recall on this project's boilerplate set
+  (``tests/fixtures/boilerplate/<family>/``: ``family.yaml`` with the site's template strings,
+  ``<page>.html`` and ``<page>.gold.txt`` per page).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from crawlers.clean.extract import extract_page
+from crawlers.clean.finish import CleanOptions, finish_source
+from crawlers.clean.templates import TemplateState
+from crawlers.records import Page
+
+_TOKEN = re.compile(r"\w+")
+_WS = re.compile(r"\s+")
+
+
+def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
+    tokens = _TOKEN.findall(text or "")
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def page_counts(expected: str, predicted: str) -> tuple[int, int, int]:
+    exp, pred = shingles(expected), shingles(predicted)
+    tp = sum((exp & pred).values())
+    return tp, sum(pred.values()) - tp, sum(exp.values()) - tp
+
+
+def aeb_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """``pairs`` of (expected, predicted). Precision averaged over pages with a prediction,
+    recall over pages with an expectation, F1 from the two averages."""
+    precisions, recalls = [], []
+    for expected, predicted in pairs:
+        tp, fp, fn = page_counts(expected, predicted)
+        if tp + fp > 0:
+            precisions.append(tp / (tp + fp))
+        if tp + fn > 0:
+            recalls.append(tp / (tp + fn))
+        elif tp + fp == 0:  # nothing expected, nothing predicted
+            recalls.append(1.0)
+    p = sum(precisions) / len(precisions) if precisions else 0.0
+    r = sum(recalls) / len(recalls) if recalls else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f1}
+
+
+@dataclass
+class BoilerplatePage:
+    family: str
+    name: str
+    page: Page
+    gold: str
+    templates: list[str]
+
+
+def load_boilerplate_set(root: Path | str) -> list[BoilerplatePage]:
+    pages = []
+    for family_dir in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        meta = yaml.safe_load((family_dir / "family.yaml").read_text(encoding="utf-8"))
+        for html_file in sorted(family_dir.glob("*.html")):
+            name = html_file.name.removesuffix(".html")
+            url = f"{meta['base_url'].rstrip('/')}/{name}/"
+            page = Page(
+                url=url,
+                final_url=url,
+                source=family_dir.name,
+                status=200,
+                fetched_at=datetime(2024, 3, 1, tzinfo=UTC),
+                html=html_file.read_text(encoding="utf-8"),
+            )
+            gold = (family_dir / f"{name}.gold.txt").read_text(encoding="utf-8")
+            pages.append(BoilerplatePage(family_dir.name, name, page, gold, meta["templates"]))
+    return pages
+
+
+def sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?”\"])\s+(?=[A-Z“\"(])", _WS.sub(" ", text).strip())
+    return [s for s in parts if len(s.split()) >= 4]
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text).strip().lower()
+
+
+def evaluate_boilerplate(
+    root: Path | str, options: CleanOptions | None = None
+) -> dict[str, float | int | list[str]]:
+    """Clean every family as one source (fresh template state) and score the result."""
+    items = load_boilerplate_set(root)
+    options = options or CleanOptions()
+    by_family: dict[str, list[BoilerplatePage]] = {}
+    for item in items:
+        by_family.setdefault(item.family, []).append(item)
+    leaks, total_sentences, found_sentences = [], 0, 0
+    for _family, family_items in by_family.items():
+        extracted = [extract_page(item.page) for item in family_items]
+        articles, _ = finish_source(extracted, TemplateState.empty(), options)
+        texts = {a.url: _norm(a.text) for a in articles}
+        for item in family_items:
+            text = texts.get(item.page.final_url, "")
+            leaked = [t for t in item.templates if _norm(t) in text]
+            if leaked:
+                leaks.append(f"{item.family}/{item.name}: {leaked[0]!r}")
+            for sentence in sentences(item.gold):
+                total_sentences += 1
+                found_sentences += _norm(sentence) in text
+    return {
+        "pages": len(items),
+        "families": len(by_family),
+        "leak_rate": len(leaks) / len(items) if items else 0.0,
+        "sentence_recall": found_sentences / total_sentences if total_sentences else 0.0,
+        "leaks": leaks,
+    }
