@@ -22,7 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
-from dedup.batch import PreparedBatch, prepare
+from dedup.batch import PreparedBatch, band_keys, lsh_params, prepare
 from dedup.config import DedupConfig
 from dedup.model import Decision, Document
 from dedup.text import normalise
@@ -94,6 +94,32 @@ class IndexBase(ABC):
 
     @abstractmethod
     def _candidates(self, keys: np.ndarray) -> Candidates: ...
+
+    def _with_staged_exact(
+        self, text_hashes: np.ndarray, out: list[str | None]
+    ) -> list[str | None]:
+        staged = {e.text_hash: e.id for e in reversed(self._staged)}
+        for i, h in enumerate(text_hashes):
+            if out[i] is None and int(h) in staged:
+                out[i] = staged[int(h)]
+        return out
+
+    def _with_staged_candidates(self, keys: np.ndarray, cand: Candidates) -> Candidates:
+        """Add entries staged by earlier dedup() calls on this object (not committed)."""
+        if not self._staged:
+            return cand
+        b, r = lsh_params(self.config.lsh_threshold, self.config.num_perm)
+        skeys = band_keys(np.stack([e.sig for e in self._staged]), b, r)
+        match = (keys[:, None, :] == skeys[None, :, :]).any(axis=2)
+        qd, se = np.nonzero(match)
+        if not len(qd):
+            return cand
+        return Candidates(
+            np.concatenate([cand.doc, qd]),
+            cand.entry_ids + [self._staged[s].id for s in se],
+            np.concatenate([cand.sigs, np.stack([self._staged[s].sig for s in se])]),
+            np.concatenate([cand.sizes, [self._staged[s].size for s in se]]).astype(np.int64),
+        )
 
     # --- staging -------------------------------------------------------------------
     def staged_ids(self) -> list[str]:

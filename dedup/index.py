@@ -78,11 +78,7 @@ class ReprintIndex(IndexBase):
             hit = self._hash_sorted[pos] == text_hashes
             for i in np.flatnonzero(hit):
                 out[i] = self.ids[int(self._hash_order[pos[i]])]
-        staged = {e.text_hash: e.id for e in reversed(self._staged)}
-        for i, h in enumerate(text_hashes):
-            if out[i] is None and int(h) in staged:
-                out[i] = staged[int(h)]
-        return out
+        return self._with_staged_exact(text_hashes, out)
 
     def _candidates(self, keys: np.ndarray) -> Candidates:
         docs: list[np.ndarray] = []
@@ -113,21 +109,7 @@ class ReprintIndex(IndexBase):
             self.sigs[r_idx],
             self.sizes[r_idx].astype(np.int64),
         )
-        if self._staged:
-            # Entries staged by earlier dedup() calls on this object, not yet committed.
-            skeys = band_keys(np.stack([e.sig for e in self._staged]), self._bands, self._rows)
-            match = (keys[:, None, :] == skeys[None, :, :]).any(axis=2)
-            qd, se = np.nonzero(match)
-            if len(qd):
-                cand = Candidates(
-                    np.concatenate([cand.doc, qd]),
-                    cand.entry_ids + [self._staged[s].id for s in se],
-                    np.concatenate([cand.sigs, np.stack([self._staged[s].sig for s in se])]),
-                    np.concatenate([cand.sizes, [self._staged[s].size for s in se]]).astype(
-                        np.int64
-                    ),
-                )
-        return cand
+        return self._with_staged_candidates(keys, cand)
 
     # --- state changes -----------------------------------------------------------
     def commit(self) -> int:
