@@ -46,5 +46,6 @@ ITEM_PIPELINES = {
 NEWSDEDUP_OUT_DIR = "crawl-out"
 
 LOG_LEVEL = "INFO"
+STATS_DUMP = False  # crawlers.run writes its own summary (stats.json)
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"

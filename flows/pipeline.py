@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import secrets
 import shutil
 import tempfile
 import time
@@ -28,11 +27,6 @@ from flows.config import PipelineSettings, cpu_count, resolve_settings
 STATE_SEEN = "seen.json.gz"
 STATE_TEMPLATES = "templates.bin"
 STATE_DEDUP = "dedup-index.bin"
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -161,7 +155,7 @@ def news_pipeline(
 ) -> dict[str, Any]:
     """Crawl the sources of a seeds file, clean and deduplicate what they publish, and write
     the result as Parquet under the output root (a local directory or ``s3://bucket/prefix``)."""
-    from flows.publish import sweep_orphans
+    from flows.publish import new_run_id, sweep_orphans
     from flows.state import RunLock, StateStore
     from flows.storage import open_storage
 
@@ -177,7 +171,9 @@ def news_pipeline(
     storage = open_storage(settings.output)
     logger.info("run %s: %d sources -> %s", run_id, len(chosen), storage.uri)
 
-    with RunLock(storage, owner=run_id):
+    # The lock outlives the longest possible crawl; a crashed holder's lock expires.
+    batches = -(-len(chosen) // (settings.concurrency or cpu_count()))
+    with RunLock(storage, owner=run_id, ttl=max(3600.0, settings.crawl_timeout * batches + 1800)):
         sweep_orphans(storage)
         state = StateStore(storage)
         blobs = state.load()
