@@ -133,10 +133,12 @@ def encode_parquet(table: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def split_table(table: pa.Table, max_rows: int = MAX_ROWS_PER_FILE,
-                max_bytes: int = MAX_BYTES_PER_FILE) -> list[pa.Table]:
+def split_table(table: pa.Table, max_rows: int | None = None,
+                max_bytes: int | None = None) -> list[pa.Table]:
     if table.num_rows == 0:
         return []
+    max_rows = max_rows or MAX_ROWS_PER_FILE
+    max_bytes = max_bytes or MAX_BYTES_PER_FILE
     per_file = max_rows
     if table.nbytes > max_bytes:
         per_file = min(per_file, max(1, table.num_rows * max_bytes // table.nbytes))
