@@ -31,3 +31,20 @@ def test_reprint_page_keeps_only_article_sentences() -> None:
     assert article.canonical_url == url
     assert article.extractor == EXTRACTOR
     assert article.language == "en"
+
+
+def test_extracted_is_picklable_for_worker_processes() -> None:
+    import pickle
+
+    html = (FIXTURES / "reprint_classless.html").read_text(encoding="utf-8")
+    extracted = extract_page(make_page(html, "https://reprint.example/a/"))
+    assert pickle.loads(pickle.dumps(extracted)) == extracted
+
+
+def test_empty_and_broken_pages_do_not_raise() -> None:
+    cases = [("", "empty"), ("   ", "empty"), ("<html></html>", "empty"),
+             ("<html><body><p>Short note.</p></body></html>", "too_short")]  # fmt: skip
+    for html, reason in cases:
+        extracted = extract_page(make_page(html, "https://x.example/p/"))
+        articles, dropped = finish_source([extracted], TemplateState.empty(), CleanOptions())
+        assert not articles and dropped == {reason: 1}

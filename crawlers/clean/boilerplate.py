@@ -95,8 +95,10 @@ def remove_boilerplate(
             continue
         rule = _match(rules, text)
         if rule is None:
-            if in_block and len(text.split()) <= _BLOCK_LINE_MAX_WORDS and not _SENTENCE_END.search(
-                text
+            if (
+                in_block
+                and len(text.split()) <= _BLOCK_LINE_MAX_WORDS
+                and not _SENTENCE_END.search(text)
             ):
                 hits["block-item"] += 1
                 continue

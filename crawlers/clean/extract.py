@@ -266,11 +266,24 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.authors, out.byline_outlet = authors, outlet
 
     published = (
-        md.parse_iso(art.get("datePublished") if isinstance(art.get("datePublished"), str) else None)
+        md.parse_iso(
+            art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
+        )
         or md.parse_iso(
-            _meta(meta, "article:published_time", "datePublished", "pubdate", "publishdate",
-                  "date", "dc.date", "dc.date.issued", "parsely-pub-date", "sailthru.date",
-                  "og:published_time", "content_PublishedDate")  # fmt: skip
+            _meta(
+                meta,
+                "article:published_time",
+                "datePublished",
+                "pubdate",
+                "publishdate",
+                "date",
+                "dc.date",
+                "dc.date.issued",
+                "parsely-pub-date",
+                "sailthru.date",
+                "og:published_time",
+                "content_PublishedDate",
+            )  # fmt: skip
         )
         or md.parse_iso(_first(tree, "//time/@datetime"))
     )
@@ -282,7 +295,9 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         published = md.parse_text_date(dateline) if dateline else None
     out.published_at = published or md.date_from_url(out.final_url) or page.hint_date
 
-    lang = tree.xpath("/html/@lang") or tree.xpath('//meta[@http-equiv="content-language"]/@content')
+    lang = tree.xpath("/html/@lang") or tree.xpath(
+        '//meta[@http-equiv="content-language"]/@content'
+    )
     out.declared_language = (lang[0].strip() if lang else None) or _meta(meta, "og:locale")
     if not out.declared_language and isinstance(art.get("inLanguage"), str):
         out.declared_language = art["inLanguage"]
@@ -308,9 +323,7 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
     headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
     out.listing_hint = not is_article and (
-        path in ("", "/")
-        or bool(_LISTING_PATH.search(path))
-        or typed_listing
+        path in ("", "/") or bool(_LISTING_PATH.search(path)) or typed_listing
     )
     out.headline_links = 0 if is_article else headline_links
 
@@ -354,7 +367,7 @@ def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
     byline = _norm(out.byline or "")
     names = {_norm(a) for a in out.authors}
     kept = []
-    for i, line in enumerate(lines):
+    for line in lines:
         low = _norm(line)
         if title and low == title:
             continue

@@ -71,7 +71,11 @@ def finish_source(
             site, options.template_min_pages, options.template_min_share
         )
         for page in pages:
-            lines = [ln for ln in page.lines if line_key(ln) not in template] if template else page.lines
+            lines = (
+                [ln for ln in page.lines if line_key(ln) not in template]
+                if template
+                else page.lines
+            )
             reason = _gate(page, lines, options)
             if reason:
                 dropped[reason] += 1

@@ -25,7 +25,11 @@ MONTHS = {
 }  # fmt: skip
 
 _TZ_RE = r"(?P<tz>[A-Z]{1,4}|[+-]\d\d:?\d\d)?"
-_TIME_RE = r"(?:[,\s]+(?:pukul\s+|at\s+)?(?P<H>\d{1,2})[:.](?P<M>\d\d)(?::(?P<S>\d\d))?\s*(?P<ampm>[ap]\.?m\.?)?\s*" + _TZ_RE + ")?"  # noqa: E501
+_TIME_RE = (
+    r"(?:[,\s]+(?:pukul\s+|at\s+)?(?P<H>\d{1,2})[:.](?P<M>\d\d)(?::(?P<S>\d\d))?\s*(?P<ampm>[aApP]\.?[mM]\.?(?![A-Za-z]))?\s*"
+    + _TZ_RE
+    + ")?"
+)  # noqa: E501
 _DATE_PATTERNS = [
     # 2023-10-17 06:30:00
     re.compile(r"\b(?P<y>20\d\d|19\d\d)-(?P<m>\d\d)-(?P<d>\d\d)" + _TIME_RE),
@@ -34,7 +38,10 @@ _DATE_PATTERNS = [
     # 17 October 2023, 13:30 WIB
     re.compile(r"\b(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]{3,9})\.?,?\s+(?P<y>20\d\d|19\d\d)" + _TIME_RE),
     # October 17, 2023 1:30 PM EDT
-    re.compile(r"\b(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>20\d\d|19\d\d)" + _TIME_RE),  # noqa: E501
+    re.compile(
+        r"\b(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>20\d\d|19\d\d)"
+        + _TIME_RE
+    ),  # noqa: E501
 ]
 _URL_DATE = re.compile(r"/(20\d\d|19\d\d)[/-](\d\d)[/-](\d\d)(?:/|$|-|\b)")
 
@@ -66,7 +73,9 @@ def parse_iso(text: str | None) -> datetime | None:
         return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         pass
-    m = re.match(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.\d+)?\s*([+-]\d\d:?\d\d|Z)?", text)
+    m = re.match(
+        r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.\d+)?\s*([+-]\d\d:?\d\d|Z)?", text
+    )
     if m:
         tz = _tz_from(m.group(3)) if m.group(3) and m.group(3) != "Z" else UTC
         try:
@@ -112,7 +121,7 @@ def date_from_url(url: str) -> datetime | None:
 
 # --- bylines ---------------------------------------------------------------------------------
 _BYLINE_PREFIX = re.compile(r"^\s*(by|oleh|penulis|reporter|written by|words by)\s*:?\s+", re.I)
-_NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\bdan\b|&|\|)\s*", re.I)
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\bdan\b|&|\||\s[-–—]\s)\s*", re.I)
 # Words that mark a part of a byline as an organisation, not a person.
 ORG_HINTS = re.compile(
     r"\b(news|times|post|press|indonesia|tv|radio|media|daily|herald|tribune|journal|agency|"
@@ -124,9 +133,13 @@ ORG_HINTS = re.compile(
 
 def _looks_like_person(part: str) -> bool:
     words = part.split()
-    return 1 <= len(words) <= 5 and not ORG_HINTS.search(part) and all(
-        w[:1].isupper() or w.lower() in {"de", "van", "von", "bin", "binti", "al", "da", "di"}
-        for w in words
+    return (
+        1 <= len(words) <= 5
+        and not ORG_HINTS.search(part)
+        and all(
+            w[:1].isupper() or w.lower() in {"de", "van", "von", "bin", "binti", "al", "da", "di"}
+            for w in words
+        )
     )
 
 
@@ -159,8 +172,13 @@ CREDIT_PATTERNS = [
     re.compile(r"^[A-Z][\w.,'’ ]{1,40}?\s*\(\s*" + _OUTLET + r"\s*\)" + _DASH),
 ]
 CREDIT_ANYWHERE = [
-    re.compile(r"\b(?:as quoted(?: by| from)?|quoted from|as reported by|reported by|citing)\s+" + _OUTLET),
-    re.compile(r"\b(?:dikutip dari|mengutip dari|dilansir(?: dari)?|melansir|seperti dilansir)\s+" + _OUTLET),  # noqa: E501
+    re.compile(
+        r"\b(?:as quoted(?: by| from)?|quoted from|as reported by|reported by|citing)\s+" + _OUTLET
+    ),
+    re.compile(
+        r"\b(?:dikutip dari|mengutip dari|dilansir(?: dari)?|melansir|seperti dilansir)\s+"
+        + _OUTLET
+    ),  # noqa: E501
 ]
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
 # Capitalised words that start a sentence but are not outlets.
