@@ -46,6 +46,15 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    # Sort + neighbour comparison: numpy's np.unique may choose a hash-based path
+    # that is several times slower on large integer arrays.
+    values = np.sort(values)
+    if len(values) == 0:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
+
+
 @dataclass
 class PreparedBatch:
     sigs: np.ndarray  # (m, num_perm) uint32
@@ -63,7 +72,7 @@ def prepare(texts: list[str], config: DedupConfig) -> PreparedBatch:
     # Distinct shingles per text with one sort over the whole batch: the text index
     # goes in the high 32 bits, the shingle hash in the low ones.
     doc_of = np.repeat(np.arange(m, dtype=np.uint64), np.diff(sb.offsets))
-    combined = np.unique((doc_of << np.uint64(32)) | sb.shingles.astype(np.uint64))
+    combined = _sorted_distinct((doc_of << np.uint64(32)) | sb.shingles.astype(np.uint64))
     owner = (combined >> np.uint64(32)).astype(np.int64)
     bounds = np.searchsorted(owner, np.arange(m + 1))
     low = (combined & np.uint64(0xFFFFFFFF)).astype(np.uint32)

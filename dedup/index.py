@@ -99,8 +99,11 @@ class ReprintIndex(IndexBase):
                 docs.append(d)
                 rows.append(self._band_order[k][start].astype(np.int64))
         if docs:
-            pair = np.unique(np.stack([np.concatenate(docs), np.concatenate(rows)], axis=1), axis=0)
-            d_idx, r_idx = pair[:, 0], pair[:, 1]
+            # Distinct (doc, row) pairs, as one sorted int64 key per pair.
+            width = np.int64(max(1, len(self.ids)))
+            pair = np.sort(np.concatenate(docs) * width + np.concatenate(rows))
+            pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+            d_idx, r_idx = pair // width, pair % width
         else:
             d_idx = r_idx = np.empty(0, dtype=np.int64)
         cand = Candidates(
