@@ -1,0 +1,208 @@
+"""Reading through manifests, schema evolution, damaged inputs, and glob readers."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import flows.schema as schema
+from flows.publish import _md5, encode_parquet, manifest_key, publish_run, sweep_orphans
+from flows.read import StrayObjectWarning, list_runs, read_articles, read_duplicates, read_table
+from flows.read import stats as lake_stats
+from flows.schema import rows_to_table
+from flows.storage import LocalStorage, Storage, open_storage
+from tests.conftest import data_path
+
+STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
+OLD_RUN = "20240101T000000Z-0f0f0f"
+
+
+def load_rows(name: str) -> list[dict[str, Any]]:
+    return json.loads(data_path("publish", f"{name}.json").read_text())
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "lake")
+    request.getfixturevalue("s3_env")
+    return open_storage(request.getfixturevalue("s3_prefix"))
+
+
+def install_schema0_run(storage: Storage) -> None:
+    """A run published by the first schema (fewer columns, other int and time units)."""
+    data = data_path("publish", "articles-schema0.parquet").read_bytes()
+    key = f"articles/dt=2024-01-01/{OLD_RUN}-0.parquet"
+    storage.put(key, data)
+    manifest = {
+        "run_id": OLD_RUN, "status": "ok", "dt": "2024-01-01", "schema_version": 0,
+        "objects": [{"key": key, "table": "articles", "dt": "2024-01-01", "rows": 3,
+                     "bytes": len(data), "md5": _md5(data)}],
+    }
+    storage.put(manifest_key(OLD_RUN), json.dumps(manifest).encode())
+
+
+def test_file_of_an_older_schema_reads_with_nulls(storage: Storage) -> None:
+    install_schema0_run(storage)
+    publish_run(storage, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"), [], {}, {})
+    got = read_table(storage)
+    assert got.schema.names == schema.ARTICLES_SCHEMA.names
+    old = [r for r in got.to_pylist() if r["run_id"] == OLD_RUN]
+    assert len(old) == 3 and got.num_rows == 6
+    assert all(r["site_name"] is None and r["extractor"] is None and r["tags"] is None
+               for r in old)
+    assert {r["word_count"] for r in old} == {9, 10}
+    assert old[0]["fetched_at"].tzinfo is not None
+
+
+def test_adding_a_column_keeps_published_files_readable(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_run(storage, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"), [], {}, {})
+    grown = schema.ARTICLES_SCHEMA.append(pa.field("paywalled", pa.bool_()))
+    monkeypatch.setitem(schema.SCHEMAS, "articles", grown)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    rows = [{**load_rows("articles")[0], "article_id": "a-100", "paywalled": True}]
+    publish_run(storage, "20250302T090000Z-b2b2b2", STARTED + timedelta(days=1), rows, [], {}, {})
+    got = {r["article_id"]: r for r in read_table(storage).to_pylist()}
+    assert got["a-100"]["paywalled"] is True
+    assert got["a-001"]["paywalled"] is None  # written before the column existed
+    assert read_table(storage, columns=["article_id", "paywalled"]).num_rows == 4
+
+
+def test_malformed_manifests_and_stray_objects_are_skipped_with_warnings(
+    storage: Storage,
+) -> None:
+    good = "20250301T090000Z-a1a1a1"
+    publish_run(storage, good, STARTED, load_rows("articles"), load_rows("duplicates"), {}, {})
+    storage.put("runs/20250301T100000Z-bad000.json", b"{not json")
+    storage.put("runs/20250301T110000Z-bad111.json", json.dumps({"run_id": "other"}).encode())
+    storage.put("runs/20250301T120000Z-bad222.json",
+                json.dumps({"run_id": "20250301T120000Z-bad222", "status": "ok",
+                            "objects": [{"key": "../../etc/passwd", "table": "articles"}]}
+                           ).encode())
+    storage.put("articles/dt=2025-03-01/notes.txt", b"left by hand")
+    storage.put("articles/dt=2025-03-01/20250301T130000Z-abcdef-0.parquet", b"junk")
+    # A committed run whose file disappeared, and one whose file was replaced by junk.
+    lost = "20250301T140000Z-1055ed"
+    publish_run(storage, lost, STARTED, load_rows("articles")[:1], [], {}, {})
+    storage.delete(f"articles/dt=2025-03-01/{lost}-0.parquet")
+    broken = "20250301T150000Z-b0b0b0"
+    publish_run(storage, broken, STARTED, load_rows("articles")[:2], [], {}, {})
+    storage.put(f"articles/dt=2025-03-01/{broken}-0.parquet", b"PAR1 truncated")
+
+    with pytest.warns(StrayObjectWarning) as caught:
+        got = read_articles(storage)
+    text = "\n".join(str(w.message) for w in caught)
+    for expected in ["bad000", "bad111", "bad222", "notes.txt", "abcdef", lost, broken]:
+        assert expected in text
+    assert got["run_id"].unique().to_pylist() == [good] and got.num_rows == 3
+    with pytest.warns(StrayObjectWarning):
+        assert read_duplicates(storage).num_rows == 1
+        runs = list_runs(storage)
+    assert [r["run_id"] for r in runs] == [good, lost, broken]
+
+
+def test_stats_per_day_and_source(storage: Storage) -> None:
+    publish_run(storage, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"),
+                load_rows("duplicates"), {}, {})
+    publish_run(storage, "20250302T090000Z-b2b2b2", STARTED + timedelta(days=1),
+                load_rows("articles")[2:], [], {}, {})
+    assert lake_stats(storage) == [
+        ("2025-03-01", "north", 2, 0),
+        ("2025-03-01", "south", 1, 1),
+        ("2025-03-02", "south", 1, 0),
+    ]
+    assert lake_stats(storage, since="2025-03-02") == [("2025-03-02", "south", 1, 0)]
+
+
+def test_reader_during_a_publish_sees_all_or_nothing(tmp_path: Path) -> None:
+    """Between the data objects and the manifest a reader sees nothing of the run."""
+    store = LocalStorage(tmp_path)
+    seen: list[int] = []
+    real_put_if_absent = store.put_if_absent
+
+    def observe(key: str, data: bytes) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seen.append(read_table(store).num_rows)
+        return real_put_if_absent(key, data)
+
+    store.put_if_absent = observe  # type: ignore[method-assign]
+    publish_run(store, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"),
+                load_rows("duplicates"), {}, {})
+    assert seen == [0, 0, 0]  # before each data object and before the manifest
+    assert read_table(store).num_rows == 3
+
+
+def test_duckdb_glob_over_a_local_root_sees_rows_once_after_sweep(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path)
+    publish_run(store, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"), [], {}, {})
+    crashed = "20250301T100000Z-c2c2c2"
+    table = rows_to_table("articles", [{**r, "run_id": crashed} for r in load_rows("articles")])
+    store.put(f"articles/dt=2025-03-01/{crashed}-0.parquet", encode_parquet(table))
+    query = (f"select dt::varchar, count(*) n, count(distinct article_id) ids from read_parquet("
+             f"'{tmp_path}/articles/*/*.parquet', hive_partitioning = true) group by dt")
+    assert duckdb.sql(query).fetchall() == [("2025-03-01", 6, 3)]  # why the sweep exists
+    sweep_orphans(store, older_than=timedelta(0))
+    assert duckdb.sql(query).fetchall() == [("2025-03-01", 3, 3)]
+
+
+def _published_for_glob(s3_prefix: str) -> tuple[Storage, str, str]:
+    store = open_storage(s3_prefix)
+    publish_run(store, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"),
+                load_rows("duplicates"), {}, {})
+    publish_run(store, "20250302T090000Z-b2b2b2", STARTED + timedelta(days=1),
+                load_rows("articles")[:1], [], {}, {})
+    bucket, _, prefix = s3_prefix[len("s3://"):].partition("/")
+    return store, bucket, prefix
+
+
+def test_duckdb_over_pyarrow_s3_dataset_returns_published_rows(s3_env, s3_prefix: str) -> None:
+    """DuckDB's own S3 reader (httpfs) is a download this machine cannot make, so pyarrow's
+    S3 filesystem reads the bucket and DuckDB queries the Arrow dataset: the same glob of
+    ``articles/dt=*/*.parquet`` with hive partitions that external readers use."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    _, bucket, prefix = _published_for_glob(s3_prefix)
+    s3fs = fs.S3FileSystem(
+        access_key=s3_env.access_key, secret_key=s3_env.secret_key, region="us-east-1",
+        endpoint_override=s3_env.endpoint.removeprefix("http://"), scheme="http",
+    )
+    con = duckdb.connect()
+    con.register("articles", ds.dataset(f"{bucket}/{prefix}/articles", filesystem=s3fs,
+                                        format="parquet", partitioning="hive"))
+    rows = con.sql(
+        "select dt::varchar, source, count(*) from articles group by all order by all"
+    ).fetchall()
+    assert rows == [("2025-03-01", "north", 2), ("2025-03-01", "south", 1),
+                    ("2025-03-02", "north", 1)]
+    titles = con.sql("select title from articles where article_id = 'a-003'").fetchall()
+    assert titles == [("Harbour festival draws crowds",)]
+
+
+def test_duckdb_httpfs_reads_the_bucket(s3_env, s3_prefix: str) -> None:
+    con = duckdb.connect()
+    try:
+        con.execute("LOAD httpfs")
+    except duckdb.Error as exc:
+        pytest.skip(f"DuckDB httpfs extension is not installed and cannot be fetched: {exc}")
+    _, bucket, prefix = _published_for_glob(s3_prefix)
+    host = s3_env.endpoint.removeprefix("http://")
+    con.execute(
+        f"CREATE SECRET (TYPE s3, KEY_ID '{s3_env.access_key}', SECRET '{s3_env.secret_key}', "
+        f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')"
+    )
+    rows = con.execute(
+        f"select dt, count(*) from read_parquet('s3://{bucket}/{prefix}/articles/*/*.parquet', "
+        f"hive_partitioning = true) group by dt order by dt"
+    ).fetchall()
+    assert [(str(d), n) for d, n in rows] == [("2025-03-01", 3), ("2025-03-02", 1)]
