@@ -76,3 +76,13 @@ def test_settings_precedence_cli_then_env_then_seeds():
     assert settings.window_days == 21
     assert "pw" not in str(settings.masked()) and "***" in settings.masked()["redis_url"]
     assert resolve_settings({"window_days": 3}, seeds, environ=env).window_days == 3
+
+
+def test_every_shipped_seeds_file_validates():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parent.parent / "seeds").glob("*.yaml"))
+    assert len(files) >= 2
+    for path in files:
+        seeds = load_seeds(path)
+        assert seeds.sources, path
