@@ -172,7 +172,7 @@ def _trafilatura_text(tree: HtmlElement, url: str, out: Extracted, **options: bo
 
 
 def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
-    text = _trafilatura_text(tree, url, out, favor_precision=True)
+    text = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if len(text.split()) < RETRY_BELOW_WORDS:
         balanced = _trafilatura_text(tree, url, out)
         if len(balanced.split()) > len(text.split()):
