@@ -285,3 +285,127 @@ def test_publish_next_batch_and_add_article() -> None:
         assert fetch(url)[0] == 200
         rep = network.add_article("newsreel-hub", "Reprinted", reprint_of=url)
         assert network.truth.reprints[rep] == url
+
+
+# ---------------------------------------------------------------- quirks site
+
+
+@pytest.fixture(scope="module")
+def quirky() -> Iterator[DemoNetwork]:
+    with DemoNetwork(quirks=True) as network:
+        yield network
+
+
+def test_quirks_site_is_opt_in(net: DemoNetwork, quirky: DemoNetwork) -> None:
+    assert "quirks" not in [s.name for s in net.sites]
+    assert "name: quirks" not in quirky.seeds_yaml()
+    seeds = parse_seeds(quirky.seeds_yaml(include_quirks=True))
+    assert "quirks" in [s.name for s in seeds.sources]
+    assert "quirks" in DemoNetwork.default_ports()
+
+
+def test_quirks_endpoints(quirky: DemoNetwork) -> None:
+    q = quirky.truth.quirks
+    base = quirky.site("quirks").base_url
+    robots = fetch(base + "/robots.txt")[2].decode()
+    assert "Crawl-delay: 1" in robots and "Disallow: /private/" in robots
+    listed = {e.text for e in ET.fromstring(fetch(base + "/sitemap.xml")[2]).iter(f"{SM}loc")}
+    assert {q["flaky"], q["huge"], q["to_metadata"], q["private"]} <= listed
+
+    assert fetch(q["flaky"])[0] == 500
+    status, _, body = fetch(q["flaky"])
+    assert status == 200 and quirky.truth.article_sentences[q["flaky"]][0] in text_of(body.decode())
+
+    status, headers, _ = fetch(q["redirect"])
+    assert status == 301 and headers["Location"] == "/redirect2"
+    status, headers, _ = fetch(base + headers["Location"])
+    assert status == 302 and headers["Location"] == q["redirect_target"]
+    assert fetch(q["redirect_target"])[0] == 200
+
+    status, headers, body = fetch(q["pdf"])
+    assert headers["Content-Type"] == "application/pdf" and body.startswith(b"%PDF-")
+
+    status, headers, body = fetch(q["malformed"])
+    page = body.decode()
+    assert status == 200 and "</html>" not in page
+    for s in quirky.truth.article_sentences[q["malformed"]]:
+        assert s in text_of(page)
+
+    status, headers, body = fetch(q["cp1252_meta"])
+    assert headers["Content-Type"] == "text/html" and b"charset=windows-1252" in body
+    assert "André Lefèvre" in body.decode("cp1252") and "“We expected" in body.decode("cp1252")
+    status, headers, body = fetch(q["cp1252_header"])
+    assert headers["Content-Type"] == "text/html; charset=windows-1252"
+    assert b"charset" not in body and "Inès" in body.decode("cp1252")
+    for name in ("cp1252_meta", "cp1252_header"):
+        page = text_of(fetch(q[name])[2].decode("cp1252"))
+        assert all(s in page for s in quirky.truth.article_sentences[q[name]])
+
+    status, headers, body = fetch(q["huge"], timeout=60)
+    assert status == 200 and int(headers["Content-Length"]) == len(body) > 10 * 1024 * 1024
+
+    status, headers, _ = fetch(q["to_loopback"])
+    target = headers["Location"]
+    assert status == 302 and urlsplit(target).hostname == "127.0.0.1"
+    assert urlsplit(target).port != urlsplit(base).port and fetch(target)[0] == 200
+    status, headers, _ = fetch(q["to_metadata"])
+    assert status == 302 and headers["Location"].startswith("http://169.254.169.254/")
+
+
+def test_slow_endpoint_times_out_and_stops_with_the_network() -> None:
+    import socket
+    import threading
+    import time
+
+    network = DemoNetwork(quirks=True).start()
+    url = network.truth.quirks["slow"]
+    with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+        urllib.request.urlopen(url, timeout=1)
+    results: list[int] = []
+    t = threading.Thread(target=lambda: results.append(fetch(url, timeout=60)[0]))
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    network.stop()
+    t.join(timeout=20)
+    assert not t.is_alive() and time.monotonic() - started < 15
+
+
+# ---------------------------------------------------------------- generated network
+
+
+def test_generated_network_serves_every_article() -> None:
+    network = DemoNetwork.generated(n_articles=400, n_sites=6, reprint_share=0.3, seed=3)
+    with network:
+        truth = network.truth
+        assert len(truth.article_urls) >= 400
+        assert 0.2 < len(truth.reprints) / len(truth.article_urls) < 0.4
+        assert set(truth.reprints.values()) <= set(truth.originals)
+        listed: set[str] = set()
+        for site in network.sites:
+            root = ET.fromstring(fetch(site.sitemap_urls[0])[2])
+            listed |= {e.text for e in root.iter(f"{SM}loc")}
+        assert set(truth.article_urls) <= listed
+        for url in truth.article_urls[::25]:
+            page = text_of(fetch(url)[2].decode())
+            assert all(s in page for s in truth.article_sentences[url])
+        # deterministic, and originals are distinct from each other (not near-duplicates)
+        again = DemoNetwork.generated(n_articles=400, n_sites=6, reprint_share=0.3, seed=3)
+        assert [a.text() for a in again._articles["gen-pub-01"]] == [
+            a.text() for a in network._articles["gen-pub-01"]
+        ]
+
+        def shingles(text: str) -> set[str]:
+            words = text.lower().split()
+            return {" ".join(words[i : i + 5]) for i in range(len(words) - 4)}
+
+        def jaccard(a: set[str], b: set[str]) -> float:
+            return len(a & b) / len(a | b)
+
+        by_url = {network.url_of(a.key): a for a in network.articles()}
+        originals = [shingles(by_url[u].text()) for u in truth.originals[:150]]
+        for i, a in enumerate(originals):
+            for b in originals[i + 1 :]:
+                assert jaccard(a, b) < 0.4
+        for rep, orig in list(truth.reprints.items())[:40]:
+            assert jaccard(shingles(by_url[rep].text()), shingles(by_url[orig].text())) > 0.4
