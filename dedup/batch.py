@@ -30,16 +30,15 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     adds a candidate, which verification then rejects)."""
     n = sigs.shape[0]
     keys = np.empty((n, bands), dtype=np.uint64)
-    s = sigs.astype(np.uint64)
     with np.errstate(over="ignore"):
         for k in range(bands):
-            cols = s[:, k * rows : (k + 1) * rows]
-            if rows <= 2:
-                acc = cols[:, 0].copy()
-                if rows == 2:
-                    acc = (acc << np.uint64(32)) | cols[:, 1]
-            else:
-                acc = cols[:, 0].copy()
+            # Convert one band at a time: a uint64 copy of the whole signature matrix
+            # would double peak memory at index scale.
+            cols = sigs[:, k * rows : (k + 1) * rows].astype(np.uint64)
+            acc = cols[:, 0].copy()
+            if rows == 2:
+                acc = (acc << np.uint64(32)) | cols[:, 1]
+            elif rows > 2:
                 for j in range(1, rows):
                     acc = acc * _BAND_MULT + cols[:, j]
             keys[:, k] = acc

@@ -56,10 +56,18 @@ class ReprintIndex(IndexBase):
     # --- lookup structures -------------------------------------------------------
     def _rebuild(self) -> None:
         self._row_of = {eid: i for i, eid in enumerate(self.ids)}
-        keys = band_keys(self.sigs, self._bands, self._rows).T  # (bands, n)
-        order = np.argsort(keys, axis=1, kind="stable").astype(np.int32)
-        self._band_order = order
-        self._band_sorted = np.take_along_axis(keys, order.astype(np.int64), axis=1)
+        n = len(self.ids)
+        self._band_order = np.empty((self._bands, n), dtype=np.int32)
+        self._band_sorted = np.empty((self._bands, n), dtype=np.uint64)
+        step = 1 << 16  # rows per slice: keeps temporary key arrays small
+        for k in range(self._bands):
+            keys = np.empty(n, dtype=np.uint64)
+            for s in range(0, n, step):
+                block = self.sigs[s : s + step, k * self._rows : (k + 1) * self._rows]
+                keys[s : s + step] = band_keys(block, 1, self._rows)[:, 0]
+            order = np.argsort(keys)
+            self._band_order[k] = order
+            self._band_sorted[k] = keys[order]
         self._hash_order = np.argsort(self.text_hashes, kind="stable")
         self._hash_sorted = self.text_hashes[self._hash_order]
 
