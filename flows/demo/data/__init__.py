@@ -1,0 +1,1 @@
+"""Sites, stories and reprint edits of the demo network (a package so the YAML ships)."""
