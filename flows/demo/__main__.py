@@ -4,6 +4,7 @@ until Ctrl-C; ``python -m flows.demo seeds`` prints the seeds file for the defau
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import threading
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     for site in network.sites:
         print(f"{site.name:20} {site.role:10} {site.base_url}/")
     print(f"seeds: {seeds}", flush=True)
+    # Ctrl-C and SIGTERM both stop the servers cleanly (SIGINT may be ignored when started in
+    # the background by a shell, so restore Python's handler).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
