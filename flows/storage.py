@@ -14,7 +14,9 @@ import fcntl
 import hashlib
 import logging
 import os
+import random
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -315,7 +317,13 @@ class S3Storage(Storage):
     """``s3://bucket/prefix`` through boto3 and the standard AWS environment (credential chain,
     ``AWS_ENDPOINT_URL_S3``, ``AWS_DEFAULT_REGION``)."""
 
-    def __init__(self, uri: str, client: Any | None = None, max_attempts: int | None = None):
+    def __init__(
+        self,
+        uri: str,
+        client: Any | None = None,
+        max_attempts: int | None = None,
+        outage_seconds: float | None = None,
+    ) -> None:
         if not uri.startswith("s3://"):
             raise ValueError(f"not an s3:// URI: {uri!r}")
         rest = uri[len("s3://") :].strip("/")
@@ -330,8 +338,37 @@ class S3Storage(Storage):
 
             client = boto3.session.Session().client("s3", config=s3_client_config(max_attempts))
         self.client = client
+        # How long an unreachable endpoint is waited out beyond botocore's own retries.
+        self.outage_seconds = float(
+            outage_seconds if outage_seconds is not None
+            else os.environ.get("NEWSDEDUP_S3_OUTAGE_SECONDS", "60")
+        )
         # Set once the store has answered that it does not implement conditional writes.
         self.conditional_writes_supported = True
+
+    def _retry(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``; when botocore's own retries end on a connection-level error (endpoint
+        down or unreachable), keep retrying with capped exponential backoff and jitter until
+        ``outage_seconds`` have passed, then let the error through.
+
+        Repeating a request whose earlier try may have been applied is safe here: plain puts
+        and deletes are idempotent, and callers of the conditional puts tell "already there"
+        from "ours" by reading the object back."""
+        import botocore.exceptions as bce
+
+        retryable = (bce.EndpointConnectionError, bce.ConnectionClosedError,
+                     bce.ConnectTimeoutError, bce.ReadTimeoutError)
+        deadline = time.monotonic() + self.outage_seconds
+        delay = 0.5
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except retryable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("S3 endpoint unreachable (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay * (0.5 + random.random() / 2))
+                delay = min(delay * 2, 10.0)
 
     def _full(self, key: str) -> str:
         _check_key(key)
@@ -352,8 +389,11 @@ class S3Storage(Storage):
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
-            return resp["Body"].read(), resp["ETag"]
+            def fetch() -> tuple[bytes, str]:
+                resp = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
+                return resp["Body"].read(), resp["ETag"]
+
+            return self._retry(fetch)
         except self._errors() as exc:
             raise self._wrap("get", key, exc) from exc  # type: ignore[arg-type]
 
@@ -362,14 +402,16 @@ class S3Storage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
+            self._retry(self.client.put_object, Bucket=self.bucket, Key=self._full(key), Body=data)
         except self._errors() as exc:
             raise self._wrap("put", key, exc) from exc  # type: ignore[arg-type]
 
     def _conditional_put(self, op: str, key: str, data: bytes, **cond: str) -> bool | None:
         """True written, False precondition failed, None when the store rejects the header."""
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data, **cond)
+            self._retry(
+                self.client.put_object, Bucket=self.bucket, Key=self._full(key), Body=data, **cond
+            )
             return True
         except self._errors() as exc:
             code = _error_code(exc)  # type: ignore[arg-type]
@@ -439,7 +481,7 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+            self._retry(self.client.delete_object, Bucket=self.bucket, Key=self._full(key))
         except self._errors() as exc:
             if _error_code(exc) in _NOT_FOUND_CODES:  # type: ignore[arg-type]
                 return
@@ -447,7 +489,7 @@ class S3Storage(Storage):
 
     def exists(self, key: str) -> bool:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+            self._retry(self.client.head_object, Bucket=self.bucket, Key=self._full(key))
             return True
         except self._errors() as exc:
             if _error_code(exc) in _NOT_FOUND_CODES:  # type: ignore[arg-type]

@@ -90,7 +90,7 @@ def test_server_restart_during_publish(own_server: S3Server) -> None:
 def test_publish_fails_loudly_when_retries_run_out_and_republish_is_exact(
     own_server: S3Server,
 ) -> None:
-    store = S3Storage(f"s3://{own_server.bucket}/lake", max_attempts=2)
+    store = S3Storage(f"s3://{own_server.bucket}/lake", max_attempts=2, outage_seconds=0)
     first_data: list[str] = []
 
     def stop_after_articles(request: Any, **_: Any) -> None:
@@ -109,4 +109,25 @@ def test_publish_fails_loudly_when_retries_run_out_and_republish_is_exact(
     assert read_table(store, check_strays=False).num_rows == 0
 
     publish(store)
+    assert_every_row_once(store)
+
+
+def test_outage_longer_than_botocore_retries_is_waited_out(own_server: S3Server) -> None:
+    """botocore alone gives up after two tries here; the storage's outage window carries on."""
+    store = S3Storage(f"s3://{own_server.bucket}/lake", max_attempts=2, outage_seconds=60)
+    restarter: list[threading.Thread] = []
+
+    def bounce(request: Any, **_: Any) -> None:
+        if not restarter and "/duplicates/" in request.url:
+            own_server.stop()
+            thread = threading.Thread(target=lambda: (time.sleep(3), own_server.start()))
+            thread.start()
+            restarter.append(thread)
+
+    store.client.meta.events.register("before-send.s3.PutObject", bounce)
+    t0 = time.monotonic()
+    manifest = publish(store)
+    print(f"publish waited out an outage of >3s in {time.monotonic() - t0:.1f}s")
+    restarter[0].join()
+    assert manifest["rows"] == {"articles": 3, "duplicates": 1}
     assert_every_row_once(store)

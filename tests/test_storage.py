@@ -144,7 +144,7 @@ def test_s3_unreachable_endpoint_fails_loudly(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    store = S3Storage("s3://news/p", max_attempts=2)
+    store = S3Storage("s3://news/p", max_attempts=2, outage_seconds=0)
     with pytest.raises(StorageError) as err:
         store.get("runs/x.json")
     assert "get s3://news/p/runs/x.json" in str(err.value)
