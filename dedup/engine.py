@@ -69,11 +69,20 @@ def estimated_containment(
 
 
 def _outlet_key(name: str) -> str:
-    return normalise(name)
+    """"The Riverton Courier", "Riverton Courier" and "riverton-courier" name one outlet."""
+    key = normalise(name)
+    key = key[4:] if key.startswith("the ") else key
+    return "".join(ch for ch in key if ch.isalnum())
 
 
 def _timestamp(d: datetime | None) -> float:
     return d.timestamp() if d is not None else math.inf
+
+
+def _day(d: datetime | None) -> float:
+    """Publication dates compare by UTC day first: many pages give only a date (from the URL
+    or a dateline without time), which must not beat a full timestamp of the same day."""
+    return math.floor(d.timestamp() / 86400) if d is not None else math.inf
 
 
 class IndexBase(ABC):
@@ -270,8 +279,9 @@ class IndexBase(ABC):
             d = docs[i]
             return (
                 0 if i in credited else 1,
-                _timestamp(d.published_at),
+                _day(d.published_at),
                 -d.source_priority,
+                _timestamp(d.published_at),
                 -int(prep.n_words[i]),
                 d.id,
             )

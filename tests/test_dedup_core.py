@@ -158,17 +158,41 @@ def test_no_bridge_merging_through_a_verified_middle_document():
                 ),
             ],
         ),
-        # earliest date beats priority and length
+        # an earlier day beats priority and length
         (
             "early",
             [
                 Document(
                     "late",
                     text("bridge_original"),
-                    published_at=T0 + timedelta(hours=1),
+                    published_at=T0 + timedelta(days=1, hours=1),
                     source_priority=5,
                 ),
                 Document("early", text("bridge_original", 0, 5), published_at=T0),
+            ],
+        ),
+        # within one UTC day, priority beats the clock: a date-only page (URL date,
+        # dateline without time) reads as midnight and must not beat the original's time
+        (
+            "orig",
+            [
+                Document(
+                    "copy", text("bridge_original"), published_at=T0.replace(hour=0, minute=0)
+                ),
+                Document(
+                    "orig",
+                    text("bridge_original", 0, 5),
+                    published_at=T0.replace(hour=9),
+                    source_priority=5,
+                ),
+            ],
+        ),
+        # same day and priority: the earlier time wins
+        (
+            "first",
+            [
+                Document("second", text("bridge_original"), published_at=T0.replace(hour=9)),
+                Document("first", text("bridge_original", 0, 5), published_at=T0.replace(hour=8)),
             ],
         ),
         # higher priority beats length when dates are missing

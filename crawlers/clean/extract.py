@@ -171,6 +171,32 @@ def _trafilatura_text(tree: HtmlElement, url: str, out: Extracted, **options: bo
     return doc.text if doc is not None and doc.text else ""
 
 
+_BLOCKS = "p|div|h1|h2|h3|h4|h5|h6|ul|ol|article|section|blockquote|form|table"
+_LAYOUT_XPATH = "|".join(f".//{tag}" for tag in _BLOCKS.split("|"))
+
+
+def _unwrap_layout_tables(tree: HtmlElement) -> int:
+    """Turn tables used for page layout into plain blocks.
+
+    Class-less themes still lay pages out with ``<table>``; trafilatura then reads the whole
+    cell (navigation, byline, body and comments) as one table row joined by ``|``, and its
+    boilerplate detection never sees paragraphs. A table that holds block elements and none of
+    a data table's marks (caption, header cells) is layout, as in readability's data-table test.
+    """
+    changed = 0
+    for table in list(tree.iter("table")):
+        if table.find(".//caption") is not None or table.find(".//th") is not None:
+            continue
+        if table.get("role") in ("grid", "table") or table.find(".//thead") is not None:
+            continue
+        if not table.xpath(_LAYOUT_XPATH):
+            continue
+        for node in [table, *table.iter("tbody", "tfoot", "tr", "td")]:
+            node.tag = "div"
+        changed += 1
+    return changed
+
+
 def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
     text = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if len(text.split()) < RETRY_BELOW_WORDS:
@@ -201,8 +227,12 @@ def extract_page(page: Page) -> Extracted:
         return out
     _read_metadata(tree, page, out)
     anchors = _anchor_texts(tree)
+    _unwrap_layout_tables(tree)
     text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    # Credit lines ("Source: AP", datelines) are boilerplate to the reader but say which
+    # outlet a reprint copies: read them before the rules remove them.
+    credited = md.credited_outlet(raw_lines)
     out.raw_line_count = len(raw_lines)
     before = len(raw_lines)
     raw_lines = _drop_link_lists(raw_lines, anchors)
@@ -218,8 +248,22 @@ def extract_page(page: Page) -> Extracted:
     # Teaser lists: many linked headlines and a body made mostly of links.
     out.is_listing = out.listing_hint or (out.headline_links >= 8 and out.link_density > 0.3)
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
-    out.credited_source = md.credited_outlet(out.lines)
+    out.credited_source = credited or md.credited_outlet(out.lines) or _foreign_byline_outlet(out)
     return out
+
+
+def _foreign_byline_outlet(out: Extracted) -> str | None:
+    """A byline naming another outlet than the site ("Dana Whitfield, Riverton Courier" on an
+    aggregator) credits that outlet."""
+    outlet = out.byline_outlet
+    if not outlet:
+        return None
+    own = {md_norm(n) for n in (out.site_name, out.source) if n}
+    return None if md_norm(outlet) in own else outlet
+
+
+def md_norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
 
 
 def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:

@@ -168,8 +168,8 @@ _DASH = r"\s*[-–—:|]+\s+"
 CREDIT_PATTERNS = [
     # "Jakarta, CNBC Indonesia –", "JAKARTA, KOMPAS.com -"
     re.compile(r"^[A-Z][\w.'’ ]{1,30},\s+" + _OUTLET + _DASH),
-    # "WASHINGTON (Reuters) -", "Jakarta (ANTARA) -", "LONDON, Oct 17 (Reuters) -"
-    re.compile(r"^[A-Z][\w.,'’ ]{1,40}?\s*\(\s*" + _OUTLET + r"\s*\)" + _DASH),
+    # "WASHINGTON (Reuters) -", "Jakarta (ANTARA) -", "LONDON, Oct 17 (Reuters) -", "(AP) -"
+    re.compile(r"^(?:[A-Z][\w.,'’ ]{1,40}?\s*)?\(\s*" + _OUTLET + r"\s*\)" + _DASH),
 ]
 CREDIT_ANYWHERE = [
     re.compile(
@@ -187,7 +187,10 @@ _NOT_OUTLET = re.compile(r"^(The|A|An|He|She|They|It|This|That|On|In|At|Mr|Mrs|M
 
 def _clean_outlet(name: str) -> str | None:
     name = name.strip(" .,'’-")
-    if not name or _NOT_OUTLET.match(name) or any(ch.isdigit() for ch in name.split()[0]):
+    if not name or any(ch.isdigit() for ch in name.split()[0]):
+        return None
+    # "The Jakarta Post" is an outlet; "The" alone, "He", "This" are sentence starts.
+    if _NOT_OUTLET.match(name) and not (name.startswith("The ") and len(name.split()) >= 2):
         return None
     return name
 
