@@ -28,9 +28,13 @@ RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False  # news pages need none, and cookies never reach the logs
 
-# No remote control of a running crawl.
+# No remote control of a running crawl: neither the telnet console nor the HTTP remote control.
 TELNETCONSOLE_ENABLED = False
-EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+REMOTE_CONTROL_ENABLED = False
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}
 
 # Network guard (see crawlers/guard.py): refuse non-public addresses unless allowed.
 NEWSDEDUP_ALLOW_PRIVATE = False
