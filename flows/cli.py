@@ -28,8 +28,12 @@ def _err(message: str) -> None:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     print()
-    print(f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s -> {summary['output']}")
-    print(f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8} {'stories':>8} {'dups':>5}  errors")
+    print(
+        f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s -> {summary['output']}"
+    )
+    print(
+        f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8} {'stories':>8} {'dups':>5}  errors"
+    )
     for name, s in summary["sources"].items():
         crawl = s.get("crawl", {})
         clean = s.get("clean", {})
@@ -115,7 +119,9 @@ def cmd_read(args: argparse.Namespace) -> int:
                 writer.writerow({k: _plain(v) for k, v in row.items()})
         else:
             for row in table.to_pylist():
-                out.write(json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
+                )
     finally:
         if out is not sys.stdout:
             out.close()
@@ -136,13 +142,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         network.start()
     except OSError as exc:
-        _err(f"cannot serve the demo network on its ports ({exc}); try: newsdedup demo --free-ports")
+        _err(
+            f"cannot serve the demo network on its ports ({exc}); try: newsdedup demo --free-ports"
+        )
         return EXIT_FAILED
     with network:
         seeds_path = Path(args.seeds_out)
         seeds_path.parent.mkdir(parents=True, exist_ok=True)
         network.write_seeds(seeds_path)
-        print(f"demo network: {len(network.sites)} sites on loopback; seeds written to {seeds_path}")
+        print(
+            f"demo network: {len(network.sites)} sites on loopback; seeds written to {seeds_path}"
+        )
         for site in network.sites:
             print(f"  {site.name:<24} {site.role:<10} {site.base_url}")
         args_run = argparse.Namespace(
@@ -155,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  newsdedup read {output} --table articles | head")
         print(f"  newsdedup read {output} --table duplicates --columns url,duplicate_of,similarity")
         print(
-            "  python -c \"from flows import read_articles; "
+            '  python -c "from flows import read_articles; '
             f"print(read_articles('{output}').to_pandas()[['source','title']])\""
         )
     return status
@@ -176,8 +186,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     status = 0
     for src in chosen:
         outcome = stages.crawl_source(src, args.seeds, out, allow_private=args.allow_private)
-        print(json.dumps({"source": src.name, "ok": outcome.ok, "pages": outcome.pages_path,
-                          "error": outcome.error, "stats": outcome.stats}, default=str))
+        print(
+            json.dumps(
+                {
+                    "source": src.name,
+                    "ok": outcome.ok,
+                    "pages": outcome.pages_path,
+                    "error": outcome.error,
+                    "stats": outcome.stats,
+                },
+                default=str,
+            )
+        )
         if not outcome.ok:
             status = EXIT_FAILED
     return status
@@ -203,14 +223,19 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsdedup", description="News crawling, cleaning and deduplication.")
+    parser = argparse.ArgumentParser(
+        prog="newsdedup", description="News crawling, cleaning and deduplication."
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the pipeline once (a Prefect flow run)")
     p.add_argument("--seeds", required=True, help="seeds YAML file")
     p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
-    p.add_argument("--output", help=f"output root: a directory or s3://bucket/prefix (default {DEFAULT_OUTPUT})")
+    p.add_argument(
+        "--output",
+        help=f"output root: a directory or s3://bucket/prefix (default {DEFAULT_OUTPUT})",
+    )
     p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses")
     p.add_argument("--window-days", type=int, help="dedup window in days (default 30)")
     p.set_defaults(func=cmd_run)
@@ -223,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("read", help="print published rows")
-    p.add_argument("uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})")
+    p.add_argument(
+        "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
+    )
     p.add_argument("--table", choices=["articles", "duplicates"], default="articles")
     p.add_argument("--since", help="YYYY-MM-DD (run date, inclusive)")
     p.add_argument("--until", help="YYYY-MM-DD (run date, inclusive)")
@@ -236,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="serve the bundled demo network and run the pipeline on it")
     p.add_argument("--output", default=DEFAULT_OUTPUT)
     p.add_argument("--seeds-out", default="data/demo-seeds.yaml")
-    p.add_argument("--free-ports", action="store_true", help="pick free ports instead of the fixed ones")
+    p.add_argument(
+        "--free-ports", action="store_true", help="pick free ports instead of the fixed ones"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="print the effective configuration (secrets masked)")
@@ -244,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output")
     p.set_defaults(func=cmd_config)
 
-    sub.add_parser("dedup", help="dedup a JSON-lines file (see newsdedup dedup --help)", add_help=False)
+    sub.add_parser(
+        "dedup", help="dedup a JSON-lines file (see newsdedup dedup --help)", add_help=False
+    )
     return parser
 
 

@@ -81,17 +81,29 @@ def resolve_settings(
     seed_settings = dict(seeds.settings) if seeds else {}
     for key in seed_settings:
         if key not in names:
-            raise SeedsError(seeds.path if seeds else "?", f"settings.{key}", f"unknown setting (allowed: {', '.join(n for n in names if n not in SECRET_KEYS)})")
+            raise SeedsError(
+                seeds.path if seeds else "?",
+                f"settings.{key}",
+                f"unknown setting (allowed: {', '.join(n for n in names if n not in SECRET_KEYS)})",
+            )
         if key in SECRET_KEYS:
-            raise SeedsError(seeds.path if seeds else "?", f"settings.{key}", f"secrets belong in the environment ({ENV_PREFIX}{key.upper()}), not in the seeds file")
+            raise SeedsError(
+                seeds.path if seeds else "?",
+                f"settings.{key}",
+                f"secrets belong in the environment ({ENV_PREFIX}{key.upper()}), not in the seeds file",
+            )
     for name in names:
         cli_value = (cli or {}).get(name)
         if cli_value is not None:
             values[name] = _coerce(name, cli_value, f"--{name.replace('_', '-')}")
         elif f"{ENV_PREFIX}{name.upper()}" in env:
-            values[name] = _coerce(name, env[f"{ENV_PREFIX}{name.upper()}"], f"{ENV_PREFIX}{name.upper()}")
+            values[name] = _coerce(
+                name, env[f"{ENV_PREFIX}{name.upper()}"], f"{ENV_PREFIX}{name.upper()}"
+            )
         elif name in seed_settings:
-            values[name] = _coerce(name, seed_settings[name], f"{seeds.path if seeds else '?'}: settings.{name}")
+            values[name] = _coerce(
+                name, seed_settings[name], f"{seeds.path if seeds else '?'}: settings.{name}"
+            )
     if "redis_url" not in values and env.get(f"{ENV_PREFIX}REDIS_URL_SECRET"):
         values["redis_url"] = _secret_block(env[f"{ENV_PREFIX}REDIS_URL_SECRET"])
     return PipelineSettings(**values)

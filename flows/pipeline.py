@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
+from flows.storage import crash_point
 
 STATE_SEEN = "seen.json.gz"
 STATE_TEMPLATES = "templates.bin"
@@ -61,7 +62,10 @@ def crawl_task(
     if outcome.ok:
         logger.info(
             "crawled %s: %s article pages, %s requests in %.1fs",
-            source.name, outcome.stats.get("articles", 0), outcome.stats.get("requests", 0), outcome.seconds,
+            source.name,
+            outcome.stats.get("articles", 0),
+            outcome.stats.get("requests", 0),
+            outcome.seconds,
         )
     else:
         logger.error("crawl of %s failed: %s", source.name, outcome.error)
@@ -80,15 +84,21 @@ def clean_task(
     result = stages.clean_stage(
         stages.iter_pages(paths), sources, templates, min_words=settings.min_words, workers=workers
     )
-    _logger().info("cleaned: %d articles from %d sources", len(result.articles), len(result.per_source))
+    _logger().info(
+        "cleaned: %d articles from %d sources", len(result.articles), len(result.per_source)
+    )
     return result
 
 
 @task(name="dedup", cache_policy=NO_CACHE)
-def dedup_task(articles: list[Any], index: Any, priorities: dict[str, int], run_id: str) -> stages.DedupOutcome:
+def dedup_task(
+    articles: list[Any], index: Any, priorities: dict[str, int], run_id: str
+) -> stages.DedupOutcome:
     result = stages.dedup_stage(articles, index, priorities, run_id)
     _logger().info(
-        "dedup: %d new stories, %d duplicates", result.counts["stories"], result.counts["duplicates"]
+        "dedup: %d new stories, %d duplicates",
+        result.counts["stories"],
+        result.counts["duplicates"],
     )
     return result
 
@@ -104,7 +114,9 @@ def publish_task(
 ) -> dict[str, Any]:
     from flows.publish import publish_run
 
-    manifest = publish_run(storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra)
+    manifest = publish_run(
+        storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra
+    )
     _logger().info("published run %s: %s", run_id, storage.url_for(f"runs/{run_id}.json"))
     return manifest
 
@@ -155,8 +167,8 @@ def news_pipeline(
 ) -> dict[str, Any]:
     """Crawl the sources of a seeds file, clean and deduplicate what they publish, and write
     the result as Parquet under the output root (a local directory or ``s3://bucket/prefix``)."""
-    from flows.publish import new_run_id, sweep_orphans
-    from flows.state import RunLock, StateStore
+    from flows.publish import new_run_id, write_failed_manifest
+    from flows.state import RunLock
     from flows.storage import open_storage
 
     logger = _logger()
@@ -174,90 +186,133 @@ def news_pipeline(
     # The lock outlives the longest possible crawl; a crashed holder's lock expires.
     batches = -(-len(chosen) // (settings.concurrency or cpu_count()))
     with RunLock(storage, owner=run_id, ttl=max(3600.0, settings.crawl_timeout * batches + 1800)):
-        sweep_orphans(storage)
-        state = StateStore(storage)
-        blobs = state.load()
-        seen = load_seen(blobs)
-        from crawlers.clean import TemplateState
-
-        templates = (
-            TemplateState.from_bytes(blobs[STATE_TEMPLATES]) if STATE_TEMPLATES in blobs else TemplateState.empty()
-        )
-        index = open_index(blobs, settings)
-
-        work_dir = Path(tempfile.mkdtemp(prefix=f"newsdedup-{run_id}-"))
         try:
-            timings: dict[str, float] = {}
-            t0 = time.monotonic()
-            # At most `concurrency` crawl processes at once (default: one per core).
-            width = settings.concurrency or cpu_count()
-            outcomes = []
-            for i in range(0, len(chosen), width):
-                batch = [
-                    crawl_task.submit(src, str(seeds), str(work_dir), settings, seen)
-                    for src in chosen[i : i + width]
-                ]
-                outcomes += [f.result() for f in batch]
-            timings["crawl"] = time.monotonic() - t0
+            summary = _run_locked(storage, run_id, started_at, str(seeds), chosen, settings)
+        except Exception as exc:
+            # Readers skip failed runs; the manifest says what failed, for people and tools.
+            try:
+                write_failed_manifest(
+                    storage,
+                    run_id,
+                    started_at,
+                    f"{type(exc).__name__}: {exc}",
+                    extra={"seeds": str(seeds), "sources": [s.name for s in chosen]},
+                )
+            except Exception as inner:  # noqa: BLE001 - the storage itself may be what failed
+                logger.error("could not record the failed run %s: %s", run_id, inner)
+            raise
+    _write_report(summary)
+    return summary
 
-            t0 = time.monotonic()
-            cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
-            timings["clean"] = time.monotonic() - t0
 
-            t0 = time.monotonic()
-            deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
-            timings["dedup"] = time.monotonic() - t0
+def _run_locked(
+    storage: Any,
+    run_id: str,
+    started_at: datetime,
+    seeds: str,
+    chosen: tuple[Source, ...],
+    settings: PipelineSettings,
+) -> dict[str, Any]:
+    from crawlers.clean import TemplateState
+    from flows.publish import sweep_orphans
+    from flows.state import StateStore
 
-            failed = {o.source: o.error for o in outcomes if not o.ok}
-            counts = {
-                "sources": {
-                    o.source: {
-                        "ok": o.ok,
-                        "error": o.error,
-                        "crawl": o.stats,
-                        "crawl_seconds": o.seconds,
-                        "clean": cleaned.per_source.get(o.source, {}),
-                        "stories": sum(1 for r in deduped.articles if r["source"] == o.source),
-                        "duplicates": sum(1 for r in deduped.duplicates if r["source"] == o.source),
-                    }
-                    for o in outcomes
-                },
-                "dedup": deduped.counts,
-                "pages": sum(o.stats.get("articles", 0) for o in outcomes),
-                "articles": len(deduped.articles),
-                "duplicates": len(deduped.duplicates),
+    # Under the lock, data without a manifest can only be a crashed run's: remove it now, so
+    # readers that glob the data files never see it.
+    sweep_orphans(storage, older_than=timedelta(0))
+    state = StateStore(storage)
+    blobs = state.load()
+    seen = load_seen(blobs)
+    templates = (
+        TemplateState.from_bytes(blobs[STATE_TEMPLATES])
+        if STATE_TEMPLATES in blobs
+        else TemplateState.empty()
+    )
+    index = open_index(blobs, settings)
+    recovered = recover_unrecorded_runs(storage, state.version, seen, index)
+    if recovered:
+        _logger().warning(
+            "state did not record runs %s (a crash before the state commit): replayed them",
+            ", ".join(recovered),
+        )
+
+    timings: dict[str, float] = {}
+    work_dir = Path(tempfile.mkdtemp(prefix=f"newsdedup-{run_id}-"))
+    try:
+        t0 = time.monotonic()
+        # At most `concurrency` crawl processes at once (default: one per core).
+        width = settings.concurrency or cpu_count()
+        # The task's own timeout backs up the crawl process's hard timeout.
+        crawl = crawl_task.with_options(timeout_seconds=settings.crawl_timeout + 120)
+        outcomes: list[stages.CrawlOutcome] = []
+        for i in range(0, len(chosen), width):
+            batch = [
+                crawl.submit(src, seeds, str(work_dir), settings, seen)
+                for src in chosen[i : i + width]
+            ]
+            outcomes += [f.result() for f in batch]
+        timings["crawl"] = time.monotonic() - t0
+        crash_point("after-crawl")
+
+        t0 = time.monotonic()
+        cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
+        timings["clean"] = time.monotonic() - t0
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    t0 = time.monotonic()
+    deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
+    timings["dedup"] = time.monotonic() - t0
+
+    failed = {o.source: o.error for o in outcomes if not o.ok}
+    counts = {
+        "sources": {
+            o.source: {
+                "ok": o.ok,
+                "error": o.error,
+                "crawl": o.stats,
+                "crawl_seconds": o.seconds,
+                "clean": cleaned.per_source.get(o.source, {}),
+                "stories": sum(1 for r in deduped.articles if r["source"] == o.source),
+                "duplicates": sum(1 for r in deduped.duplicates if r["source"] == o.source),
             }
-            status = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
-            extra = {
-                "status": status,
-                "failed_sources": failed,
-                "seeds": str(seeds),
-                "sources": [s.name for s in chosen],
-                "settings": settings.masked(),
-                "dedup_config": index.config.to_dict(),
-                "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
-            }
-            t0 = time.monotonic()
-            manifest = publish_task(storage, run_id, started_at, deduped, counts, extra)
-            timings["publish"] = time.monotonic() - t0
+            for o in outcomes
+        },
+        "dedup": deduped.counts,
+        "pages": sum(o.stats.get("articles", 0) for o in outcomes),
+        "articles": len(deduped.articles),
+        "duplicates": len(deduped.duplicates),
+    }
+    outcome = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
+    extra = {
+        "outcome": outcome,
+        "failed_sources": failed,
+        "seeds": seeds,
+        "sources": [s.name for s in chosen],
+        "settings": settings.masked(),
+        "dedup_config": index.config.to_dict(),
+        "recovered_runs": recovered,
+        "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    t0 = time.monotonic()
+    manifest = publish_task(storage, run_id, started_at, deduped, counts, extra)
+    timings["publish"] = time.monotonic() - t0
+    crash_point("after-manifest")
 
-            # State last: only what this run published (or judged) is marked seen.
-            for outcome in outcomes:
-                seen.update(outcome.validators)
-            new_blobs = {
-                STATE_SEEN: dump_seen(seen),
-                STATE_TEMPLATES: templates.to_bytes(),
-            }
-            if not settings.redis_url:
-                index.commit()
-                new_blobs[STATE_DEDUP] = index.to_bytes()
-            commit_state_task(state, run_id, new_blobs, index if settings.redis_url else None)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+    # State last: only what this run published (or judged) is marked seen.
+    t0 = time.monotonic()
+    for crawled in outcomes:
+        seen.update(crawled.validators)
+    new_blobs = {STATE_SEEN: dump_seen(seen), STATE_TEMPLATES: templates.to_bytes()}
+    if not settings.redis_url:
+        index.commit()
+        new_blobs[STATE_DEDUP] = index.to_bytes()
+    commit_state_task(state, run_id, new_blobs, index if settings.redis_url else None)
+    timings["state"] = time.monotonic() - t0
 
-    summary = {
+    return {
         "run_id": run_id,
-        "status": status,
+        "status": outcome,
         "output": storage.uri,
         "manifest": f"runs/{run_id}.json",
         "failed_sources": failed,
@@ -269,8 +324,64 @@ def news_pipeline(
         "objects": manifest.get("objects", []) if isinstance(manifest, dict) else [],
         "sources": counts["sources"],
     }
-    _write_report(summary)
-    return summary
+
+
+def recover_unrecorded_runs(
+    storage: Any, state_version: str | None, seen: dict[str, dict[str, Any]], index: Any
+) -> list[str]:
+    """Replay committed runs newer than the state into ``seen`` and the dedup index.
+
+    A run that crashed between its manifest and its state commit published stories that the
+    state does not know: without this, the next run would fetch and publish them again.
+    """
+    from dedup import Document
+    from flows.publish import load_catalog
+    from flows.read import read_object
+
+    catalog = load_catalog(
+        storage, run_filter=lambda rid: state_version is None or rid > state_version
+    )
+    replayed = sorted(rid for rid, m in catalog.runs.items() if m.get("status") == "ok")
+    if not replayed:
+        return []
+    columns = {
+        "articles": [
+            "article_id",
+            "url",
+            "text",
+            "published_at",
+            "credited_source",
+            "site_name",
+            "source",
+            "domain",
+        ],
+        "duplicates": ["url"],
+    }
+    for rid in replayed:
+        docs = []
+        for obj in catalog.runs[rid].get("objects", []):
+            table = obj.get("table")
+            rows = read_object(storage, obj["key"], table, columns=columns[table]).to_pylist()
+            for row in rows:
+                seen.setdefault(
+                    row["url"],
+                    {"kind": "article", "etag": None, "last_modified": None, "date": None},
+                )
+                if table == "articles":
+                    docs.append(
+                        Document(
+                            id=row["article_id"],
+                            text=row["text"] or "",
+                            published_at=row["published_at"],
+                            credited_source=row["credited_source"],
+                            outlet_names=tuple(
+                                n for n in (row["site_name"], row["source"], row["domain"]) if n
+                            ),
+                        )
+                    )
+        if docs:
+            index.dedup(docs, datetime.now(UTC))
+    return replayed
 
 
 def _write_report(summary: dict[str, Any]) -> None:
@@ -289,7 +400,11 @@ def _write_report(summary: dict[str, Any]) -> None:
         crawl = s.get("crawl", {})
         clean = s.get("clean", {})
         dropped = ", ".join(f"{k}: {v}" for k, v in sorted(clean.get("dropped", {}).items())) or "0"
-        errors = s.get("error") or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items()) or ""
+        errors = (
+            s.get("error")
+            or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items())
+            or ""
+        )
         lines.append(
             f"| {name} | {crawl.get('articles', 0)} | {crawl.get('not_modified', 0)} | "
             f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | {s.get('duplicates', 0)} | {errors} |"
@@ -300,7 +415,9 @@ def _write_report(summary: dict[str, Any]) -> None:
         lines.append(f"- `{key}`")
     try:
         create_markdown_artifact(
-            markdown="\n".join(lines), key="news-pipeline-report", description="Counts per source and stage"
+            markdown="\n".join(lines),
+            key="news-pipeline-report",
+            description="Counts per source and stage",
         )
     except Exception as exc:  # noqa: BLE001 - a report must not fail a published run
         logging.getLogger("newsdedup").warning("could not write the run report artifact: %s", exc)

@@ -47,6 +47,30 @@ class CrawlOutcome:
     seconds: float = 0.0
 
 
+# Scrapy's start-up report (versions, settings, enabled components) is useful when debugging a
+# crawl but buries the progress lines; it goes to the debug log only.
+_STARTUP_NOISE = (
+    "Scrapy ",
+    "Versions:",
+    "Enabled ",
+    "Overridden settings",
+    "Using reactor",
+    "Using asyncio",
+    "Telnet",
+    "Spider opened",
+    "Crawled 0 pages",
+)
+
+
+def is_noise(line: str) -> bool:
+    """Continuation lines of multi-line dumps and the start-up report of a crawl process."""
+    if not line or line[0] in " \t[{'\"]})":
+        return True
+    message = line.split("] ", 1)[1] if "] " in line else line
+    message = message.split(": ", 1)[1] if message.startswith(("INFO: ", "DEBUG: ")) else message
+    return message.startswith(_STARTUP_NOISE)
+
+
 def seen_for_source(seen: dict[str, dict[str, Any]], source: Source) -> dict[str, dict[str, Any]]:
     """The part of the seen-URL store that concerns one source's sites."""
     domains = source.domains
@@ -75,11 +99,20 @@ def crawl_source(
     seen_path = out / "seen.json"
     seen_path.write_text(json.dumps(seen_for_source(seen or {}, source)))
     cmd = [
-        sys.executable, "-m", "crawlers.run",
-        "--seeds", str(seeds_path), "--source", source.name, "--out", str(out),
-        "--seen", str(seen_path),
+        sys.executable,
+        "-m",
+        "crawlers.run",
+        "--seeds",
+        str(seeds_path),
+        "--source",
+        source.name,
+        "--out",
+        str(out),
+        "--seen",
+        str(seen_path),
         # Scrapy closes the crawl cleanly a little before the hard kill.
-        "--timeout", str(max(1.0, timeout * 0.9)),
+        "--timeout",
+        str(max(1.0, timeout * 0.9)),
     ]
     if allow_private:
         cmd.append("--allow-private")
@@ -103,9 +136,13 @@ def crawl_source(
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip()
-            if line:
-                tail.append(line)
-                del tail[:-20]
+            if not line:
+                continue
+            tail.append(line)
+            del tail[:-20]
+            if is_noise(line):
+                log.debug("[%s] %s", source.name, line)
+            else:
                 emit(line)
 
     reader = threading.Thread(target=pump, daemon=True)
@@ -130,7 +167,9 @@ def crawl_source(
         )
         error = error.removeprefix("error: ")
     elif proc.returncode != 0:
-        error = f"crawl of {source.name} exited with status {proc.returncode}: " + " | ".join(tail[-3:])
+        error = f"crawl of {source.name} exited with status {proc.returncode}: " + " | ".join(
+            tail[-3:]
+        )
     else:
         error = None
     ok = error is None and pages.exists()
