@@ -209,6 +209,28 @@ def cmd_dedup(args: list[str]) -> int:
     return dedup_main(args)
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from flows.read import stats
+
+    try:
+        rows = stats(
+            args.uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT,
+            since=args.since,
+            until=args.until,
+        )
+    except Exception as exc:  # noqa: BLE001
+        _err(f"cannot read: {exc}")
+        return EXIT_FAILED
+    print(f"{'day':<12} {'source':<28} {'stories':>8} {'duplicates':>10}")
+    for row in rows:
+        print(f"{row.dt:<12} {row.source:<28} {row.stories:>8} {row.duplicates:>10}")
+    print(
+        f"{'total':<12} {'':<28} {sum(r.stories for r in rows):>8} "
+        f"{sum(r.duplicates for r in rows):>10}"
+    )
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from flows.config import resolve_settings
 
@@ -259,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("stats", help="stories and duplicates per day and source")
+    p.add_argument(
+        "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
+    )
+    p.add_argument("--since", help="YYYY-MM-DD (run date, inclusive)")
+    p.add_argument("--until", help="YYYY-MM-DD (run date, inclusive)")
+    p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("demo", help="serve the bundled demo network and run the pipeline on it")
     p.add_argument("--output", default=DEFAULT_OUTPUT)

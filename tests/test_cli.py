@@ -1,0 +1,99 @@
+"""The newsdedup command line over a published output root (local and S3)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from flows.publish import publish_run
+from flows.storage import open_storage
+from tests.conftest import data_path
+
+RUN_ID = "20250301T090000Z-abc123"
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def lake(tmp_path):
+    root = tmp_path / "lake"
+    articles = json.loads(data_path("publish", "articles.json").read_text())
+    duplicates = json.loads(data_path("publish", "duplicates.json").read_text())
+    publish_run(open_storage(str(root)), RUN_ID, "2025-03-01T09:00:00+00:00", articles, duplicates)
+    return root, articles, duplicates
+
+
+def test_read_jsonl_csv_parquet_agree(lake, tmp_path):
+    root, articles, _ = lake
+    out = cli("read", str(root), "--table", "articles")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert sorted(r["article_id"] for r in rows) == sorted(a["article_id"] for a in articles)
+
+    out = cli("read", str(root), "--format", "csv", "--columns", "article_id,source")
+    assert out.returncode == 0, out.stderr
+    parsed = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert set(parsed[0]) == {"article_id", "source"} and len(parsed) == len(articles)
+
+    target = tmp_path / "a.parquet"
+    out = cli("read", str(root), "--format", "parquet", "--out", str(target))
+    assert out.returncode == 0, out.stderr
+    assert pq.read_table(target).num_rows == len(articles)
+
+
+def test_read_filters_by_source_and_date(lake):
+    root, articles, _ = lake
+    source = articles[0]["source"]
+    out = cli("read", str(root), "--source", source)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert rows and all(r["source"] == source for r in rows)
+    out = cli("read", str(root), "--since", "2025-03-02")
+    assert out.returncode == 0 and out.stdout == ""
+
+
+def test_stats_counts_stories_and_duplicates(lake):
+    root, articles, duplicates = lake
+    out = cli("stats", str(root))
+    assert out.returncode == 0, out.stderr
+    total = out.stdout.strip().splitlines()[-1].split()
+    assert total[0] == "total" and int(total[1]) == len(articles) and int(total[2]) == len(duplicates)
+
+
+def test_read_from_s3(s3_server, s3_prefix):
+    env = s3_server.env()
+    articles = json.loads(data_path("publish", "articles.json").read_text())
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        publish_run(open_storage(s3_prefix), RUN_ID, "2025-03-01T09:00:00+00:00", articles, [])
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    out = cli("read", s3_prefix, "--columns", "article_id", env=env)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == len(articles)
+
+
+def test_config_masks_secrets_and_reports_bad_values(tmp_path):
+    env = {"NEWSDEDUP_REDIS_URL": "redis://user:s3cret@cache:6379/0", "NEWSDEDUP_WINDOW_DAYS": "7"}
+    out = cli("config", env=env)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    assert shown["window_days"] == 7 and "s3cret" not in out.stdout
+    out = cli("config", env={"NEWSDEDUP_WINDOW_DAYS": "seven"})
+    assert out.returncode == 2 and "NEWSDEDUP_WINDOW_DAYS" in out.stderr
