@@ -31,6 +31,10 @@ class PipelineSettings:
     archive_raw: bool | None = None  # keep fetched HTML as WARC; None: on for S3 output
     redis_url: str | None = None  # shared dedup index in Redis instead of the output root
     state_versions: int = 5  # how many committed state versions to keep
+    # Split the sources into this many shards, each crawled and cleaned as its own flow run
+    # of the shard deployment (any worker of the pool can take it); 0 or 1: in this process.
+    shards: int = 0
+    shard_deployment: str = "news-shard/shard"
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with credentials in URLs replaced by ``***``."""

@@ -7,6 +7,8 @@ state, and the next run picks up what was lost.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import gzip
 import json
 import logging
@@ -237,28 +239,12 @@ def _run_locked(
         )
 
     timings: dict[str, float] = {}
-    work_dir = Path(tempfile.mkdtemp(prefix=f"newsdedup-{run_id}-"))
-    try:
-        t0 = time.monotonic()
-        # At most `concurrency` crawl processes at once (default: one per core).
-        width = settings.concurrency or cpu_count()
-        # The task's own timeout backs up the crawl process's hard timeout.
-        crawl = crawl_task.with_options(timeout_seconds=settings.crawl_timeout + 120)
-        outcomes: list[stages.CrawlOutcome] = []
-        for i in range(0, len(chosen), width):
-            batch = [
-                crawl.submit(src, seeds, str(work_dir), settings, seen)
-                for src in chosen[i : i + width]
-            ]
-            outcomes += [f.result() for f in batch]
-        timings["crawl"] = time.monotonic() - t0
-        crash_point("after-crawl")
-
-        t0 = time.monotonic()
-        cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
-        timings["clean"] = time.monotonic() - t0
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+    t0 = time.monotonic()
+    if settings.shards > 1 and len(chosen) > 1:
+        outcomes, cleaned = run_shards(storage, run_id, seeds, chosen, settings, seen, templates)
+    else:
+        outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates)
+    timings["crawl_clean"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
@@ -309,6 +295,8 @@ def _run_locked(
         new_blobs[STATE_DEDUP] = index.to_bytes()
     commit_state_task(state, run_id, new_blobs, index if settings.redis_url else None)
     timings["state"] = time.monotonic() - t0
+    for key in list(storage.list(f"_work/{run_id}/")):
+        storage.delete(key)
 
     return {
         "run_id": run_id,
@@ -324,6 +312,159 @@ def _run_locked(
         "objects": manifest.get("objects", []) if isinstance(manifest, dict) else [],
         "sources": counts["sources"],
     }
+
+
+def crawl_and_clean(
+    seeds: str,
+    chosen: tuple[Source, ...] | list[Source],
+    settings: PipelineSettings,
+    seen: dict[str, dict[str, Any]],
+    templates: Any,
+) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
+    """Crawl the sources (one process each, ``concurrency`` at a time), then clean their pages."""
+    work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-crawl-"))
+    try:
+        # At most `concurrency` crawl processes at once (default: one per core).
+        width = settings.concurrency or cpu_count()
+        # The task's own timeout backs up the crawl process's hard timeout.
+        crawl = crawl_task.with_options(timeout_seconds=settings.crawl_timeout + 120)
+        outcomes: list[stages.CrawlOutcome] = []
+        for i in range(0, len(chosen), width):
+            batch = [
+                crawl.submit(src, seeds, str(work_dir), settings, seen)
+                for src in chosen[i : i + width]
+            ]
+            outcomes += [f.result() for f in batch]
+        crash_point("after-crawl")
+        cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return outcomes, cleaned
+
+
+# -- shards ---------------------------------------------------------------------------------
+# A shard crawls and cleans a subset of the sources as its own flow run, on any worker of the
+# pool, and leaves its result under _work/<run_id>/ in the output root. The parent run then
+# deduplicates everything at once and publishes once, so a sharded run decides exactly what a
+# single-process run of the same pages decides.
+
+
+def _work_key(run_id: str, name: str) -> str:
+    return f"_work/{run_id}/{name}"
+
+
+def _dump_json(value: Any) -> bytes:
+    return gzip.compress(json.dumps(value, default=str).encode(), compresslevel=5)
+
+
+def run_shards(
+    storage: Any,
+    run_id: str,
+    seeds: str,
+    chosen: tuple[Source, ...],
+    settings: PipelineSettings,
+    seen: dict[str, dict[str, Any]],
+    templates: Any,
+) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect.deployments import run_deployment
+
+    from crawlers.clean import TemplateState
+    from crawlers.records import Article
+
+    logger = _logger()
+    n = min(settings.shards, len(chosen))
+    groups = [list(chosen[i::n]) for i in range(n)]
+    storage.put(_work_key(run_id, "seen.json.gz"), _dump_json(seen))
+
+    def launch(index: int) -> Any:
+        return run_deployment(
+            name=settings.shard_deployment,
+            parameters={
+                "seeds": seeds,
+                "sources": [s.name for s in groups[index]],
+                "output": storage.uri,
+                "run_id": run_id,
+                "shard": index,
+                "allow_private": settings.allow_private,
+            },
+            timeout=None,  # wait for the shard to finish
+            as_subflow=True,
+        )
+
+    logger.info("run %s: %d shards via deployment %s", run_id, n, settings.shard_deployment)
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        runs = list(pool.map(launch, range(n)))
+    failed = [(i, r) for i, r in enumerate(runs) if not (r.state and r.state.is_completed())]
+    if failed:
+        detail = ", ".join(
+            f"shard {i} ({r.name}: {r.state.name if r.state else '?'})" for i, r in failed
+        )
+        raise RuntimeError(f"shard flow runs did not complete: {detail}")
+
+    outcomes: list[stages.CrawlOutcome] = []
+    articles: list[Article] = []
+    per_source: dict[str, dict[str, Any]] = {}
+    for index in range(n):
+        payload = json.loads(
+            gzip.decompress(storage.get(_work_key(run_id, f"shard-{index}.json.gz")))
+        )
+        outcomes += [stages.CrawlOutcome(**o) for o in payload["outcomes"]]
+        articles += [Article.from_dict(a) for a in payload["articles"]]
+        per_source.update(payload["per_source"])
+        delta = TemplateState.from_bytes(base64.b64decode(payload["templates"]))
+        templates.sites.update(delta.sites)  # shards learn disjoint sites
+    order = {s.name: i for i, s in enumerate(chosen)}
+    outcomes.sort(key=lambda o: order.get(o.source, 0))
+    return outcomes, stages.CleanOutcome(articles=articles, per_source=per_source)
+
+
+@flow(name="news-shard", log_prints=True)
+def news_shard(
+    seeds: str,
+    sources: list[str],
+    output: str,
+    run_id: str,
+    shard: int = 0,
+    allow_private: bool = False,
+) -> str:
+    """Crawl and clean some sources for the parent run ``run_id``; returns the result's key."""
+    from crawlers.clean import TemplateState
+    from flows.state import StateStore
+    from flows.storage import open_storage
+
+    seeds_obj = load_seeds(seeds)
+    chosen = seeds_obj.select(sources)
+    settings = resolve_settings(
+        {"output": output, "allow_private": allow_private or None}, seeds_obj
+    )
+    storage = open_storage(output)
+    seen = json.loads(gzip.decompress(storage.get(_work_key(run_id, "seen.json.gz"))))
+    blobs = StateStore(storage).load()
+    templates = (
+        TemplateState.from_bytes(blobs[STATE_TEMPLATES])
+        if STATE_TEMPLATES in blobs
+        else TemplateState.empty()
+    )
+    before = {site: stats.pages for site, stats in templates.sites.items()}
+    outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates)
+    touched = TemplateState(
+        {site: st for site, st in templates.sites.items() if before.get(site) != st.pages}
+    )
+    key = _work_key(run_id, f"shard-{shard}.json.gz")
+    storage.put(
+        key,
+        _dump_json(
+            {
+                "outcomes": [dataclasses.asdict(o) for o in outcomes],
+                "articles": [a.to_dict() for a in cleaned.articles],
+                "per_source": cleaned.per_source,
+                "templates": base64.b64encode(touched.to_bytes()).decode(),
+            }
+        ),
+    )
+    return key
 
 
 def recover_unrecorded_runs(
