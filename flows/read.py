@@ -27,6 +27,10 @@ from flows.storage import NotFound, Storage, StorageError, open_storage
 log = logging.getLogger(__name__)
 
 
+# A read that finds listed objects gone reads the manifests again this many times in all.
+_READ_ATTEMPTS = 3
+
+
 class StrayObjectWarning(UserWarning):
     """Something in the output root that no manifest accounts for, or that could not be read."""
 
@@ -118,33 +122,18 @@ def read_table(
     schema_for(table)
     storage = _storage(uri_or_storage)
     lo, hi = _day(since), _day(until)
-    catalog = load_catalog(storage, _run_filter(lo, hi))
-    _report(catalog)
-    if check_strays:
-        _check_strays(storage, table, catalog)
-
-    entries = sorted(
-        (
-            e for e in catalog.live.values()
-            if e["table"] == table
-            and (lo is None or e["dt"] >= lo)
-            and (hi is None or e["dt"] <= hi)
-        ),
-        key=lambda e: e["key"],
-    )
     source_set = sorted(set(sources)) if sources is not None else None
     wanted = list(columns) if columns is not None else schema_for(table).names
     read_cols = wanted if source_set is None or "source" in wanted else [*wanted, "source"]
 
-    def load(entry: dict[str, Any]) -> pa.Table | None:
+    def load(entry: dict[str, Any]) -> pa.Table | str:
+        """The entry's rows, or why they could not be read."""
         try:
             part = read_object(storage, entry["key"], table, read_cols, entry.get("bytes"))
         except NotFound:
-            _warn(f"skipping {entry['key']}: listed in a manifest but missing")
-            return None
+            return "missing"
         except (StorageError, OSError, ValueError, pa.ArrowException) as exc:
-            _warn(f"skipping {entry['key']}: unreadable ({exc})")
-            return None
+            return f"unreadable ({exc})"
         if source_set is not None:
             part = part.filter(pc.is_in(part["source"], value_set=pa.array(source_set,
                                                                            pa.string())))
@@ -153,9 +142,39 @@ def read_table(
             part = part.append_column("dt", pa.array([entry["dt"]] * part.num_rows, pa.string()))
         return part
 
-    # warnings.warn from worker threads is fine; pool size bounds memory and connections.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        parts = [p for p in pool.map(load, entries) if p is not None]
+    for attempt in range(_READ_ATTEMPTS):
+        catalog = load_catalog(storage, _run_filter(lo, hi))
+        if attempt == 0:
+            _report(catalog)
+            if check_strays:
+                _check_strays(storage, table, catalog)
+        entries = sorted(
+            (
+                e for e in catalog.live.values()
+                if e["table"] == table
+                and (lo is None or e["dt"] >= lo)
+                and (hi is None or e["dt"] <= hi)
+            ),
+            key=lambda e: e["key"],
+        )
+        # warnings.warn from worker threads is fine; pool size bounds memory and connections.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            loaded = list(pool.map(load, entries))
+        missing = [e["key"] for e, got in zip(entries, loaded, strict=True)
+                   if isinstance(got, str) and got == "missing"]
+        if not missing or attempt == _READ_ATTEMPTS - 1:
+            break
+        # A compaction that committed after the manifests were read deletes the objects it
+        # replaced: read the manifests again and take the merged objects instead.
+        log.info("%d objects vanished while reading (a compaction?); reading the manifests again",
+                 len(missing))
+    parts = []
+    for entry, got in zip(entries, loaded, strict=True):
+        if isinstance(got, str):
+            why = "listed in a manifest but missing" if got == "missing" else got
+            _warn(f"skipping {entry['key']}: {why}")
+        else:
+            parts.append(got)
     if not parts:
         empty = conform(pa.table({}), table, wanted)
         if with_dt:
@@ -200,3 +219,49 @@ def stats(uri_or_storage: str | os.PathLike[str] | Storage,
         for day, source in zip(t["dt"].to_pylist(), t["source"].to_pylist(), strict=True):
             counts.setdefault((day, source or ""), [0, 0])[i] += 1
     return [StatsRow(dt, src, c[0], c[1]) for (dt, src), c in sorted(counts.items())]
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+def duckdb_httpfs_dir() -> tuple[str, str] | None:
+    """Where the PyPI package ``duckdb-ext-httpfs`` put DuckDB's httpfs extension: the
+    extension directory (for ``SET extension_directory``) and the DuckDB version it was built
+    for; None when the package is not installed."""
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        files = metadata.files("duckdb-ext-httpfs") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name == "httpfs.duckdb_extension":
+            path = Path(str(f.locate()))  # <dir>/v1.4.4/linux_amd64/httpfs.duckdb_extension
+            return str(path.parents[2]), path.parents[1].name.removeprefix("v")
+    return None
+
+
+def load_duckdb_httpfs(con: Any) -> None:
+    """Load DuckDB's httpfs extension (``s3://`` in ``read_parquet``) into ``con`` without
+    downloading it: from the ``duckdb-ext-httpfs`` package when installed, else from DuckDB's
+    own extension directory. Raises RuntimeError saying why when neither has it."""
+    import duckdb
+
+    found = duckdb_httpfs_dir()
+    if found is not None:
+        ext_dir, built_for = found
+        if built_for != duckdb.__version__:
+            raise RuntimeError(
+                f"duckdb-ext-httpfs holds httpfs for DuckDB {built_for}, but DuckDB "
+                f"{duckdb.__version__} is installed; install duckdb=={built_for}"
+            )
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET extension_directory = ?", [ext_dir])
+    try:
+        con.execute("LOAD httpfs")
+    except duckdb.Error as exc:
+        raise RuntimeError(
+            f"DuckDB {duckdb.__version__} has no httpfs extension here and none can be "
+            f"downloaded; pip install duckdb-ext-httpfs (with the duckdb it pins): {exc}"
+        ) from exc
