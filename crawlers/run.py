@@ -5,7 +5,8 @@ a second in-process crawl would fail). It writes into ``--out``:
 
 - ``pages.jsonl.gz``: every article page fetched (:class:`crawlers.records.Page` per line);
 - ``validators.json``: ETag / Last-Modified / announced date per URL, for the next run;
-- ``stats.json``: Scrapy's and the spider's counters.
+- ``stats.json``: the per-source counters of :func:`summarise`;
+- with ``--warc-dir DIR``: ``DIR/<source>-<n>.warc.gz``, the raw responses (crawlers.archive).
 
 Exit status: 0 when the source answered, 3 when no page of it could be reached, 2 for a
 bad seeds file or arguments.
@@ -23,42 +24,62 @@ EXIT_UNREACHABLE = 3
 
 
 def summarise(stats: dict[str, Any]) -> dict[str, Any]:
-    """The per-source crawl statistics the run manifest keeps."""
+    """The per-source crawl statistics the run manifest keeps.
+
+    ``errors`` holds only failures of the site or the network (by kind: ``http_404``,
+    ``DownloadTimeoutError``...); pages refused by robots.txt, by the network guard or for
+    their size have their own counters.
+    """
     by_status = {
         key.rsplit("/", 1)[1]: value
         for key, value in stats.items()
         if key.startswith("downloader/response_status_count/")
     }
     errors = {
-        key.split("/", 2)[2]: value for key, value in stats.items() if key.startswith("newsdedup/errors/")
+        key.split("/", 2)[2]: value
+        for key, value in stats.items()
+        if key.startswith("newsdedup/errors/")
     }
     return {
         "requests": stats.get("downloader/request_count", 0),
         "responses_by_status": by_status,
         "bytes": stats.get("downloader/response_bytes", 0),
-        "discovered": stats.get("newsdedup/feed_entries", 0) + stats.get("newsdedup/sitemap_entries", 0)
+        "discovered": stats.get("newsdedup/feed_entries", 0)
+        + stats.get("newsdedup/sitemap_entries", 0)
         + stats.get("newsdedup/links_followed", 0),
         "articles": stats.get("newsdedup/articles", 0),
         "listing_pages": stats.get("newsdedup/listing_pages", 0),
         "skipped_seen": stats.get("newsdedup/skipped/seen", 0),
         "skipped_max_pages": stats.get("newsdedup/skipped/max_pages", 0),
+        "skipped_link_budget": stats.get("newsdedup/skipped/link_budget", 0),
         "skipped_not_html": stats.get("newsdedup/skipped/not_html", 0),
+        "skipped_too_large": stats.get("newsdedup/skipped/too_large", 0),
         "not_modified": stats.get("newsdedup/not_modified", 0),
         "robots_disallowed": stats.get("robotstxt/forbidden", 0),
+        "robots_crawl_delay": stats.get("newsdedup/robots_crawl_delay", 0),
         "blocked_private": stats.get("newsdedup/blocked_private", 0),
+        "retries": stats.get("retry/count", 0),
         "errors": errors,
+        "warc_files": stats.get("newsdedup/warc_files", []),
         "finish_reason": stats.get("finish_reason"),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m crawlers.run", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--seeds", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--seen", help="JSON file of validators from earlier runs")
     parser.add_argument("--allow-private", action="store_true")
     parser.add_argument("--user-agent")
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+        help="a non-public host the network guard lets through (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--warc-dir", help="also archive fetched pages as WARC files here")
     parser.add_argument("--timeout", type=float, default=0, help="close the crawl after N seconds")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
@@ -86,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
     if args.user_agent:
         settings.set("USER_AGENT", args.user_agent, priority="cmdline")
+    if args.allow_host:
+        settings.set("NEWSDEDUP_ALLOW_HOSTS", args.allow_host, priority="cmdline")
+    if args.warc_dir:
+        settings.set("NEWSDEDUP_WARC_DIR", args.warc_dir, priority="cmdline")
     if args.timeout:
         settings.set("CLOSESPIDER_TIMEOUT", args.timeout, priority="cmdline")
     for item in args.set:
@@ -106,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: source {source.name!r}: no page could be fetched "
             f"(requests: {summary['requests']}, errors: {summary['errors'] or 'none'}, "
-            f"blocked by network guard: {summary['blocked_private']})",
+            f"blocked by network guard: {summary['blocked_private']}, "
+            f"disallowed by robots.txt: {summary['robots_disallowed']})",
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE

@@ -8,6 +8,13 @@ look like single articles become items; listings are followed, never emitted.
 Across runs the spider is handed the validators (ETag, Last-Modified, announced date) of
 what earlier runs published: such URLs are skipped unless their feed or sitemap says they
 changed, and then fetched with a conditional GET.
+
+Link-following is bounded twice: by the source's ``max_depth`` (hops from a start URL) and by
+``NEWSDEDUP_MAX_LINK_PAGES`` pages fetched through links (default twice ``max_pages``).
+Responses to page requests whose Content-Type is not HTML are cut off after the headers.
+Failures are counted by kind: robots.txt refusals and network-guard refusals have their own
+counters (``robotstxt/forbidden``, ``newsdedup/blocked_private``), oversized bodies count as
+``skipped/too_large``, everything else under ``newsdedup/errors/<kind>``.
 """
 
 from __future__ import annotations
@@ -22,12 +29,13 @@ from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawlers.classify import is_article, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
+from crawlers.guard import BlockedAddress
 from crawlers.records import Page
 from crawlers.seeds import Source, load_seeds
 
@@ -37,8 +45,18 @@ SKIP_EXTENSIONS = [
 ]
 
 
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+PAGE_KINDS = ("article", "link", "start")
+
+
 def _normalise(url: str) -> str:
     return urldefrag(url)[0]
+
+
+def _requested_url(response: Response) -> str:
+    """The URL first asked for, before any redirect."""
+    redirects = response.meta.get("redirect_urls") or [response.request.url]
+    return _normalise(redirects[0])
 
 
 class NewsSpider(scrapy.Spider):
@@ -75,11 +93,16 @@ class NewsSpider(scrapy.Spider):
         self.articles_emitted = 0
         self.listing_pages = 0
         self.ok_responses = 0
+        self.link_pages = 0  # pages requested through link-following (start URLs included)
+        self.max_link_pages = 2 * self.source.max_pages  # NEWSDEDUP_MAX_LINK_PAGES overrides
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
+        limit = crawler.settings.getint("NEWSDEDUP_MAX_LINK_PAGES")
+        spider.max_link_pages = limit if limit > 0 else 2 * spider.source.max_pages
         return spider
 
     # -- helpers ---------------------------------------------------------------------------
@@ -123,9 +146,9 @@ class NewsSpider(scrapy.Spider):
             "last_modified": response.headers.get("Last-Modified", b"").decode("latin-1") or None,
             "date": hint_date.isoformat() if hint_date else None,
         }
-        self.validators[_normalise(response.request.url)] = entry
-        if response.url != response.request.url:
-            self.validators[_normalise(response.url)] = entry
+        # Under the URL first asked for (what feeds and links name) and the final one.
+        for url in {_requested_url(response), _normalise(response.url)}:
+            self.validators[url] = entry
 
     def _not_modified(self, response: Response) -> bool:
         if response.status == 304:
@@ -143,7 +166,8 @@ class NewsSpider(scrapy.Spider):
         for url in self.source.sitemaps:
             yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
         for url in self.source.start_urls:
-            yield self._request(url, self.parse_page, "start", depth=0, priority=50)
+            self.link_pages += 1
+            yield self._request(url, self.parse_page, "start", link_depth=0, priority=50)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -189,7 +213,8 @@ class NewsSpider(scrapy.Spider):
             return
         known = self.candidates.get(url)
         if known is None or (entry.date and (known.date is None or entry.date > known.date)):
-            self.candidates[url] = Entry(url, entry.date, entry.title or (known.title if known else None))
+            title = entry.title or (known.title if known else None)
+            self.candidates[url] = Entry(url, entry.date, title)
 
     def on_idle(self, spider: scrapy.Spider) -> None:
         """Schedule the announced URLs newest first once discovery has run dry."""
@@ -219,7 +244,6 @@ class NewsSpider(scrapy.Spider):
                 announced=True,
                 hint_date=entry.date,
                 hint_title=entry.title,
-                depth=1,
                 priority=priority,
             )
             self.crawler.engine.crawl(request)
@@ -255,7 +279,7 @@ class NewsSpider(scrapy.Spider):
             self._remember(response, "article", meta.get("hint_date"))
             self._count("articles")
             yield Page(
-                url=_normalise(response.request.url),
+                url=_requested_url(response),
                 final_url=response.url,
                 source=self.source.name,
                 status=response.status,
@@ -276,7 +300,7 @@ class NewsSpider(scrapy.Spider):
             self._count("listing_pages")
             self._remember(response, "listing")
         if meta.get("kind") in ("start", "link") and self.source.follow_links:
-            yield from self._follow(response, meta.get("depth", 0))
+            yield from self._follow(response, meta.get("link_depth", 0))
 
     def _follow(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
         if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
@@ -288,12 +312,47 @@ class NewsSpider(scrapy.Spider):
             if not listing_url(url) and self._skip_as_seen(url, None):
                 self.scheduled.add(url)
                 continue
+            if self.link_pages >= self.max_link_pages:
+                self._count("skipped/link_budget")
+                continue
+            self.link_pages += 1
             self._count("links_followed")
-            yield self._request(url, self.parse_page, "link", depth=depth + 1, priority=10 - depth)
+            yield self._request(
+                url, self.parse_page, "link", link_depth=depth + 1, priority=10 - depth
+            )
+
+    def on_headers(
+        self, headers: Any, body_length: int, request: scrapy.Request, **kwargs: Any
+    ) -> None:
+        """Stop downloading page bodies that are not HTML (PDFs, images, videos...)."""
+        if request.meta.get("kind") not in PAGE_KINDS:
+            return
+        ctype = headers.get(b"Content-Type")
+        if not ctype:
+            return  # no declared type: let the body be sniffed
+        media = ctype.split(b";", 1)[0].strip().decode("latin-1").lower()
+        if media and media not in HTML_TYPES:
+            raise StopDownload(fail=False)
 
     def on_error(self, failure: Any) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        reason = failure.type.__name__ if hasattr(failure, "type") else "error"
+        exc = failure.value
+        message = failure.getErrorMessage()
+        if isinstance(exc, BlockedAddress):
+            # Counted by the guard (newsdedup/blocked_private), not an error of the site.
+            self.logger.warning("%s", message)
+            return
+        if isinstance(exc, IgnoreRequest) and "robots.txt" in message:
+            return  # counted by Scrapy as robotstxt/forbidden
+        if "max size" in message or "DOWNLOAD_MAXSIZE" in message:
+            self._count("skipped/too_large")
+            self.logger.warning("dropped oversized page %s", url)
+            return
+        response = getattr(exc, "response", None)
+        if response is not None and hasattr(response, "status"):
+            reason = f"http_{response.status}"
+        else:
+            reason = type(exc).__name__
         self._count(f"errors/{reason}")
-        self.logger.warning("fetch failed %s: %s", url, failure.getErrorMessage())
+        self.logger.warning("fetch failed %s: %s", url, message)
