@@ -29,6 +29,25 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCAL_ROOT = "./data/lake"
 
+# Crash-test hook: ``NEWSDEDUP_CRASH_AT=<point>`` makes the process exit on the spot (no
+# clean-up, no exception handlers, no lock release) when it reaches that point, the way a
+# killed worker would. Points: after-crawl, after-data, after-manifest, during-state.
+CRASH_ENV = "NEWSDEDUP_CRASH_AT"
+CRASH_EXIT_STATUS = 70
+CRASH_POINTS = ("after-crawl", "after-data", "after-manifest", "during-state")
+
+
+def crash_point(name: str) -> None:
+    """Exit the process with status 70 if ``NEWSDEDUP_CRASH_AT`` names this point."""
+    if name not in CRASH_POINTS:
+        raise ValueError(f"unknown crash point {name!r}; known: {', '.join(CRASH_POINTS)}")
+    if os.environ.get(CRASH_ENV) == name:
+        log.error("crash point %s reached: exiting with status %d", name, CRASH_EXIT_STATUS)
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        os._exit(CRASH_EXIT_STATUS)
+
 
 class StorageError(RuntimeError):
     """A storage operation failed; the message names the operation, the location and the cause."""
