@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.schema import SCHEMA_VERSION, SORT_KEYS, TABLES, rows_to_table
-from flows.storage import NotFound, Storage, StorageError
+from flows.storage import NotFound, Storage, StorageError, crash_point
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,7 @@ def publish_run(
         "objects": objects,
         "extra": dict(extra or {}),
     }
+    crash_point("after-data")  # data objects written, no manifest: the run is invisible
     _commit_manifest(storage, run_id, manifest, existing[1] if existing else None)
     return manifest
 
@@ -384,12 +385,28 @@ def load_catalog(storage: Storage, run_filter: Any = None) -> Catalog:
     return Catalog(runs=runs, live=live, superseded=superseded, malformed=malformed)
 
 
+def dead_runs_from_lock(storage: Storage) -> set[str]:
+    """Runs known to have died: the run lock records the holder it took over from when that
+    holder's process was gone (same machine, pid no longer running). Such a run can no longer
+    be writing, so its unreferenced objects are orphans whatever their age."""
+    from flows.state import LOCK_KEY
+
+    doc = _load_json(storage, LOCK_KEY)
+    took = doc.get("took_over") if doc is not None else None
+    if isinstance(took, dict) and took.get("reason") == "holder-gone":
+        owner = took.get("owner")
+        if isinstance(owner, str) and owner:
+            return {owner}
+    return set()
+
+
 def sweep_orphans(
     storage: Storage,
     older_than: timedelta = DEFAULT_ORPHAN_AGE,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    dead_runs: Iterable[str] | None = None,
 ) -> list[str]:
     """Delete data objects that no committed manifest references; return their keys.
 
@@ -401,10 +418,14 @@ def sweep_orphans(
     Objects younger than ``older_than`` are kept: they may belong to a run that is writing
     right now (a process that does not hold the lock, or one whose lock we took over as
     stale). Objects that a compaction superseded are deleted whatever their age, finishing a
-    compaction that stopped before its clean-up. Objects of a run whose manifest is malformed
-    are kept, since what it references is unknown.
+    compaction that stopped before its clean-up, and so are those of ``dead_runs``: runs
+    known to have died (by default the one the run lock was taken over from, see
+    :func:`dead_runs_from_lock`), so that a rerun straight after a crash leaves glob readers
+    no second copy. Objects of a run whose manifest is malformed are kept, since what it
+    references is unknown.
     """
     now = now or datetime.now(UTC)
+    dead = set(dead_runs) if dead_runs is not None else dead_runs_from_lock(storage)
     catalog = load_catalog(storage)
     malformed_runs = {k[len(RUNS_PREFIX) : -len(".json")] for k in catalog.malformed
                       if k.startswith(RUNS_PREFIX)}
@@ -420,7 +441,8 @@ def sweep_orphans(
                 parsed = parse_data_key(info.key)
                 if parsed is not None and parsed.stem in malformed_runs:
                     continue
-                if now - info.last_modified < older_than:
+                died = parsed is not None and parsed.stem in dead
+                if not died and now - info.last_modified < older_than:
                     continue
             if not dry_run:
                 storage.delete(info.key)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from flows.storage import NotFound, Storage
+from flows.storage import NotFound, Storage, crash_point
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class StateStore:
             # replaces what a crashed commit of the same run may have left.
             self.storage.put(key, data)
             entries[name] = {"key": key, "bytes": len(data), "sha256": _sha256(data)}
+        crash_point("during-state")  # blobs written, pointer not moved: the old state stands
         pointer = {
             "version": run_id,
             "previous": current[0].get("version") if current else None,
@@ -185,13 +186,78 @@ class RunInProgress(RuntimeError):
     """Another run holds the lock."""
 
 
+def _first_line(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.readline().strip() or None
+    except OSError:
+        return None
+
+
+def process_identity() -> dict[str, Any]:
+    """What tells this process apart from any other: host, boot, pid namespace, pid and the
+    pid's start time (a pid can be reused after the process ends)."""
+    ident: dict[str, Any] = {
+        "host": socket.gethostname(),
+        "boot_id": _first_line("/proc/sys/kernel/random/boot_id"),
+        "pid": os.getpid(),
+        "pid_ns": None,
+        "pid_started": None,
+    }
+    try:
+        ident["pid_ns"] = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        ident["pid_started"] = psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - identity is best effort; without it no takeover early
+        pass
+    return ident
+
+
+def holder_is_gone(doc: dict[str, Any]) -> bool:
+    """True only when the lock's holder provably no longer runs: it ran on this machine (same
+    host name, boot and pid namespace) and its pid is gone, a zombie, or another process
+    now. Anything uncertain (another machine, missing fields) counts as alive."""
+    me = process_identity()
+    for field in ("host", "boot_id", "pid_ns"):
+        if not me.get(field) or doc.get(field) != me[field]:
+            return False
+    try:
+        pid = int(doc["pid"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if pid == me["pid"]:
+        return False  # held by this very process (another lock object in it)
+    try:
+        import psutil
+    except ImportError:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return True
+        started = doc.get("pid_started")
+        # The same pid started at another time is another process: the holder is gone.
+        return isinstance(started, int | float) and abs(proc.create_time() - started) > 1.0
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return True
+    except psutil.Error:
+        return False
+
+
 class RunLock:
     """Mutual exclusion between runs writing to one output root.
 
     ``_state/lock.json`` is created with a conditional write, so of two starting runs exactly
-    one gets it. A lock older than its ``ttl`` is considered abandoned (the holder crashed) and
-    is taken over with a conditional replace, so of two runs taking over, one wins. A holder
-    whose work outlasts ``ttl`` must call :meth:`refresh`.
+    one gets it. A lock is taken over (with a conditional replace, so of two runs taking over,
+    one wins) when it is older than its ``ttl`` (the holder crashed somewhere or hangs), or
+    at once when its holder provably died: a process on this machine that no longer runs
+    (:func:`holder_is_gone`). The new lock records whom it took over from and why
+    (``took_over``), which lets :func:`flows.publish.sweep_orphans` remove a dead run's
+    objects straight away. A holder whose work outlasts ``ttl`` must call :meth:`refresh`.
     """
 
     def __init__(self, storage: Storage, owner: str, ttl: timedelta | float = 3600.0) -> None:
@@ -199,17 +265,20 @@ class RunLock:
         self.owner = owner
         self.ttl = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
         self.token = uuid.uuid4().hex
+        self.took_over: dict[str, Any] | None = None
+        self._identity = process_identity()
 
     def _body(self, now: datetime, since: str | None = None) -> bytes:
         doc = {
+            **self._identity,
             "owner": self.owner,
             "token": self.token,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
             "acquired_at": since or now.isoformat(),
             "refreshed_at": now.isoformat(),
             "expires_at": (now + self.ttl).isoformat(),
         }
+        if self.took_over is not None:
+            doc["took_over"] = self.took_over
         return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
     def _read(self) -> tuple[dict[str, Any] | None, str] | None:
@@ -229,6 +298,7 @@ class RunLock:
     def acquire(self) -> RunLock:
         for _ in range(5):
             now = datetime.now(UTC)
+            self.took_over = None
             if self.storage.put_if_absent(LOCK_KEY, self._body(now)):
                 log.info("run lock taken by %s", self.owner)
                 return self
@@ -244,14 +314,27 @@ class RunLock:
                     expires = datetime.fromisoformat(str(doc.get("expires_at")))
                 except ValueError:
                     expires = None
-            if doc is not None and expires is not None and expires > now:
+            live = doc is not None and expires is not None and expires > now
+            if live and doc is not None and not holder_is_gone(doc):
                 raise RunInProgress(
                     f"another run holds {self.storage.url_for(LOCK_KEY)}: owner "
                     f"{doc.get('owner')!r} on {doc.get('host')} pid {doc.get('pid')}, "
                     f"since {doc.get('acquired_at')}, until {doc.get('expires_at')}"
                 )
             holder = doc.get("owner") if doc is not None else "an unreadable lock"
-            log.warning("taking over the stale run lock of %s (expired %s)", holder, expires)
+            reason = "holder-gone" if live else "expired"
+            if live:
+                log.warning("taking over the run lock of %s: its process %s on %s is gone",
+                            holder, doc.get("pid") if doc else "?", doc.get("host") if doc else "?")
+            else:
+                log.warning("taking over the stale run lock of %s (expired %s)", holder, expires)
+            self.took_over = {
+                "owner": holder if isinstance(holder, str) else None,
+                "reason": reason,
+                "host": doc.get("host") if doc is not None else None,
+                "pid": doc.get("pid") if doc is not None else None,
+                "expires_at": doc.get("expires_at") if doc is not None else None,
+            }
             if self.storage.put_if_match(LOCK_KEY, self._body(now), etag):
                 return self
             # Someone changed the lock in between (or our write landed): look again.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,3 +174,73 @@ def test_refresh_extends_the_lease(storage: Storage) -> None:
     assert after["expires_at"] >= before["expires_at"]
     lock.release()
     assert not storage.exists(LOCK_KEY)
+
+
+HOLDER = """
+import os, sys
+from flows.publish import encode_parquet
+from flows.schema import rows_to_table
+from flows.state import RunLock
+from flows.storage import open_storage
+storage = open_storage(sys.argv[1])
+RunLock(storage, owner=sys.argv[2], ttl=3600).acquire()
+row = {"article_id": "x", "url": "https://x.example/1", "run_id": sys.argv[2]}
+storage.put(f"articles/dt=2025-03-01/{sys.argv[2]}-0.parquet",
+            encode_parquet(rows_to_table("articles", [row])))
+print("locked", flush=True)
+if sys.argv[3] == "crash":
+    os._exit(70)
+sys.stdin.read()  # hold the lock until the test closes our stdin
+"""
+
+
+def _holder(storage: Storage, owner: str, mode: str) -> subprocess.Popen:
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, storage.uri, owner, mode],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_lock_of_a_dead_process_is_taken_over_at_once(storage: Storage) -> None:
+    """A run killed on this machine leaves its lock behind; the next run need not wait for
+    the lease to run out, and its sweep removes the dead run's objects whatever their age."""
+    from flows.publish import sweep_orphans
+
+    live = _holder(storage, "20250301T080000Z-a11ve0", "hold")
+    try:
+        with pytest.raises(RunInProgress, match="a11ve0"):
+            RunLock(storage, owner="next", ttl=600).acquire()
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        live.wait(timeout=30)
+    # It ended without releasing (its stdin closed, the script just exits): the pid is gone.
+    dead = _holder(storage, "20250301T090000Z-dead00", "crash")
+    assert dead.wait(timeout=30) == 70
+    lock = RunLock(storage, owner="20250301T100000Z-0a0a0a", ttl=600).acquire()
+    doc = json.loads(storage.get(LOCK_KEY))
+    assert doc["owner"] == "20250301T100000Z-0a0a0a"
+    assert doc["took_over"]["owner"] == "20250301T090000Z-dead00"
+    assert doc["took_over"]["reason"] == "holder-gone"
+    assert lock.took_over == doc["took_over"]
+
+    swept = sweep_orphans(storage)  # default age limit: six hours
+    assert swept == ["articles/dt=2025-03-01/20250301T090000Z-dead00-0.parquet"]
+    # The other holder's object is young and its run not known dead: kept.
+    assert storage.exists("articles/dt=2025-03-01/20250301T080000Z-a11ve0-0.parquet")
+    lock.refresh()
+    assert json.loads(storage.get(LOCK_KEY))["took_over"] == doc["took_over"]
+    lock.release()
+
+
+def test_lock_held_elsewhere_is_not_taken_over_before_it_expires(storage: Storage) -> None:
+    RunLock(storage, owner="other-host", ttl=600).acquire()
+    doc = json.loads(storage.get(LOCK_KEY))
+    doc.update(host="another-machine", pid=1)  # a pid that means nothing here
+    storage.put(LOCK_KEY, json.dumps(doc).encode())
+    with pytest.raises(RunInProgress, match="another-machine"):
+        RunLock(storage, owner="next", ttl=600).acquire()
