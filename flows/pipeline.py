@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gzip
+import hashlib
 import json
 import logging
 import shutil
@@ -142,18 +143,21 @@ def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
     return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)
 
 
-def open_index(blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
+def open_index(blobs: dict[str, bytes], settings: PipelineSettings, output_uri: str) -> Any:
+    """The dedup index of this output root: saved under _state/, or shared in Redis.
+
+    In Redis the keys are named after the output root, so one Redis server can hold the
+    dedup state of several roots. The window is the run's; the signature scheme is pinned
+    and a saved index made with another one is refused (dedup.IndexConfigError).
+    """
     from dedup import DedupConfig, RedisReprintIndex, ReprintIndex
 
     config = DedupConfig(window_days=settings.window_days)
     if settings.redis_url:
-        return RedisReprintIndex(settings.redis_url, basename="newsdedup", config=config)
+        root = hashlib.sha256(output_uri.encode()).hexdigest()[:16]
+        return RedisReprintIndex(settings.redis_url, basename=f"newsdedup:{root}", config=config)
     raw = blobs.get(STATE_DEDUP)
-    if raw:
-        index = ReprintIndex.from_bytes(raw)
-        index.config = config if index.config.to_dict() == config.to_dict() else index.config
-        return index
-    return ReprintIndex(config)
+    return ReprintIndex.from_bytes(raw, config=config) if raw else ReprintIndex(config)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -230,7 +234,7 @@ def _run_locked(
         if STATE_TEMPLATES in blobs
         else TemplateState.empty()
     )
-    index = open_index(blobs, settings)
+    index = open_index(blobs, settings, storage.uri)
     recovered = recover_unrecorded_runs(storage, state.version, seen, index)
     if recovered:
         _logger().warning(
