@@ -47,5 +47,14 @@ bench-dedup: $(VENV)/.installed-dev
 	@test -n "$(DATA)" || { echo "usage: make bench-dedup DATA=../shared/bench/dedup/dev.jsonl.gz" >&2; exit 2; }
 	$(PY) bench/dedup_bench.py $(DATA)
 
+bench-crawl: $(VENV)/.installed-dev
+	$(PY) bench/crawl_bench.py
+
+bench-read: $(VENV)/.installed-dev
+	$(PY) bench/read_bench.py
+
+bench: $(VENV)/.installed-dev
+	$(PY) bench/e2e_bench.py
+
 clean:
 	rm -rf data bench-results .pytest_cache
