@@ -121,3 +121,59 @@ def test_boilerplate_set_leak_rate_and_sentence_recall() -> None:
     assert result["families"] >= 8 and result["pages"] >= 40
     assert result["leak_rate"] <= 0.05, result["leaks"]
     assert result["sentence_recall"] >= 0.97
+
+
+def test_page_refetched_in_later_runs_counts_once() -> None:
+    """An article that every run fetches again (still in the feed) must not count its own
+    sentences once per run until they pass the template threshold."""
+    state = TemplateState.empty()
+    first = site_pages(10, seed=1, quote_on=())
+    finish_source(first, state, CleanOptions())
+    kept = first[0]
+    for run in range(2, 8):
+        again = make_extracted(100, list(kept.lines))  # the URL of first[0]
+        fresh = site_pages(1, seed=run, quote_on=())
+        articles, _ = finish_source([again, *fresh], state, CleanOptions())
+        by_url = {a.url: a for a in articles}
+        body = [ln for ln in kept.lines if ln != FOOTER]
+        assert by_url[kept.url].text.split("\n") == body, f"run {run}"
+        assert FOOTER not in by_url[kept.url].text
+    stats = state.sites["valley.example"]
+    assert stats.pages == 10 + 6  # the refetched page counted once, the new ones once each
+    # The memory of counted pages survives the stored state.
+    restored = TemplateState.from_bytes(state.to_bytes())
+    assert restored == state
+    before = restored.sites["valley.example"].pages
+    finish_source([make_extracted(100, list(kept.lines))], restored, CleanOptions())
+    assert restored.sites["valley.example"].pages == before
+
+
+def test_counted_page_memory_is_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from crawlers.clean import templates
+
+    monkeypatch.setattr(templates, "MAX_SEEN_PER_SITE", 5)
+    state = TemplateState.empty()
+    finish_source(site_pages(8, seed=1, quote_on=()), state, CleanOptions())
+    stats = state.sites["valley.example"]
+    assert stats.pages == 8 and len(stats.seen) == 5
+    # The oldest pages were forgotten: fetched again, they count again (bounded memory, so a
+    # very old page may be counted twice; the recent window is what refetches hit).
+    finish_source(site_pages(8, seed=1, quote_on=())[:3], state, CleanOptions())
+    assert stats.pages == 11
+    finish_source(site_pages(8, seed=1, quote_on=())[6:], state, CleanOptions())  # still known
+    assert stats.pages == 11
+
+
+def test_state_of_the_previous_format_keeps_its_counts() -> None:
+    import json
+    import zlib
+
+    blob = zlib.compress(
+        json.dumps(
+            {"version": 1, "sites": {"valley.example": {"pages": 7, "lines": {"abc": 5}}}}
+        ).encode()
+    )
+    state = TemplateState.from_bytes(blob)
+    assert state.sites["valley.example"].pages == 7
+    assert state.sites["valley.example"].lines == {"abc": 5}
+    assert not state.sites["valley.example"].seen

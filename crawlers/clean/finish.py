@@ -61,12 +61,12 @@ def finish_source(
     dropped: Counter[str] = Counter()
     for site, pages in by_site.items():
         # One count per distinct page: the same article fetched under two URLs is not evidence
-        # that its sentences are template.
+        # that its sentences are template, nor is the same page fetched again in a later run.
         distinct: dict[str, list[str]] = {}
         for page in pages:
             if page.lines:
                 distinct.setdefault(page.canonical_url, page.lines)
-        templates.add_pages(site, distinct.values())
+        templates.add_pages(site, distinct)
         template = templates.template_keys(
             site, options.template_min_pages, options.template_min_share
         )

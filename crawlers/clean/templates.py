@@ -5,6 +5,11 @@ every site we keep how many pages we have seen and, for each normalised line, on
 those pages it appeared. A line is template when it appeared on at least ``min_pages`` pages
 *and* on at least ``min_share`` of the site's pages, so a sentence that two articles share
 because one quotes the other stays.
+
+A page counts once: each site remembers the keys (URL hashes) of the pages it counted, a rolling
+window of the most recent ``MAX_SEEN_PER_SITE``, so an article refetched in a later run (a
+feed that still lists it, an updated story) does not count its lines again and push them
+towards the template threshold.
 """
 
 from __future__ import annotations
@@ -12,21 +17,28 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import xxhash
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 # Halve all counts once a site has this many pages counted: old templates fade out after a
 # redesign, and the state of a site stays bounded.
 DECAY_AT_PAGES = 2000
 # Keep at most this many line hashes per site (the most frequent ones).
 MAX_LINES_PER_SITE = 50_000
+# Remember this many counted page keys per site (about 20 bytes each in the stored state).
+MAX_SEEN_PER_SITE = 10_000
 
 _DIGITS = re.compile(r"\d+")
 _NON_WORD = re.compile(r"[^\w]+")
+
+
+def page_key(url: str) -> str:
+    """Key of a counted page: a hash of its canonical URL without the fragment."""
+    return xxhash.xxh64_hexdigest(url.split("#", 1)[0].strip().encode("utf-8"))
 
 
 def line_key(line: str) -> str:
@@ -39,6 +51,18 @@ def line_key(line: str) -> str:
 class SiteStats:
     pages: int = 0
     lines: Counter[str] = field(default_factory=Counter)
+    # Keys of the pages counted, oldest first (an ordered set: values are unused).
+    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def remember(self, key: str) -> bool:
+        """Record a page key; False when the page was counted before."""
+        if key in self.seen:
+            self.seen.move_to_end(key)
+            return False
+        self.seen[key] = None
+        while len(self.seen) > MAX_SEEN_PER_SITE:
+            self.seen.popitem(last=False)
+        return True
 
 
 class TemplateState:
@@ -55,7 +79,8 @@ class TemplateState:
         data = {
             "version": STATE_VERSION,
             "sites": {
-                site: {"pages": s.pages, "lines": dict(s.lines)} for site, s in self.sites.items()
+                site: {"pages": s.pages, "lines": dict(s.lines), "seen": list(s.seen)}
+                for site, s in self.sites.items()
             },
         }
         return zlib.compress(json.dumps(data, sort_keys=True).encode("utf-8"), 6)
@@ -65,11 +90,16 @@ class TemplateState:
         if not blob:
             return cls.empty()
         data = json.loads(zlib.decompress(blob).decode("utf-8"))
-        if data.get("version") != STATE_VERSION:
-            return cls.empty()  # an old format is safe to forget: it only costs re-learning
+        # Version 1 had no page keys: its counts stay valid, only the memory of pages is new.
+        if data.get("version") not in (1, STATE_VERSION):
+            return cls.empty()  # an unknown format is safe to forget: it only costs re-learning
         return cls(
             {
-                site: SiteStats(pages=int(s["pages"]), lines=Counter(s["lines"]))
+                site: SiteStats(
+                    pages=int(s["pages"]),
+                    lines=Counter(s["lines"]),
+                    seen=OrderedDict.fromkeys(s.get("seen", [])),
+                )
                 for site, s in data["sites"].items()
             }
         )
@@ -77,10 +107,18 @@ class TemplateState:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TemplateState) and self.sites == other.sites
 
-    def add_pages(self, site: str, pages: Iterable[Iterable[str]]) -> None:
-        """Count each page's distinct lines into the site's statistics."""
+    def add_pages(
+        self, site: str, pages: Iterable[Iterable[str]] | dict[str, Iterable[str]]
+    ) -> int:
+        """Count each page's distinct lines into the site's statistics. ``pages`` maps page
+        URLs to lines (a page counted before, in this run or an earlier one, is skipped), or
+        is a plain iterable of line lists, all counted. Returns how many pages were counted."""
         stats = self.sites.setdefault(site, SiteStats())
-        for lines in pages:
+        if isinstance(pages, dict):
+            new = [lines for url, lines in pages.items() if stats.remember(page_key(url))]
+        else:
+            new = list(pages)
+        for lines in new:
             stats.pages += 1
             stats.lines.update({line_key(ln) for ln in lines})
         if stats.pages >= DECAY_AT_PAGES:
@@ -88,6 +126,7 @@ class TemplateState:
             stats.lines = Counter({k: v // 2 for k, v in stats.lines.items() if v >= 2})
         if len(stats.lines) > MAX_LINES_PER_SITE:
             stats.lines = Counter(dict(stats.lines.most_common(MAX_LINES_PER_SITE)))
+        return len(new)
 
     def template_keys(self, site: str, min_pages: int, min_share: float) -> set[str]:
         stats = self.sites.get(site)
