@@ -48,3 +48,70 @@ def test_empty_and_broken_pages_do_not_raise() -> None:
         extracted = extract_page(make_page(html, "https://x.example/p/"))
         articles, dropped = finish_source([extracted], TemplateState.empty(), CleanOptions())
         assert not articles and dropped == {reason: 1}
+
+
+def clean_fixture(name: str, url: str, html: str | None = None):  # type: ignore[no-untyped-def]
+    html = html or (FIXTURES / f"{name}.html").read_text(encoding="utf-8")
+    extracted = extract_page(make_page(html, url))
+    articles, dropped = finish_source([extracted], TemplateState.empty(), CleanOptions())
+    assert not dropped, dropped
+    return extracted, articles[0]
+
+
+def test_table_layout_page_is_read_as_paragraphs() -> None:
+    """A class-less theme laid out with tables: without unwrapping, trafilatura reads the
+    whole cell (navigation, byline, body, comment form) as one table row."""
+    url = "https://harbourtowntimes.example/news/2024/02/14/storm-cuts-power/"
+    extracted, article = clean_fixture("table_layout", url)
+    expected = (FIXTURES / "table_layout.expected.txt").read_text(encoding="utf-8").strip()
+    assert article.text == expected
+    # "(Outlet) –" with no city before it credits the outlet.
+    assert article.credited_source == "Bayside Chronicle"
+    # Byline and dateline are plain divs under the title; the visible time beats the URL's day.
+    assert article.authors == ["Marisa Quintero"]
+    assert extracted.byline_outlet == "Bayside Chronicle"
+    assert article.published_at == datetime(2024, 2, 14, 18, 40, tzinfo=UTC)
+    assert article.title == "Storm Cuts Power to Thousands Along the Coast"
+
+
+def test_reprint_page_reads_visible_byline_and_dateline() -> None:
+    html = (FIXTURES / "reprint_classless.html").read_text(encoding="utf-8")
+    url = "https://reprint.example/2024/02/06/indonesia-signs-rice-import-deal/"
+    extracted, article = clean_fixture("reprint_classless", url, html)
+    assert article.authors == ["Rina Kusumawati Hartono"]
+    assert extracted.byline_outlet == "Kabar Ekonomi"
+    # "Tuesday, 06/02/2024 09:15 WIB" is 02:15 UTC; the URL only gives the day.
+    assert article.published_at == datetime(2024, 2, 6, 2, 15, tzinfo=UTC)
+
+
+def test_credit_line_is_read_before_the_rules_remove_it() -> None:
+    url = "https://kabarkini.example/ekonomi/2024/03/05/harga-beras-turun/"
+    extracted, article = clean_fixture("source_line_id", url)
+    expected = (FIXTURES / "source_line_id.expected.txt").read_text(encoding="utf-8").strip()
+    assert article.text == expected  # "Sumber: Antara" is gone from the text ...
+    assert article.credited_source == "Antara"  # ... but credited
+    assert extracted.removed["source-credit"] == 1
+    assert article.authors == ["Ayu Lestari"]
+    assert article.language == "id"
+    # The meta tag gives only the day; the visible "Selasa, 5 Maret 2024 | 21:10 WIB" the time.
+    assert article.published_at == datetime(2024, 3, 5, 14, 10, tzinfo=UTC)
+
+
+def test_byline_naming_another_outlet_credits_it() -> None:
+    url = "https://metroreprinthub.example/2024/06/12/ferry-fare-cap/"
+    _, article = clean_fixture("foreign_byline", url)
+    assert article.authors == ["Dana Whitfield"]
+    assert article.credited_source == "Riverton Courier"
+    assert article.published_at == datetime(2024, 6, 12, 20, 5, tzinfo=UTC)
+    # On the outlet's own site the same byline credits nobody.
+    html = (FIXTURES / "foreign_byline.html").read_text(encoding="utf-8")
+    own = html.replace('content="Metro Reprint Hub"', 'content="Riverton Courier"')
+    _, article = clean_fixture("foreign_byline", "https://rivertoncourier.example/a/", own)
+    assert article.credited_source is None
+
+
+def test_wire_copyright_credits_the_agency_not_the_site() -> None:
+    url = "https://lakesidedaily.example/news/wildfire-evacuation/"
+    _, article = clean_fixture("wire_copyright", url)
+    assert article.credited_source == "Associated Press"
+    assert "Associated Press" not in article.text and "Lakeside Daily" not in article.text

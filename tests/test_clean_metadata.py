@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from crawlers.clean import extract_page
-from crawlers.clean.metadata import credited_outlet, parse_iso, parse_text_date, split_byline
+from crawlers.clean.metadata import (
+    credited_outlet,
+    parse_dateline,
+    parse_iso,
+    parse_text_date,
+    split_byline,
+    visible_byline,
+    wire_copyright,
+)
 from crawlers.records import Page
 
 
@@ -104,3 +112,103 @@ def test_page_metadata_from_json_ld_and_link_canonical() -> None:
     assert e.section == "Daerah"
     assert e.tags == ["jembatan", "infrastruktur"]
     assert e.domain == "wartakini.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("21 Feb 2025, 08:45 GMT", datetime(2025, 2, 21, 8, 45, tzinfo=UTC)),
+        ("2023-10-17 06:30:00", datetime(2023, 10, 17, 6, 30, tzinfo=UTC)),
+        ("Rabu, 18 Oktober 2023 | 09:00 WITA", datetime(2023, 10, 18, 1, 0, tzinfo=UTC)),
+        ("Kamis, 19/10/2023 10.15 WIT", datetime(2023, 10, 19, 1, 15, tzinfo=UTC)),
+        ("Jan. 5, 2024 9:00 a.m. EST", datetime(2024, 1, 5, 14, 0, tzinfo=UTC)),
+        ("July 4, 2024 8:30 PM PDT", datetime(2024, 7, 5, 3, 30, tzinfo=UTC)),
+        ("March 1, 2024 8:30 PM PST", datetime(2024, 3, 2, 4, 30, tzinfo=UTC)),
+        ("12 March 2024 14:05 CET", datetime(2024, 3, 12, 13, 5, tzinfo=UTC)),
+        ("12 July 2024 14:05 CEST", datetime(2024, 7, 12, 12, 5, tzinfo=UTC)),
+        ("12 July 2024 14:05 UTC", datetime(2024, 7, 12, 14, 5, tzinfo=UTC)),
+        ("5 Mar 2024 10:00 GMT+7", datetime(2024, 3, 5, 3, 0, tzinfo=UTC)),
+        ("5 Mar 2024 10:00 (UTC+05:30)", datetime(2024, 3, 5, 4, 30, tzinfo=UTC)),
+        # US zones written without S/D follow daylight time on that date.
+        ("Nov. 18, 2019 1:30 p.m. ET", datetime(2019, 11, 18, 18, 30, tzinfo=UTC)),
+        ("July 18, 2019 1:30 p.m. ET", datetime(2019, 7, 18, 17, 30, tzinfo=UTC)),
+        # Time before the date; month first when the day cannot be a month.
+        ("08:45 GMT, 21 Feb 2025", datetime(2025, 2, 21, 8, 45, tzinfo=UTC)),
+        ("11/19/2019 10:00 EST", datetime(2019, 11, 19, 15, 0, tzinfo=UTC)),
+    ],
+)
+def test_more_visible_dates_and_zones(text: str, expected: datetime) -> None:
+    assert parse_text_date(text) == expected
+
+
+def test_dateline_says_whether_it_has_a_time() -> None:
+    assert parse_dateline("17 Oct 2023") == (datetime(2023, 10, 17, tzinfo=UTC), False)
+    assert parse_dateline("17 Oct 2023 13:30 WIB") == (datetime(2023, 10, 17, 6, 30, tzinfo=UTC), True)  # fmt: skip  # noqa: E501
+    assert parse_dateline("no date here") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rina Kusumawati Hartono, Kabar Ekonomi", (["Rina Kusumawati Hartono"], "Kabar Ekonomi")),
+        ("Dana Whitfield, Riverton Courier", (["Dana Whitfield"], "Riverton Courier")),
+        ("Ayu Lestari - Warta Nusa", (["Ayu Lestari"], "Warta Nusa")),
+        ("By Dana Whitfield", (["Dana Whitfield"], None)),
+        ("Oleh Ayu Lestari", (["Ayu Lestari"], None)),
+        ("Penulis: Bagus Prasetyo", (["Bagus Prasetyo"], None)),
+        ("Posted on March 1, 2024 by Dana Whitfield", (["Dana Whitfield"], None)),
+        # Section labels, a city dateline and a bare name are not bylines.
+        ("World", None),
+        ("Middle East", None),
+        ("News, Politics", None),
+        ("Jakarta, CNBC Indonesia", None),
+        ("Dana Whitfield", None),
+        ("Tuesday, 17/10/2023 13:30 WIB", None),
+    ],
+)
+def test_visible_byline(text: str, expected: tuple[list[str], str | None] | None) -> None:
+    assert visible_byline(text) == expected
+
+
+def test_byline_with_a_date_gives_no_outlet() -> None:
+    assert split_byline("By Dana Whitfield | March 2, 2024") == (["Dana Whitfield"], None)
+
+
+@pytest.mark.parametrize(
+    ("lines", "outlet"),
+    [
+        # "(Outlet) –" with no city before it.
+        (["(Bayside Chronicle) – A winter storm brought down power lines."], "Bayside Chronicle"),
+        (["(AP) — The storm moved north overnight."], "AP"),
+        # Outlet names that start with "The".
+        (["Jakarta, The Jakarta Post – The rupiah weakened on Monday."], "The Jakarta Post"),
+        (["Prices rose, as reported by The Straits Times on Monday."], "The Straits Times"),
+        (["The council met on Tuesday."], None),
+    ],
+)
+def test_credited_outlet_without_city_and_with_the(lines: list[str], outlet: str | None) -> None:
+    assert credited_outlet(lines) == outlet
+
+
+@pytest.mark.parametrize(
+    ("lines", "agency"),
+    [
+        (
+            [
+                "Text.",
+                "© 2019 Associated Press. All Rights Reserved. This material may not be published.",
+            ],
+            "Associated Press",
+        ),
+        (["Text.", "© Reuters"], "Reuters"),
+        (
+            ["Text.", "Copyright © 2024 The Associated Press. All rights reserved."],
+            "Associated Press",
+        ),
+        # The site's own footer or its owner is no credit.
+        (["Text.", "Copyright 2019 Hawaii News Now. All rights reserved."], None),
+        (["Text.", "Copyright ©2019 Dow Jones & Company, Inc. All Rights Reserved"], None),
+    ],
+)
+def test_wire_copyright(lines: list[str], agency: str | None) -> None:
+    assert wire_copyright(lines) == agency

@@ -230,6 +230,7 @@ def extract_page(page: Page) -> Extracted:
     _unwrap_layout_tables(tree)
     text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    raw_text_lines = raw_lines
     # Credit lines ("Source: AP", datelines) are boilerplate to the reader but say which
     # outlet a reprint copies: read them before the rules remove them.
     credited = md.credited_outlet(raw_lines)
@@ -248,7 +249,13 @@ def extract_page(page: Page) -> Extracted:
     # Teaser lists: many linked headlines and a body made mostly of links.
     out.is_listing = out.listing_hint or (out.headline_links >= 8 and out.link_density > 0.3)
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
-    out.credited_source = credited or md.credited_outlet(out.lines) or _foreign_byline_outlet(out)
+    out.credited_source = (
+        credited
+        or md.credited_outlet(out.lines)
+        or _foreign_byline_outlet(out)
+        # "© 2019 Associated Press": a wire story; the site's own copyright credits nobody.
+        or md.wire_copyright(raw_text_lines)
+    )
     return out
 
 
@@ -303,41 +310,59 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     if meta_author and meta_author.startswith("http"):
         meta_author = None
     raw = byline or (", ".join(names) if names else None) or meta_author
+    header = _visible_header(tree, out.title)
+    if raw is None and header.byline:
+        raw = header.byline  # a class-less page: the "Name, Outlet" line under the title
     out.byline = raw
     authors, outlet = md.split_byline(raw)
     if not authors and names:
         authors, outlet = md.split_byline(", ".join(names))
+    if raw is header.byline and header.authors:
+        authors, outlet = header.authors, header.outlet
     out.authors, out.byline_outlet = authors, outlet
 
-    published = (
-        md.parse_iso(
-            art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
+    machine = (
+        art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
+    ) or _meta(
+        meta,
+        "article:published_time",
+        "datePublished",
+        "pubdate",
+        "publishdate",
+        "date",
+        "dc.date",
+        "dc.date.issued",
+        "parsely-pub-date",
+        "sailthru.date",
+        "og:published_time",
+        "content_PublishedDate",
+    )  # fmt: skip
+    published = md.parse_iso(machine)
+    if published is None:
+        machine = _first(tree, "//time/@datetime")
+        published = md.parse_iso(machine)
+    if header.published is not None and (
+        published is None
+        # A day without a time ("2019-11-18") loses to the visible timestamp of that day.
+        or (
+            not md.has_time(machine)
+            and header.has_time
+            and abs((header.published - published).total_seconds()) <= 36 * 3600
         )
-        or md.parse_iso(
-            _meta(
-                meta,
-                "article:published_time",
-                "datePublished",
-                "pubdate",
-                "publishdate",
-                "date",
-                "dc.date",
-                "dc.date.issued",
-                "parsely-pub-date",
-                "sailthru.date",
-                "og:published_time",
-                "content_PublishedDate",
-            )  # fmt: skip
-        )
-        or md.parse_iso(_first(tree, "//time/@datetime"))
-    )
+    ):
+        published = header.published
     if published is None:
         dateline = _first(
             tree,
             '//*[contains(@class, "date") or contains(@class, "time") or contains(@class, "posted")]',  # noqa: E501
         )
         published = md.parse_text_date(dateline) if dateline else None
-    out.published_at = published or md.date_from_url(out.final_url) or page.hint_date
+    hint = page.hint_date
+    hint_timed = (
+        hint if hint is not None and (hint.hour, hint.minute, hint.second) != (0, 0, 0) else None
+    )
+    # URL dates are day-only: a feed's full timestamp is better when the page gives none.
+    out.published_at = published or hint_timed or md.date_from_url(out.final_url) or hint
 
     lang = tree.xpath("/html/@lang") or tree.xpath(
         '//meta[@http-equiv="content-language"]/@content'
@@ -372,6 +397,141 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.headline_links = 0 if is_article else headline_links
 
 
+# --- visible byline and dateline near the title ----------------------------------------------
+_BLOCK_TAGS = frozenset(
+    "p div li ul ol header section article aside address figure figcaption table tbody tr td "
+    "dl dt dd h1 h2 h3 h4 h5 h6 blockquote footer nav form main center".split()
+)
+_SKIP_TAGS = frozenset("script style noscript template svg button select option".split())
+HEADER_MAX_BLOCKS = 15  # short blocks looked at after the title
+_HEADER_BEFORE = 3  # ... and right before it (a date above the headline)
+_HEADER_LONG_WORDS = 30  # a block this long is body text (or a caption)
+_SEGMENT_SPLIT = re.compile(r"\s+[|·•]\s+|\s*\|\s*")
+# Words a dateline may hold besides the date itself.
+_DATELINE_WORDS = re.compile(
+    r"(?i)^(published|updated|last|posted|on|at|by|date|time|diterbitkan|diperbarui|"
+    r"dipublikasikan|terbit|update|pukul|jam|wib|wita|wit|am|pm|a\.m|p\.m|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|"
+    r"thurs|fri|sat|sun|senin|selasa|rabu|kamis|jumat|jum'at|sabtu|minggu|ahad|"
+    r"gmt[+-]?\d*|utc[+-]?\d*)$"
+)
+_ZONES = frozenset(md.TZ_ABBREV) | {"ET", "CT", "MT", "PT"}
+_UPDATED = re.compile(r"(?i)^\W*(last\s+)?(updated?|diperbarui|modified)\b")
+
+
+@dataclass
+class _Header:
+    byline: str | None = None
+    authors: list[str] = field(default_factory=list)
+    outlet: str | None = None
+    published: datetime | None = None
+    has_time: bool = False
+
+
+def _title_heading(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The heading that shows the page's title; the first ``<h1>`` when none matches."""
+    want = _norm(title or "")
+    first_h1 = None
+    for node in tree.iter("h1", "h2", "h3"):
+        text = _norm(node.text_content())
+        if len(text) < 10:
+            continue
+        if node.tag == "h1" and first_h1 is None:
+            first_h1 = node
+        if want and (text == want or text in want or want in text):
+            return node
+    return first_h1
+
+
+def _leaf_blocks(node: HtmlElement):  # type: ignore[no-untyped-def]
+    """Block elements without block children under ``node`` (``node`` itself if inline)."""
+    if not isinstance(node.tag, str) or node.tag in _SKIP_TAGS:
+        return
+    if node.tag not in _BLOCK_TAGS or not any(
+        isinstance(d.tag, str) and d.tag in _BLOCK_TAGS for d in node.iterdescendants()
+    ):
+        yield node
+        return
+    for child in node:
+        yield from _leaf_blocks(child)
+
+
+def _header_texts(heading: HtmlElement) -> list[str]:
+    """Texts of the short blocks around the title heading, nearest first: the few right before
+    it, then those after it until the body starts (climbing out of wrappers such as
+    ``<header>``)."""
+    before: list[str] = []
+    node: HtmlElement | None = heading
+    for _ in range(2):
+        if node is None or node.tag in ("body", "html") or len(before) >= _HEADER_BEFORE:
+            break
+        for sib in node.itersiblings(preceding=True):
+            before.extend(t for leaf in reversed(list(_leaf_blocks(sib))) if (t := _text(leaf)))
+            if len(before) >= _HEADER_BEFORE:
+                break
+        node = node.getparent()
+    after: list[str] = []
+    long_blocks = 0
+    node = heading
+    for _ in range(4):
+        if node is None or node.tag in ("body", "html"):
+            break
+        for sib in node.itersiblings():
+            for leaf in _leaf_blocks(sib):
+                text = _text(leaf)
+                if not text:
+                    continue
+                if len(text.split()) > _HEADER_LONG_WORDS:
+                    long_blocks += 1
+                    if long_blocks >= 2:
+                        return after + before[:_HEADER_BEFORE]
+                    continue
+                after.append(text)
+                if len(after) >= HEADER_MAX_BLOCKS:
+                    return after + before[:_HEADER_BEFORE]
+        node = node.getparent()
+    return after + before[:_HEADER_BEFORE]
+
+
+def _is_dateline(segment: str) -> bool:
+    """Whether a short text is (almost) only a date: no more than a few other words."""
+    words = re.findall(r"[^\W\d_][\w'.]*", segment)
+    other = [w for w in words if md.MONTHS.get(w.lower().rstrip(".")) is None
+             and not _DATELINE_WORDS.match(w.rstrip(".")) and w not in _ZONES]  # fmt: skip
+    return len(other) <= 1
+
+
+def _visible_header(tree: HtmlElement, title: str | None) -> _Header:
+    """Byline and dateline shown as plain text near the title, for pages whose markup names
+    neither (class-less themes): "Thea Fathanah Arbar, CNBC Indonesia",
+    "Tuesday, 17/10/2023 13:30 WIB", "By Dana Whitfield | March 3, 2024"."""
+    found = _Header()
+    heading = _title_heading(tree, title)
+    if heading is None:
+        return found
+    dates: list[tuple[bool, bool, datetime]] = []  # (is an update, lacks a time, value)
+    for text in _header_texts(heading):
+        if len(text) > 160:
+            continue
+        # The whole block first ("Selasa, 5 Maret 2024 | 21:10 WIB"), then its parts
+        # ("By Dana Whitfield | March 3, 2024").
+        segments = [text, *(p.strip() for p in _SEGMENT_SPLIT.split(text))]
+        for segment in dict.fromkeys(segments):
+            if not segment or len(segment) > 100:
+                continue
+            if found.byline is None and (who := md.visible_byline(segment)):
+                found.byline, (found.authors, found.outlet) = segment, who
+            dated_part = re.split(r"(?i)\s(?:by|oleh)\s", segment)[0]
+            if any(ch.isdigit() for ch in dated_part) and _is_dateline(dated_part):
+                parsed = md.parse_dateline(dated_part)
+                if parsed:
+                    dates.append((bool(_UPDATED.match(segment)), not parsed[1], parsed[0]))
+    if dates:
+        _, no_time, value = min(dates, key=lambda d: (d[0], d[1]))
+        found.published, found.has_time = value, not no_time
+    return found
+
+
 LINK_LIST_MIN_RUN = 3  # this many link-only lines in a row are a list of links, not prose
 _LINK_LIST_MAX_WORDS = 30
 
@@ -401,6 +561,22 @@ _DATE_ONLY = re.compile(
 )
 
 
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d\d\b")
+_STAMP_WORD = re.compile(
+    r"(?i)\b(updated?|posted|published|diperbarui|diterbitkan|dipublikasikan|terbit)\b"
+)
+
+
+def _is_timestamp_line(line: str) -> bool:
+    """A short line that only says when: "Updated at 1:23 p.m.", "Posted 17/10/2023 13:30",
+    "[ 2018-08-25 15:24 ]". Words other than date words, zones and "updated"/"posted"
+    make it text."""
+    if len(line) > 80 or not any(ch.isdigit() for ch in line) or not _is_dateline(line):
+        return False
+    # A time alone ("4:14 p.m.") heads a live-blog entry; with "updated" or a date it is a stamp.
+    return bool(md.parse_text_date(line) or (_CLOCK.search(line) and _STAMP_WORD.search(line)))
+
+
 def _norm(text: str) -> str:
     return _WS.sub(" ", text).strip().lower().strip(" .:-–—|")
 
@@ -422,6 +598,8 @@ def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
         if _ISO_DATETIME.fullmatch(line):
             continue
         if len(line) <= 60 and _DATE_ONLY.match(line.strip()) and md.parse_text_date(line):
+            continue
+        if _is_timestamp_line(line):
             continue
         kept.append(line)
     return kept

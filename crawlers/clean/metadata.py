@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-# Time-zone abbreviations seen in visible datelines. Ambiguous ones (IST, CST) are left out.
-TZ_ABBREV = {
+# Time-zone abbreviations seen in visible datelines, as hours east of UTC. Ambiguous ones (IST,
+# CST, AST) are left out. US zones written without S/D ("ET", "PT") follow US daylight time.
+TZ_ABBREV: dict[str, float] = {
     "UTC": 0, "GMT": 0, "Z": 0, "WIB": 7, "WITA": 8, "WIT": 9, "EST": -5, "EDT": -4,
-    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2,
-    "EET": 2, "EEST": 3, "MSK": 3, "JST": 9, "KST": 9, "SGT": 8, "HKT": 8, "AEST": 10,
-    "AEDT": 11, "NZST": 12, "NZDT": 13, "PHT": 8, "MYT": 8, "ICT": 7,
+    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
+    "BST": 1, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "JST": 9, "KST": 9, "SGT": 8, "HKT": 8, "PHT": 8, "MYT": 8, "ICT": 7, "AWST": 8,
+    "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
+_US_ZONES = {"ET": -5, "CT": -6, "MT": -7, "PT": -8}  # standard offsets; +1 in daylight time
 MONTHS = {
     # English
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -21,19 +24,21 @@ MONTHS = {
     # Indonesian / Malay
     "januari": 1, "februari": 2, "pebruari": 2, "maret": 3, "mei": 5, "juni": 6, "juli": 7,
     "agustus": 8, "agu": 8, "agt": 8, "okt": 10, "oktober": 10, "nopember": 11, "des": 12,
-    "desember": 12,
+    "desember": 12, "ogos": 8, "disember": 12,
 }  # fmt: skip
 
-_TZ_RE = r"(?P<tz>[A-Z]{1,4}|[+-]\d\d:?\d\d)?"
+# "WIB", "GMT+7", "UTC+07:00", "+0700"; two letters at least, so "a"/"p" of "am"/"pm" and the
+# first letter of a following word are never read as a zone.
+_TZ_RE = r"(?:\(?(?P<tz>(?:GMT|UTC)\s?[+-]\d{1,2}(?::?\d\d)?|[A-Z]{2,5}|[+-]\d\d:?\d\d)\b\)?)?"
 _TIME_RE = (
-    r"(?:[,\s]+(?:pukul\s+|at\s+)?(?P<H>\d{1,2})[:.](?P<M>\d\d)(?::(?P<S>\d\d))?\s*(?P<ampm>[aApP]\.?[mM]\.?(?![A-Za-z]))?\s*"
-    + _TZ_RE
-    + ")?"
-)  # noqa: E501
+    r"(?:[,\s|·•–—-]+(?:pukul\s+|jam\s+|at\s+|um\s+)?(?P<H>\d{1,2})[:.](?P<M>\d\d)"
+    r"(?::(?P<S>\d\d))?\s*(?P<ampm>[aApP]\.?[mM]\.?(?![A-Za-z]))?\s*" + _TZ_RE + ")?"
+)
 _DATE_PATTERNS = [
     # 2023-10-17 06:30:00
     re.compile(r"\b(?P<y>20\d\d|19\d\d)-(?P<m>\d\d)-(?P<d>\d\d)" + _TIME_RE),
-    # 17/10/2023 13:30 WIB (day first, as most of the world writes it)
+    # 17/10/2023 13:30 WIB (day first, as most of the world writes it; month first when the
+    # first number cannot be a month)
     re.compile(r"\b(?P<d>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<y>20\d\d|19\d\d)" + _TIME_RE),
     # 17 October 2023, 13:30 WIB
     re.compile(r"\b(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]{3,9})\.?,?\s+(?P<y>20\d\d|19\d\d)" + _TIME_RE),
@@ -41,19 +46,40 @@ _DATE_PATTERNS = [
     re.compile(
         r"\b(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>20\d\d|19\d\d)"
         + _TIME_RE
-    ),  # noqa: E501
+    ),
 ]
+# A time written before the date: "08:45 GMT, 21 Feb 2025", "13.30 WIB | Selasa, 17/10/2023".
+_LEADING_TIME = re.compile(
+    r"^\D{0,20}?\b(?P<H>\d{1,2})[:.](?P<M>\d\d)(?::(?P<S>\d\d))?\s*"
+    r"(?P<ampm>[aApP]\.?[mM]\.?(?![A-Za-z]))?\s*" + _TZ_RE
+)
 _URL_DATE = re.compile(r"/(20\d\d|19\d\d)[/-](\d\d)[/-](\d\d)(?:/|$|-|\b)")
 
 
-def _tz_from(text: str | None) -> timezone | None:
+def _us_daylight(day: datetime) -> bool:
+    """US daylight time (since 2007): second Sunday of March to first Sunday of November."""
+    march = datetime(day.year, 3, 8)
+    start = march + timedelta(days=(6 - march.weekday()) % 7)
+    november = datetime(day.year, 11, 1)
+    end = november + timedelta(days=(6 - november.weekday()) % 7)
+    naive = day.replace(tzinfo=None)
+    return start + timedelta(hours=2) <= naive < end + timedelta(hours=2)
+
+
+def _tz_from(text: str | None, local: datetime | None = None) -> timezone | None:
     if not text:
         return None
-    if text[0] in "+-":
-        sign = 1 if text[0] == "+" else -1
-        digits = text[1:].replace(":", "")
-        return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
-    hours = TZ_ABBREV.get(text.upper())
+    text = text.strip().upper()
+    m = re.fullmatch(r"(?:GMT|UTC)?\s?([+-])(\d{1,2}):?(\d\d)?", text)
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes >= 60:
+            return None
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    hours = TZ_ABBREV.get(text)
+    if hours is None and text in _US_ZONES and local is not None:
+        hours = _US_ZONES[text] + (1 if _us_daylight(local) else 0)
     return timezone(timedelta(hours=hours)) if hours is not None else None
 
 
@@ -62,6 +88,11 @@ def to_utc(value: datetime, default_tz: timezone = UTC) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=default_tz)
     return value.astimezone(UTC)
+
+
+def has_time(text: str | None) -> bool:
+    """Whether a machine-readable date string carries a time of day (not just a day)."""
+    return bool(text and re.search(r"\d[T ]\d\d:\d\d", text.strip()))
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -85,8 +116,18 @@ def parse_iso(text: str | None) -> datetime | None:
     return parse_text_date(text)
 
 
-def parse_text_date(text: str) -> datetime | None:
-    """A visible dateline ("Tuesday, 17/10/2023 13:30 WIB", "Oct. 17, 2023 1:30 p.m. EDT")."""
+def _clock(g: dict[str, str | None]) -> tuple[int, int, int]:
+    hour, minute = int(g["H"] or 0), int(g["M"] or 0)
+    if g.get("ampm"):
+        pm = str(g["ampm"]).lower().startswith("p")
+        hour = hour % 12 + (12 if pm else 0)
+    return hour, minute, int(g["S"] or 0)
+
+
+def parse_dateline(text: str) -> tuple[datetime, bool] | None:
+    """A visible date ("Tuesday, 17/10/2023 13:30 WIB", "Oct. 17, 2023 1:30 p.m. EDT",
+    "08:45 GMT, 21 Feb 2025") as UTC, and whether it gave a time of day. Without a zone the
+    time is taken as UTC."""
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(text):
             g = m.groupdict()
@@ -94,19 +135,29 @@ def parse_text_date(text: str) -> datetime | None:
                 month = MONTHS.get(g["mon"].lower().rstrip("."))
                 if month is None:
                     continue
+                day = int(g["d"])
             else:
-                month = int(g["m"])
+                month, day = int(g["m"]), int(g["d"])
+                if month > 12 and day <= 12:  # 11/19/2019: month first
+                    month, day = day, month
+            timed = g
+            if not g.get("H"):
+                lead = _LEADING_TIME.match(text[: m.start()])
+                timed = lead.groupdict() if lead else g
             try:
-                hour, minute = int(g["H"] or 0), int(g["M"] or 0)
-                if g.get("ampm"):
-                    pm = g["ampm"].lower().startswith("p")
-                    hour = hour % 12 + (12 if pm else 0)
-                value = datetime(int(g["y"]), month, int(g["d"]), hour, minute, int(g["S"] or 0))
+                hour, minute, second = _clock(timed) if timed.get("H") else (0, 0, 0)
+                value = datetime(int(g["y"]), month, day, hour, minute, second)
             except (ValueError, TypeError):
                 continue
-            tz = _tz_from(g.get("tz")) if g.get("H") else None
-            return to_utc(value, tz or UTC)
+            if not timed.get("H"):
+                return to_utc(value), False
+            return to_utc(value, _tz_from(timed.get("tz"), value) or UTC), True
     return None
+
+
+def parse_text_date(text: str) -> datetime | None:
+    found = parse_dateline(text)
+    return found[0] if found else None
 
 
 def date_from_url(url: str) -> datetime | None:
@@ -120,13 +171,20 @@ def date_from_url(url: str) -> datetime | None:
 
 
 # --- bylines ---------------------------------------------------------------------------------
-_BYLINE_PREFIX = re.compile(r"^\s*(by|oleh|penulis|reporter|written by|words by)\s*:?\s+", re.I)
+_BYLINE_PREFIX = re.compile(
+    r"^\s*(by|oleh|penulis|reporter|written by|words by|story by|laporan|kontributor)\s*:?\s+",
+    re.I,
+)
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\bdan\b|&|\||\s[-–—]\s)\s*", re.I)
-# Words that mark a part of a byline as an organisation, not a person.
+# Words that mark a part of a byline as an organisation, not a person: the generic words that
+# newspaper, agency and portal names are made of, in English and Indonesian.
 ORG_HINTS = re.compile(
     r"\b(news|times|post|press|indonesia|tv|radio|media|daily|herald|tribune|journal|agency|"
     r"reuters|ap|afp|antara|bbc|cnn|cnbc|kompas|detik|tempo|bloomberg|associated|gazette|"
-    r"online|\.com|\.id|\.co|magazine|network|channel|wire|staff|desk|team|redaksi)\b",
+    r"online|\.com|\.id|\.co|magazine|network|channel|wire|staff|desk|team|redaksi|"
+    r"courier|chronicle|observer|mail|express|telegraph|guardian|standard|examiner|inquirer|"
+    r"mirror|bulletin|dispatch|register|ledger|monitor|insider|weekly|digest|sentinel|globe|"
+    r"review|report|today|kabar|warta|berita|harian|suara|koran|majalah|tribun|pos)\b",
     re.I,
 )
 
@@ -143,6 +201,10 @@ def _looks_like_person(part: str) -> bool:
     )
 
 
+def _is_month_word(part: str) -> bool:
+    return len(part.split()) == 1 and part.lower().rstrip(".") in MONTHS
+
+
 def split_byline(byline: str | None) -> tuple[list[str], str | None]:
     """'Thea Fathanah Arbar, CNBC Indonesia' -> (['Thea Fathanah Arbar'], 'CNBC Indonesia')."""
     if not byline:
@@ -153,13 +215,52 @@ def split_byline(byline: str | None) -> tuple[list[str], str | None]:
     outlet = None
     for part in _NAME_SPLIT.split(text):
         part = part.strip(" -–—|.")
-        if not part:
+        # "By Dana Whitfield | March 2, 2024": a date or a time is no name and no outlet.
+        if not part or any(ch.isdigit() for ch in part) or _is_month_word(part):
             continue
         if _looks_like_person(part) and outlet is None:
             authors.append(part)
         elif outlet is None and len(part.split()) <= 6:
             outlet = part
     return authors, outlet
+
+
+_VISIBLE_BY = re.compile(r"(?:^|\s)(?:by|oleh)\s+(?P<rest>[A-Z].{1,80})$", re.I)
+_OUTLET_SHAPE = re.compile(r"^[A-Z0-9][\w.&'’-]*(?:\s+[\w.&'’-]+){0,5}$")
+
+
+def visible_byline(text: str) -> tuple[list[str], str | None] | None:
+    """Authors and outlet from a short visible line near the title, or None when the line is
+    not a byline. Accepted: a prefixed byline ("By Dana Whitfield", "Oleh Ayu Lestari",
+    "Penulis: Ayu Lestari"), "… by Dana Whitfield" after a date, or "Name, Outlet" /
+    "Name - Outlet" with a person's name of two words or more. A bare name or label ("World",
+    "Middle East") is not taken: without a prefix or an outlet it cannot be told from a section
+    name."""
+    text = re.sub(r"\s+", " ", text).strip(" |·•")
+    if not text or len(text) > 100 or len(text.split()) > 14:
+        return None
+    if _BYLINE_PREFIX.match(text):
+        body = _BYLINE_PREFIX.sub("", text)
+    elif m := _VISIBLE_BY.search(text):
+        body = m.group("rest")
+    else:
+        body = None
+    if body is not None:
+        if any(ch.isdigit() for ch in body):
+            return None
+        authors, outlet = split_byline(body)
+        return (authors, outlet) if authors else None
+    if any(ch.isdigit() for ch in text) or not re.search(r",|\s[-–—|]\s", text):
+        return None
+    authors, outlet = split_byline(text)
+    if (
+        authors
+        and outlet
+        and all(len(a.split()) >= 2 for a in authors)
+        and _OUTLET_SHAPE.match(outlet)
+    ):
+        return authors, outlet
+    return None
 
 
 # --- credited outlet -----------------------------------------------------------------------------
@@ -211,6 +312,33 @@ def credited_outlet(lines: list[str]) -> str | None:
             m = pattern.search(line)
             if m and (name := _clean_outlet(m.group(1))):
                 return name
+    return None
+
+
+# News agencies whose copyright line under an article says the article is theirs (a wire story
+# the site runs). Other copyright lines name the site itself or its parent company.
+WIRE_AGENCIES = (
+    "Associated Press", "AP", "Reuters", "Agence France-Presse", "AFP", "Bloomberg",
+    "Antara", "ANTARA", "Xinhua", "Kyodo", "Yonhap", "dpa", "EFE", "ANSA", "UPI", "Bernama",
+    "Press Association", "PA Media", "Australian Associated Press", "AAP", "Canadian Press",
+)  # fmt: skip
+_WIRE_KEYS = {re.sub(r"[^a-z0-9]+", "", a.lower()): a for a in WIRE_AGENCIES}
+_COPYRIGHT = re.compile(
+    r"^\s*(?:copyright\s*)?(?:©|\(c\)|copyright)\s*(?:(?:19|20)\d\d\s*)?(?:by\s+)?"
+    r"(?:the\s+)?(?P<name>[A-Za-z][\w.&'’ -]{0,40}?)\s*(?:[.,;|]|all rights|$)",
+    re.I,
+)
+
+
+def wire_copyright(lines: list[str]) -> str | None:
+    """The news agency named by a copyright line at the end ("© 2019 Associated Press. All
+    Rights Reserved.", "© Reuters"), or None."""
+    for line in reversed(lines[-4:]):
+        m = _COPYRIGHT.match(line)
+        if m:
+            key = re.sub(r"[^a-z0-9]+", "", m.group("name").lower())
+            if key in _WIRE_KEYS:
+                return _WIRE_KEYS[key]
     return None
 
 
