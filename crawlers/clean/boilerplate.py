@@ -62,7 +62,9 @@ def _combined(rules: tuple[Rule, ...]) -> re.Pattern[str]:
 
 
 _NO_WORD = re.compile(r"[\W_]*")
-_URL_ONLY = re.compile(r"(https?://|www\.)\S+")
+# A contact address alone on a line is the author's box, not article text. A bare URL is kept:
+# articles list links the author wrote out (sources, shop links, references).
+_EMAIL_ONLY = re.compile(r"(e-?mail\s*:?\s*)?[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
 def _match(rules: tuple[Rule, ...], line: str) -> Rule | None:
@@ -90,8 +92,11 @@ def remove_boilerplate(
         text = line.strip()
         if not text:
             continue
-        if _NO_WORD.fullmatch(text) or _URL_ONLY.fullmatch(text):
+        if _NO_WORD.fullmatch(text):
             hits["no-text"] += 1
+            continue
+        if _EMAIL_ONLY.fullmatch(text):
+            hits["email-only"] += 1
             continue
         rule = _match(rules, text)
         if rule is None:
