@@ -226,6 +226,7 @@ class PoliteThrottle(AutoThrottle):
 # -- logs -------------------------------------------------------------------------------------
 
 USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@")
+BARE_USERINFO = re.compile(r"(^|[\s'\"(<\[=])[^\s/@:'\"<>]+:[^\s/@'\"<>]*@")  # user:pass@host
 SECRET_QUERY = re.compile(
     r"(?i)([?&;](?:access_token|api[_-]?key|apikey|auth|key|password|passwd|pwd|secret|"
     r"sig|signature|token|session|sessionid|sid)=)[^&#\s'\"<>]+"
@@ -239,7 +240,7 @@ SECRET_HEADER = re.compile(
 def mask_secrets(text: str) -> str:
     """``text`` with URL credentials, secret query values and cookie/auth headers masked."""
     if "@" in text:
-        text = USERINFO.sub(r"\1***@", text)
+        text = BARE_USERINFO.sub(r"\1***@", USERINFO.sub(r"\1***@", text))
     if "=" in text:
         text = SECRET_QUERY.sub(r"\1***", text)
     return SECRET_HEADER.sub(r"\1***", text)

@@ -25,13 +25,14 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from w3lib.http import basic_auth_header
 
 from crawlers.classify import is_article, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
@@ -50,7 +51,28 @@ PAGE_KINDS = ("article", "link", "start")
 
 
 def _normalise(url: str) -> str:
-    return urldefrag(url)[0]
+    """The URL as a key: no fragment, no ``user:password@``."""
+    return _split_credentials(urldefrag(url)[0])[0]
+
+
+def _site(url: str) -> str:
+    """``host[:port]`` of a URL, lower-cased and without any ``user:password@``."""
+    netloc = urlsplit(url).netloc.lower()
+    return netloc.rsplit("@", 1)[-1]
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """A URL without ``user:password@`` and the Basic ``Authorization`` value it carried.
+
+    The credentials then never appear in request URLs, logs, validators or pages; Scrapy
+    drops the header when a redirect leaves the host.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    clean = urlunsplit(parts._replace(netloc=_site(url)))
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    return clean, basic_auth_header(user, password).decode("latin-1")
 
 
 def _requested_url(response: Response) -> str:
@@ -83,7 +105,12 @@ class NewsSpider(scrapy.Spider):
             self.seen: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
         else:
             self.seen = dict(seen or {})
-        self.domains = self.source.domains
+        declared = self.source.feeds + self.source.sitemaps + self.source.start_urls
+        self.domains = {_site(u) for u in declared}
+        # Credentials given in the seeds' URLs apply to every request to that host:port.
+        self.site_auth = {
+            _site(u): auth for u in declared if (auth := _split_credentials(u)[1]) is not None
+        }
         self.allow = [re.compile(p) for p in self.source.allow]
         self.deny = [re.compile(p) for p in self.source.deny]
         self.link_extractor = LinkExtractor(deny_extensions=SKIP_EXTENSIONS)
@@ -112,7 +139,7 @@ class NewsSpider(scrapy.Spider):
 
     def _in_scope(self, url: str) -> bool:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or parts.netloc.lower() not in self.domains:
+        if parts.scheme not in ("http", "https") or _site(url) not in self.domains:
             return False
         if self.allow and not any(p.search(url) for p in self.allow):
             return False
@@ -128,13 +155,18 @@ class NewsSpider(scrapy.Spider):
         return headers
 
     def _request(self, url: str, callback: Any, kind: str, **meta: Any) -> scrapy.Request:
+        url, auth = _split_credentials(url)
+        auth = auth or self.site_auth.get(_site(url))
         self.scheduled.add(url)
         meta.update(kind=kind, handle_httpstatus_list=[304])
+        headers = self._conditional_headers(url)
+        if auth:
+            headers["Authorization"] = auth
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
-            headers=self._conditional_headers(url),
+            headers=headers,
             meta=meta,
             priority=meta.pop("priority", 0),
         )
@@ -195,7 +227,7 @@ class NewsSpider(scrapy.Spider):
         for entry in entries:
             if entry.is_sitemap:
                 url = _normalise(response.urljoin(entry.url))
-                if url not in self.scheduled and urlsplit(url).netloc.lower() in self.domains:
+                if url not in self.scheduled and _site(url) in self.domains:
                     yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
             else:
                 self._announce(response, entry)
