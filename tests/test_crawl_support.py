@@ -57,12 +57,13 @@ def run_crawl(
     *args: str,
     seen: dict[str, Any] | None = None,
     allow_private: bool = True,
+    user_agent: str = TEST_UA,
     timeout: float = 180,
 ) -> CrawlResult:
     """One crawl in a child process, exactly as flows.stages.crawl_source starts it."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "crawlers.run", "--seeds", str(seeds), "--source", source,
-           "--out", str(out), "--user-agent", TEST_UA]  # fmt: skip
+           "--out", str(out), "--user-agent", user_agent]  # fmt: skip
     if seen is not None:
         seen_path = out / "seen.json"
         seen_path.write_text(json.dumps(seen))
@@ -85,6 +86,16 @@ def run_crawl(
 
 def requests_of(net: Any, site: str, since: int = 0) -> list[Any]:
     return [r for r in net.requests[since:] if r.site == site]
+
+
+def user_agent_for(name: str) -> str:
+    """A User-Agent naming one crawl, so that crawls running side by side can be told apart
+    in the network's request log."""
+    return f"newsdedup-test/0.1 (+https://example.test/crawler-contact; crawl={name})"
+
+
+def requests_by(net: Any, user_agent: str) -> list[Any]:
+    return [r for r in net.requests if r.header("User-Agent") == user_agent]
 
 
 def repeated_paths(requests: list[Any]) -> dict[str, list[int]]:
