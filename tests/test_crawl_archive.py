@@ -1,0 +1,75 @@
+"""The WARC archive on its own: rollover, crash safety, reading WARCs written by other tools.
+(The round trip through a real crawl is in test_crawl_quirks.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import BytesIO
+
+from crawlers.archive import WarcWriter, iter_warc_pages, warc_files
+from crawlers.records import Page
+from tests.conftest import data_path
+
+ARTICLE = data_path("crawl", "article.html").read_bytes()
+
+
+def page(n: int, body: bytes = ARTICLE) -> Page:
+    return Page(
+        url=f"https://news.example/story-{n}",
+        final_url=f"https://news.example/story-{n}?ref=final",
+        source="example",
+        status=200,
+        fetched_at=datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC),
+        html=body.decode("utf-8"),
+        encoding="utf-8",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        discovered_via="feed",
+        hint_date=datetime(2026, 1, 1, tzinfo=UTC),
+        hint_title=f"Story {n}",
+    )
+
+
+def test_rollover_and_part_files(tmp_path):
+    writer = WarcWriter(tmp_path, "example", max_bytes=1)  # every page closes its file
+    for n in range(3):
+        writer.write_page(
+            page(n), body=ARTICLE, headers=[("Content-Type", "text/html; charset=utf-8")]
+        )
+    files = writer.close()
+    assert [f.name for f in files] == [f"example-{n:05d}.warc.gz" for n in range(3)]
+    assert warc_files(tmp_path) == files
+    pages = [p for f in files for p in iter_warc_pages(f)]
+    assert [p.to_dict() for p in pages] == [page(n).to_dict() for n in range(3)]
+
+    # A crawl that dies leaves only a .part file, which is not listed; the next writer
+    # continues the numbering.
+    crashed = WarcWriter(tmp_path, "example")
+    crashed.write_page(page(9), body=ARTICLE, headers=[])
+    assert warc_files(tmp_path) == files
+    assert WarcWriter(tmp_path, "example")._next == 4
+    crashed._fh.close()
+
+
+def test_reads_warcs_without_metadata_records():
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    body = (
+        "<html><head><meta charset='windows-1252'></head>"
+        "<body><p>caf\xe9 \u201cquoted\u201d</p></body></html>"
+    )
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    record = writer.create_warc_record(
+        "https://other.example/a",
+        "response",
+        payload=BytesIO(body.encode("cp1252")),
+        http_headers=http,
+    )
+    writer.write_record(record)
+    buf.seek(0)
+    (got,) = iter_warc_pages(buf, source="other")
+    assert got.url == got.final_url == "https://other.example/a"
+    assert got.source == "other" and got.status == 200 and got.discovered_via == "archive"
+    assert "café “quoted”" in got.html and got.encoding == "cp1252"
