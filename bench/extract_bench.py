@@ -1,11 +1,16 @@
 """Extraction benchmark: this project's cleaning vs plain trafilatura, in the same run.
 
     python bench/extract_bench.py AEB_DIR [--boilerplate DIR] [--repeats N] [--out FILE]
+                                          [--worst N]
 
 AEB_DIR holds ``html/<id>.html.gz`` and ``ground-truth.json`` (Article Extraction Benchmark).
 The project side runs ``extract_page`` on every page and ``finish_source`` over all of them
 (pages are grouped per site inside it) with default options; pages the quality gates drop count
-as empty predictions. Speed is pages per second on one core, median of ``--repeats`` runs.
+as empty predictions. That is the main figure. An extra row, labelled as such, scores the same
+extraction with the gates off (every page with text emitted), to separate extraction quality
+from what the gates decide. Speed is pages per second on one core, median of ``--repeats`` runs,
+the two sides interleaved. ``--worst N`` lists the N pages where the project does worst against
+plain trafilatura, for finding general causes of loss.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source  # noqa: E402
-from crawlers.clean.evaluate import aeb_scores, evaluate_boilerplate  # noqa: E402
+from crawlers.clean import (  # noqa: E402
+    CleanOptions,
+    Extracted,
+    TemplateState,
+    extract_page,
+    finish_source,
+)
+from crawlers.clean.evaluate import aeb_scores, evaluate_boilerplate, page_counts  # noqa: E402
 from crawlers.records import Page  # noqa: E402
 
 DEFAULT_BOILERPLATE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "boilerplate"
@@ -41,15 +52,25 @@ def load_aeb(root: Path) -> list[tuple[str, str, str]]:
     return items
 
 
-def run_project(items: list[tuple[str, str, str]]) -> tuple[list[str], Counter[str]]:
+def extract_all(items: list[tuple[str, str, str]]) -> list[Extracted]:
     fetched = datetime.now(UTC)
     extracted = []
     for url, html, _ in items:
         page = Page(url=url, final_url=url, source="aeb", status=200, fetched_at=fetched, html=html)
         extracted.append(extract_page(page))
-    articles, dropped = finish_source(extracted, TemplateState.empty(), CleanOptions())
+    return extracted
+
+
+def finish_all(
+    items: list[tuple[str, str, str]], extracted: list[Extracted], options: CleanOptions
+) -> tuple[list[str], Counter[str]]:
+    articles, dropped = finish_source(extracted, TemplateState.empty(), options)
     by_url = {a.url: a.text for a in articles}
     return [by_url.get(url, "") for url, _, _ in items], dropped
+
+
+def run_project(items: list[tuple[str, str, str]]) -> tuple[list[str], Counter[str]]:
+    return finish_all(items, extract_all(items), CleanOptions())
 
 
 def run_baseline(items: list[tuple[str, str, str]]) -> list[str]:
@@ -65,12 +86,33 @@ def timed(fn, items, repeats: int):  # type: ignore[no-untyped-def]
     return result, statistics.median(rates)
 
 
+def _page_scores(expected: str, predicted: str) -> tuple[float, float]:
+    tp, fp, fn = page_counts(expected, predicted)
+    return (tp / (tp + fp) if tp + fp else 0.0), (tp / (tp + fn) if tp + fn else 1.0)
+
+
+def print_worst(
+    items: list[tuple[str, str, str]], ours: list[str], theirs: list[str], n: int
+) -> None:
+    """The pages where the project loses most precision + recall against plain trafilatura."""
+    rows = []
+    for (url, _, gold), mine, base in zip(items, ours, theirs, strict=True):
+        p1, r1 = _page_scores(gold, mine)
+        p0, r0 = _page_scores(gold, base)
+        rows.append(((p1 + r1) - (p0 + r0), p1, r1, p0, r0, url))
+    rows.sort()
+    print(f"\nworst {n} pages vs trafilatura (P/R project | P/R trafilatura):")
+    for delta, p1, r1, p0, r0, url in rows[:n]:
+        print(f"  {delta:+.3f}  {p1:.3f}/{r1:.3f} | {p0:.3f}/{r0:.3f}  {url[:90]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("aeb_dir", type=Path)
     parser.add_argument("--boilerplate", type=Path, default=DEFAULT_BOILERPLATE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench-results/extract.json"))
+    parser.add_argument("--worst", type=int, default=0, help="list the N worst pages")
     args = parser.parse_args(argv)
 
     items = load_aeb(args.aeb_dir)
@@ -89,9 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline["pages_per_s"] = statistics.median(base_rates)
     project = aeb_scores(list(zip(expected, project_texts, strict=True)))
     project["pages_per_s"] = statistics.median(proj_rates)
+    ungated_texts, _ = finish_all(items, extract_all(items), CleanOptions(gates=False))
+    ungated = aeb_scores(list(zip(expected, ungated_texts, strict=True)))
 
     bp = evaluate_boilerplate(args.boilerplate)
     bp_base = _baseline_boilerplate(args.boilerplate)
+    held = bp["held_out"]
 
     rows = [
         ("AEB F1", project["f1"], baseline["f1"]),
@@ -101,14 +146,34 @@ def main(argv: list[str] | None = None) -> int:
         ("boilerplate leak rate", bp["leak_rate"], bp_base["leak_rate"]),
         ("boilerplate sentence recall", bp["sentence_recall"], bp_base["sentence_recall"]),
     ]
+    extra = [
+        ("AEB F1, gates off", ungated["f1"], baseline["f1"]),
+        ("AEB precision, gates off", ungated["precision"], baseline["precision"]),
+        ("AEB recall, gates off", ungated["recall"], baseline["recall"]),
+    ]
+    if held["families"]:
+        held_base = _baseline_boilerplate(args.boilerplate, held["families"])
+        extra += [
+            ("held-out leak rate", held["leak_rate"], held_base["leak_rate"]),
+            ("held-out sentence recall", held["sentence_recall"], held_base["sentence_recall"]),
+        ]
     print(f"AEB: {len(items)} pages; project dropped {sum(dropped.values())}: {dict(dropped)}")
-    print(f"boilerplate set: {bp['pages']} pages in {bp['families']} families")
+    print(
+        f"boilerplate set: {bp['pages']} pages in {bp['families']} families, "
+        f"{held['pages']} pages in held-out families {', '.join(held['families']) or '-'}"
+    )
     print(f"{'measure':<30}{'project':>10}{'trafilatura':>13}{'ratio':>8}")
     for name, ours, theirs in rows:
         ratio = f"{ours / theirs:.3f}" if theirs else "-"
         print(f"{name:<30}{ours:>10.3f}{theirs:>13.3f}{ratio:>8}")
+    print("extra rows (not the main figure):")
+    for name, ours, theirs in extra:
+        ratio = f"{ours / theirs:.3f}" if theirs else "-"
+        print(f"{name:<30}{ours:>10.3f}{theirs:>13.3f}{ratio:>8}")
     for leak in bp["leaks"]:
         print("  leak:", leak)
+    if args.worst:
+        print_worst(items, project_texts, baseline_texts, args.worst)
 
     result = {
         **project,
@@ -117,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         "sentence_recall": bp["sentence_recall"],
         "baseline_leak_rate": bp_base["leak_rate"],
         "baseline_sentence_recall": bp_base["sentence_recall"],
+        "gates_off": ungated,
+        "heldout_families": held["families"],
+        "heldout_leak_rate": held["leak_rate"],
+        "heldout_sentence_recall": held["sentence_recall"],
+        "boilerplate_per_family": {
+            name: {k: f[k] for k in ("pages", "leak_rate", "sentence_recall", "held_out")}
+            for name, f in bp["per_family"].items()
+        },
         "aeb_pages": len(items),
         "aeb_dropped": dict(dropped),
         "boilerplate_pages": bp["pages"],
@@ -127,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _baseline_boilerplate(root: Path) -> dict[str, float]:
+def _baseline_boilerplate(root: Path, families: list[str] | None = None) -> dict[str, float]:
     """The same leak/recall measures for plain trafilatura (no gates, no templates)."""
     from crawlers.clean.evaluate import _norm, load_boilerplate_set, sentences
 
-    items = load_boilerplate_set(root)
+    items = [i for i in load_boilerplate_set(root) if families is None or i.family in families]
     leaks = total = found = 0
     for item in items:
         text = _norm(trafilatura.extract(item.page.html, include_comments=False) or "")

@@ -115,3 +115,13 @@ def test_wire_copyright_credits_the_agency_not_the_site() -> None:
     _, article = clean_fixture("wire_copyright", url)
     assert article.credited_source == "Associated Press"
     assert "Associated Press" not in article.text and "Lakeside Daily" not in article.text
+
+
+def test_headline_repeated_in_the_body_is_dropped_whatever_title_the_meta_tags_give() -> None:
+    """og:title is often a shorter social headline: the visible <h1> that opens the body is
+    still the headline."""
+    _, article = clean_fixture("social_title", "https://nordicdaily.example/news/bridge-inquiry/")
+    assert article.title == "Bridge inquiry closed"
+    assert article.text.startswith("Prosecutors in Sweden said on Tuesday")
+    assert "Sweden Drops Its Investigation" not in article.text
+    assert article.text.endswith("said a lawyer for one of the drivers.")

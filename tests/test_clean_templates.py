@@ -177,3 +177,17 @@ def test_state_of_the_previous_format_keeps_its_counts() -> None:
     assert state.sites["valley.example"].pages == 7
     assert state.sites["valley.example"].lines == {"abc": 5}
     assert not state.sites["valley.example"].seen
+
+
+def test_length_gate_counts_unspaced_scripts_by_characters() -> None:
+    """Japanese and Chinese have no spaces: a whole paragraph is one \\w+ run, and an article
+    of 300 characters must not fail an 80-word gate."""
+    from crawlers.clean.finish import word_count
+
+    assert word_count("The council met on Tuesday, 3 times.") == 7
+    assert word_count("これでようやく元の操作性を取り戻せました。") == 10
+    paragraph = "先日、不正に改造したスマートフォンを販売したとして、男性が逮捕されました。" * 5
+    page = make_extracted(1, [paragraph])
+    articles, dropped = finish_source([page], TemplateState.empty(), CleanOptions())
+    assert len(articles) == 1 and not dropped
+    assert articles[0].word_count == word_count(paragraph) >= 80

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -54,6 +55,9 @@ class Extracted:
     declared_language: str | None = None
     section: str | None = None
     tags: list[str] = field(default_factory=list)
+    # Other forms of the headline (social title, <title> without the site name, the visible
+    # heading): a body line equal to one of them is the headline again, not text.
+    title_variants: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # body paragraphs as trafilatura gave them
     link_lines: list[bool] = field(default_factory=list)  # line is (almost) all anchor text
     link_density: float = 0.0  # share of body characters inside links
@@ -138,21 +142,30 @@ def _meta(index: dict[str, list[str]], *keys: str) -> str | None:
     return None
 
 
-def _anchor_texts(tree: HtmlElement) -> set[str]:
-    out = set()
-    for a in tree.iter("a"):
-        t = _WS.sub(" ", a.text_content()).strip().lower()
-        if len(t) >= 12:
-            out.add(t)
-    return out
+class _Anchors:
+    """Texts of the page's links (12 characters or more), lower case, for telling lines that
+    are (almost) all link text."""
 
+    def __init__(self, tree: HtmlElement) -> None:
+        texts = set()
+        for a in tree.iter("a"):
+            t = _WS.sub(" ", a.text_content()).strip().lower()
+            if len(t) >= 12:
+                texts.add(t)
+        self.texts = texts
+        self.by_length = sorted(texts, key=len)
+        self.lengths = [len(t) for t in self.by_length]
 
-def _is_link_line(line: str, anchors: set[str]) -> bool:
-    low = line.lower()
-    if low in anchors:
-        return True
-    # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
-    return len(low) < 300 and any(len(a) >= 0.8 * len(low) and a in low for a in anchors)
+    def covers(self, line: str) -> bool:
+        low = line.lower()
+        if low in self.texts:
+            return True
+        # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
+        if len(low) >= 300:
+            return False
+        start = bisect_left(self.lengths, 0.8 * len(low))
+        end = bisect_right(self.lengths, len(low))
+        return any(a in low for a in self.by_length[start:end])
 
 
 # favor_precision keeps less navigation and teaser text; when it leaves a page too short to be
@@ -226,7 +239,7 @@ def extract_page(page: Page) -> Extracted:
         out.error = "unparsable"
         return out
     _read_metadata(tree, page, out)
-    anchors = _anchor_texts(tree)
+    anchors = _Anchors(tree)
     _unwrap_layout_tables(tree)
     text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
@@ -242,7 +255,7 @@ def extract_page(page: Page) -> Extracted:
     out.removed = dict(hits)
     if before > len(raw_lines):
         out.removed["link-list"] = before - len(raw_lines)
-    out.link_lines = [_is_link_line(ln, anchors) for ln in out.lines]
+    out.link_lines = [anchors.covers(ln) for ln in out.lines]
     total = sum(len(ln) for ln in out.lines)
     linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
     out.link_density = linked / total if total else 0.0
@@ -311,6 +324,14 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         meta_author = None
     raw = byline or (", ".join(names) if names else None) or meta_author
     header = _visible_header(tree, out.title)
+    out.title_variants = _title_variants(
+        out.title,
+        _meta(meta, "og:title"),
+        _meta(meta, "twitter:title"),
+        headline,
+        _first(tree, "//title"),
+        header.heading,
+    )
     if raw is None and header.byline:
         raw = header.byline  # a class-less page: the "Name, Outlet" line under the title
     out.byline = raw
@@ -421,6 +442,7 @@ _UPDATED = re.compile(r"(?i)^\W*(last\s+)?(updated?|diperbarui|modified)\b")
 
 @dataclass
 class _Header:
+    heading: str | None = None  # text of the heading taken for the title
     byline: str | None = None
     authors: list[str] = field(default_factory=list)
     outlet: str | None = None
@@ -509,6 +531,7 @@ def _visible_header(tree: HtmlElement, title: str | None) -> _Header:
     heading = _title_heading(tree, title)
     if heading is None:
         return found
+    found.heading = _text(heading)
     dates: list[tuple[bool, bool, datetime]] = []  # (is an update, lacks a time, value)
     for text in _header_texts(heading):
         if len(text) > 160:
@@ -536,9 +559,9 @@ LINK_LIST_MIN_RUN = 3  # this many link-only lines in a row are a list of links,
 _LINK_LIST_MAX_WORDS = 30
 
 
-def _drop_link_lists(lines: list[str], anchors: set[str]) -> list[str]:
+def _drop_link_lists(lines: list[str], anchors: _Anchors) -> list[str]:
     """Remove runs of consecutive short lines that are each (almost) entirely a link."""
-    flags = [len(ln.split()) <= _LINK_LIST_MAX_WORDS and _is_link_line(ln, anchors) for ln in lines]
+    flags = [len(ln.split()) <= _LINK_LIST_MAX_WORDS and anchors.covers(ln) for ln in lines]
     kept, i = [], 0
     while i < len(lines):
         j = i
@@ -577,19 +600,38 @@ def _is_timestamp_line(line: str) -> bool:
     return bool(md.parse_text_date(line) or (_CLOCK.search(line) and _STAMP_WORD.search(line)))
 
 
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:]+\s+|\s+-\s+|\s*::\s*")
+
+
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip().lower().strip(" .:-–—|")
+    return _WS.sub(" ", text.translate(_QUOTES)).strip().lower().strip(" .:-–—|")
+
+
+def _title_variants(*titles: str | None) -> list[str]:
+    """Normalised forms of the headline: each given title, and each part of 4 words or more of a
+    title split at its separators ("Headline - Site Name", "Section | Headline")."""
+    variants: dict[str, None] = {}
+    for title in titles:
+        if not title:
+            continue
+        variants[_norm(title)] = None
+        for part in _TITLE_SEPARATORS.split(title):
+            if len(part.split()) >= 4:
+                variants[_norm(part)] = None
+    variants.pop("", None)
+    return list(variants)
 
 
 def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
     """Remove lines that restate the page's own metadata: title, byline, a bare date."""
-    title = _norm(out.title or "")
+    titles = set(out.title_variants) or {_norm(out.title or "")} - {""}
     byline = _norm(out.byline or "")
     names = {_norm(a) for a in out.authors}
     kept = []
     for line in lines:
         low = _norm(line)
-        if title and low == title:
+        if low in titles:
             continue
         if byline and (low == byline or low in (f"by {byline}", f"oleh {byline}")):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 
 # Time-zone abbreviations seen in visible datelines, as hours east of UTC. Ambiguous ones (IST,
@@ -362,7 +363,8 @@ def guess_language(text: str, declared: str | None = None) -> str | None:
     words = re.findall(r"[^\W\d_]+", text.lower())[:2000]
     declared = (declared or "").split("-")[0].split("_")[0].lower() or None
     if len(words) >= 20:
-        scores = {lang: sum(w in s for w in words) for lang, s in _STOPSETS.items()}
+        counts = Counter(words)
+        scores = {lang: sum(counts[w] for w in s) for lang, s in _STOPSETS.items()}
         best = max(scores, key=lambda k: scores[k])
         if scores[best] >= max(3, 0.08 * len(words)):
             if best == "ms" and scores["id"] >= scores["ms"] * 0.9:
