@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from flows.storage import NotFound, Storage, StorageError, open_storage
 log = logging.getLogger(__name__)
 
 
+_DT_SEGMENT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 # A read that finds listed objects gone reads the manifests again this many times in all.
 _READ_ATTEMPTS = 3
 
@@ -95,13 +97,29 @@ def _report(catalog: Catalog) -> None:
         _warn(f"skipping malformed manifest {key}")
 
 
-def _check_strays(storage: Storage, table: str, catalog: Catalog) -> None:
-    for key in storage.list(f"{table}/"):
-        if key in catalog.live or key in catalog.superseded:
-            continue
-        parsed = parse_data_key(key)
-        hint = "a run that is still writing or crashed" if parsed else "not a data object"
-        _warn(f"ignoring {key}: no committed manifest lists it ({hint})")
+def _check_strays(storage: Storage, table: str, catalog: Catalog,
+                  lo: str | None = None, hi: str | None = None) -> None:
+    """Warn about objects of the days read that no manifest accounts for. A bounded range
+    of up to two months lists just those days' partitions."""
+    prefixes = [f"{table}/"]
+    if lo is not None and hi is not None and lo <= hi:
+        first, last = date.fromisoformat(lo), date.fromisoformat(hi)
+        if (last - first).days <= 62:
+            prefixes = [f"{table}/dt={first + timedelta(days=i)}/"
+                        for i in range((last - first).days + 1)]
+    for prefix in prefixes:
+        for key in storage.list(prefix):
+            if key in catalog.live or key in catalog.superseded:
+                continue
+            m = _DT_SEGMENT.search(key)
+            if m is None and (lo is not None or hi is not None):
+                continue  # no day: not part of a dated read
+            if m is not None and ((lo is not None and m[1] < lo)
+                                  or (hi is not None and m[1] > hi)):
+                continue
+            parsed = parse_data_key(key)
+            hint = "a run that is still writing or crashed" if parsed else "not a data object"
+            _warn(f"ignoring {key}: no committed manifest lists it ({hint})")
 
 
 def read_table(
@@ -147,7 +165,7 @@ def read_table(
         if attempt == 0:
             _report(catalog)
             if check_strays:
-                _check_strays(storage, table, catalog)
+                _check_strays(storage, table, catalog, lo, hi)
         entries = sorted(
             (
                 e for e in catalog.live.values()

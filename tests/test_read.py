@@ -228,3 +228,18 @@ def test_duckdb_httpfs_reads_the_bucket(s3_env, s3_prefix: str) -> None:
         f"select title from read_parquet('{glob}') where article_id = 'a-003'"
     ).fetchall()
     assert titles == [("Harbour festival draws crowds",)]
+
+
+def test_a_dated_read_warns_only_about_strays_of_its_days(storage: Storage) -> None:
+    publish_run(storage, "20250301T090000Z-a1a1a1", STARTED, load_rows("articles"), [], {}, {})
+    publish_run(storage, "20250310T090000Z-b2b2b2", STARTED + timedelta(days=9),
+                load_rows("articles")[:1], [], {}, {})
+    storage.put("articles/dt=2025-03-01/20250301T100000Z-c3c3c3-0.parquet", b"crashed run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing stray on 2025-03-10
+        assert read_table(storage, since="2025-03-10", until="2025-03-10").num_rows == 1
+        assert read_table(storage, since="2025-03-05").num_rows == 1
+    with pytest.warns(StrayObjectWarning, match="c3c3c3"):
+        assert read_table(storage, since="2025-03-01", until="2025-03-01").num_rows == 3
+    with pytest.warns(StrayObjectWarning, match="c3c3c3"):
+        assert read_table(storage).num_rows == 4
