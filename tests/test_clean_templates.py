@@ -121,6 +121,11 @@ def test_boilerplate_set_leak_rate_and_sentence_recall() -> None:
     assert result["families"] >= 8 and result["pages"] >= 40
     assert result["leak_rate"] <= 0.05, result["leaks"]
     assert result["sentence_recall"] >= 0.97
+    # Families written after the rules, as a check on unseen templates: measured, loosely held.
+    held = result["held_out"]
+    assert len(held["families"]) >= 2 and held["pages"] >= 10
+    assert held["leak_rate"] <= 0.2, result["leaks"]
+    assert held["sentence_recall"] >= 0.97
 
 
 def test_page_refetched_in_later_runs_counts_once() -> None:

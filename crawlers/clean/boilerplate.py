@@ -98,7 +98,8 @@ def remove_boilerplate(
         if _EMAIL_ONLY.fullmatch(text):
             hits["email-only"] += 1
             continue
-        rule = _match(rules, text)
+        # A table cell row as trafilatura writes it ("| caption |"): match what is inside.
+        rule = _match(rules, text.strip("| ") if text.startswith("|") else text)
         if rule is None:
             if (
                 in_block

@@ -317,6 +317,10 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         '//*[@rel="author"]',
         '//*[contains(concat(" ", normalize-space(@class), " "), " byline ")]',
         '//*[contains(@class, "author-name") or contains(@class, "author__name")]',
+        # hCard in an hAtom entry (Blogger, older WordPress themes): <span class="vcard"><span
+        # class="fn">Name</span></span>
+        '//*[contains(concat(" ", normalize-space(@class), " "), " vcard ")]'
+        '//*[contains(concat(" ", normalize-space(@class), " "), " fn ")]',
     )
     names = _names(art.get("author"))
     meta_author = _meta(meta, "author", "article:author", "dc.creator")
@@ -360,7 +364,12 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     )  # fmt: skip
     published = md.parse_iso(machine)
     if published is None:
-        machine = _first(tree, "//time/@datetime")
+        machine = _first(
+            tree,
+            "//time/@datetime",
+            # hAtom's published date: <abbr class="published" title="2024-03-11T05:15:00+07:00">
+            '//abbr[contains(concat(" ", normalize-space(@class), " "), " published ")]/@title',
+        )
         published = md.parse_iso(machine)
     if header.published is not None and (
         published is None

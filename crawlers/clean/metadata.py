@@ -281,6 +281,16 @@ CREDIT_ANYWHERE = [
         r"\b(?:dikutip dari|mengutip dari|dilansir(?: dari)?|melansir|seperti dilansir)\s+"
         + _OUTLET
     ),  # noqa: E501
+    # Syndication notices: "This article originally appeared on X", "Artikel ini telah tayang
+    # di X dengan judul ..."
+    re.compile(
+        r"\b(?:originally|first) (?:appeared|published|ran|posted) (?:on|in|at|by)\s+(?:the\s+)?"
+        + _OUTLET
+    ),
+    re.compile(
+        r"\b(?:ini|sebelumnya) (?:telah |sudah )?(?:tayang|terbit|dimuat|dipublikasikan) "
+        r"(?:di|pada|dalam)\s+" + _OUTLET
+    ),
 ]
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
 # Capitalised words that start a sentence but are not outlets.
