@@ -113,10 +113,14 @@ def _rates(leaked: int, pages: int, found: int, total: int) -> dict[str, float |
     }
 
 
-def evaluate_boilerplate(root: Path | str, options: CleanOptions | None = None) -> dict[str, Any]:
+def evaluate_boilerplate(
+    root: Path | str, options: CleanOptions | None = None, *, first_visit: bool = False
+) -> dict[str, Any]:
     """Clean every family as one source (fresh template state) and score the result: leak
     rate (pages whose text keeps any template string) and article-sentence recall, overall,
-    per family and for the held-out families alone."""
+    per family and for the held-out families alone. ``first_visit`` cleans every page on its
+    own, so nothing is learned from the site's other pages: what the rules and the extractor
+    do alone."""
     items = load_boilerplate_set(root)
     options = options or CleanOptions()
     by_family: dict[str, list[BoilerplatePage]] = {}
@@ -126,7 +130,12 @@ def evaluate_boilerplate(root: Path | str, options: CleanOptions | None = None) 
     families: dict[str, dict[str, Any]] = {}
     for family, family_items in by_family.items():
         extracted = [extract_page(item.page) for item in family_items]
-        articles, _ = finish_source(extracted, TemplateState.empty(), options)
+        if first_visit:
+            articles = [
+                a for e in extracted for a in finish_source([e], TemplateState.empty(), options)[0]
+            ]
+        else:
+            articles, _ = finish_source(extracted, TemplateState.empty(), options)
         texts = {a.url: _norm(a.text) for a in articles}
         leaked = found = total = 0
         for item in family_items:
