@@ -480,53 +480,31 @@ def recover_unrecorded_runs(
     state does not know: without this, the next run would fetch and publish them again.
     """
     from dedup import Document
-    from flows.publish import load_catalog
-    from flows.read import read_object
+    from flows.maintenance import published_rows_of, runs_since_state, seen_entries
 
-    catalog = load_catalog(
-        storage, run_filter=lambda rid: state_version is None or rid > state_version
-    )
-    replayed = sorted(rid for rid, m in catalog.runs.items() if m.get("status") == "ok")
-    if not replayed:
+    manifests = runs_since_state(storage, state_version)
+    if not manifests:
         return []
-    columns = {
-        "articles": [
-            "article_id",
-            "url",
-            "text",
-            "published_at",
-            "credited_source",
-            "site_name",
-            "source",
-            "domain",
-        ],
-        "duplicates": ["url"],
-    }
-    for rid in replayed:
-        docs = []
-        for obj in catalog.runs[rid].get("objects", []):
-            table = obj.get("table")
-            rows = read_object(storage, obj["key"], table, columns=columns[table]).to_pylist()
-            for row in rows:
-                seen.setdefault(
-                    row["url"],
-                    {"kind": "article", "etag": None, "last_modified": None, "date": None},
-                )
-                if table == "articles":
-                    docs.append(
-                        Document(
-                            id=row["article_id"],
-                            text=row["text"] or "",
-                            published_at=row["published_at"],
-                            credited_source=row["credited_source"],
-                            outlet_names=tuple(
-                                n for n in (row["site_name"], row["source"], row["domain"]) if n
-                            ),
-                        )
-                    )
-        if docs:
-            index.dedup(docs, datetime.now(UTC))
-    return replayed
+    columns = ["article_id", "url", "text", "published_at", "credited_source", "site_name"]
+    articles = published_rows_of(storage, manifests, "articles", columns + ["source", "domain"])
+    duplicates = published_rows_of(storage, manifests, "duplicates", ["url"])
+    for url, entry in seen_entries(
+        articles.column("url").to_pylist() + duplicates.column("url").to_pylist()
+    ).items():
+        seen.setdefault(url, entry)
+    docs = [
+        Document(
+            id=row["article_id"],
+            text=row["text"] or "",
+            published_at=row["published_at"],
+            credited_source=row["credited_source"],
+            outlet_names=tuple(n for n in (row["site_name"], row["source"], row["domain"]) if n),
+        )
+        for row in articles.to_pylist()
+    ]
+    if docs:
+        index.dedup(docs, datetime.now(UTC))
+    return [str(m["run_id"]) for m in manifests]
 
 
 def _write_report(summary: dict[str, Any]) -> None:
