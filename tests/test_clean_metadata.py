@@ -143,7 +143,8 @@ def test_more_visible_dates_and_zones(text: str, expected: datetime) -> None:
 
 def test_dateline_says_whether_it_has_a_time() -> None:
     assert parse_dateline("17 Oct 2023") == (datetime(2023, 10, 17, tzinfo=UTC), False)
-    assert parse_dateline("17 Oct 2023 13:30 WIB") == (datetime(2023, 10, 17, 6, 30, tzinfo=UTC), True)  # fmt: skip  # noqa: E501
+    expected = (datetime(2023, 10, 17, 6, 30, tzinfo=UTC), True)
+    assert parse_dateline("17 Oct 2023 13:30 WIB") == expected
     assert parse_dateline("no date here") is None
 
 
@@ -212,3 +213,42 @@ def test_credited_outlet_without_city_and_with_the(lines: list[str], outlet: str
 )
 def test_wire_copyright(lines: list[str], agency: str | None) -> None:
     assert wire_copyright(lines) == agency
+
+
+def test_byline_drops_other_roles() -> None:
+    byline = "Penulis Citra Maharani | Editor Rudi Hartono"
+    assert split_byline(byline) == (["Citra Maharani"], None)
+    assert split_byline("By Dana Whitfield; Photos: Lukas Brandt") == (["Dana Whitfield"], None)
+
+
+def _boilerplate_page(family: str, slug: str):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from crawlers.clean.evaluate import load_boilerplate_set
+
+    root = Path(__file__).parent / "fixtures" / "boilerplate"
+    [item] = [i for i in load_boilerplate_set(root) if i.family == family and i.name == slug]
+    return item
+
+
+def test_blog_name_in_h1_is_not_the_title() -> None:
+    """Blog themes put the blog's name in <h1> (a link home) and the post title lower down."""
+    item = _boilerplate_page("blogger-en", "port-strike-ends")
+    e = extract_page(item.page)
+    assert e.title == "Dock Workers End Nine-Day Strike After Wage Deal at Port of Calder"
+
+
+def test_zoneless_meta_time_takes_the_zone_of_the_visible_dateline() -> None:
+    """content_PublishedDate "2024-03-10 10:00:00" is local time; "10/03/2024, 10:00 WIB"
+    under the title says which zone."""
+    item = _boilerplate_page("id-portal-modern", "harga-cabai-naik")
+    e = extract_page(item.page)
+    assert e.published_at == datetime(2024, 3, 10, 3, 0, tzinfo=UTC)
+    assert e.authors == ["Ayu Lestari"]
+
+
+def test_hatom_entry_gives_author_and_published_time() -> None:
+    item = _boilerplate_page("id-blogspot", "harga-cabai-naik")
+    e = extract_page(item.page)
+    assert e.authors == ["Ayu Lestari"]
+    assert e.published_at == datetime(2024, 3, 10, 22, 15, tzinfo=UTC)  # 05:15 WIB on the 11th

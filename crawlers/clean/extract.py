@@ -300,11 +300,11 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
             out.canonical_url = resolved
 
     headline = art.get("headline") if isinstance(art.get("headline"), str) else None
+    title_tag = _first(tree, "//title")
     out.title = (
         _meta(meta, "og:title", "twitter:title")
         or headline
-        or _first(tree, "//h1")
-        or _first(tree, "//title")
+        or _page_headline(tree, title_tag)
         or page.hint_title
     )
     publisher = _names(art.get("publisher"))
@@ -333,18 +333,19 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         _meta(meta, "og:title"),
         _meta(meta, "twitter:title"),
         headline,
-        _first(tree, "//title"),
+        title_tag,
         header.heading,
     )
     if raw is None and header.byline:
-        raw = header.byline  # a class-less page: the "Name, Outlet" line under the title
-    out.byline = raw
-    authors, outlet = md.split_byline(raw)
-    if not authors and names:
-        authors, outlet = md.split_byline(", ".join(names))
-    if raw is header.byline and header.authors:
-        authors, outlet = header.authors, header.outlet
-    out.authors, out.byline_outlet = authors, outlet
+        # A class-less page: the "Name, Outlet" line under the title.
+        out.byline = header.byline
+        out.authors, out.byline_outlet = header.authors, header.outlet
+    else:
+        out.byline = raw
+        authors, outlet = md.split_byline(raw)
+        if not authors and names:
+            authors, outlet = md.split_byline(", ".join(names))
+        out.authors, out.byline_outlet = authors, outlet
 
     machine = (
         art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
@@ -378,6 +379,14 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
             not md.has_time(machine)
             and header.has_time
             and abs((header.published - published).total_seconds()) <= 36 * 3600
+        )
+        # A time without a zone ("2024-03-12 12:02:00") is the site's local time, read above as
+        # UTC; the visible "12/03/2024, 12:02 WIB" says which zone: same clock, whole hours off.
+        or (
+            md.has_time(machine)
+            and not md.has_zone(machine)
+            and header.has_time
+            and _whole_hours_apart(header.published, published)
         )
     ):
         published = header.published
@@ -436,7 +445,7 @@ _SKIP_TAGS = frozenset("script style noscript template svg button select option"
 HEADER_MAX_BLOCKS = 15  # short blocks looked at after the title
 _HEADER_BEFORE = 3  # ... and right before it (a date above the headline)
 _HEADER_LONG_WORDS = 30  # a block this long is body text (or a caption)
-_SEGMENT_SPLIT = re.compile(r"\s+[|·•]\s+|\s*\|\s*")
+_SEGMENT_SPLIT = re.compile(r"\s+[|·•–—-]\s+|\s*\|\s*")
 # Words a dateline may hold besides the date itself.
 _DATELINE_WORDS = re.compile(
     r"(?i)^(published|updated|last|posted|on|at|by|date|time|diterbitkan|diperbarui|"
@@ -615,6 +624,47 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:]+\s+|\s+-\s+|\s*::\s*")
 
 def _norm(text: str) -> str:
     return _WS.sub(" ", text.translate(_QUOTES)).strip().lower().strip(" .:-–—|")
+
+
+def _whole_hours_apart(a: datetime, b: datetime) -> bool:
+    seconds = abs((a - b).total_seconds())
+    return 0 < seconds <= 14 * 3600 and seconds % 1800 == 0
+
+
+_SEPARATOR_CHARS = " :|-–—»·•"
+
+
+def _is_home_link(node: HtmlElement) -> bool:
+    """A heading that is only a link to the home page: the site's name or logo."""
+    links = node.findall(".//a")
+    if len(links) != 1 or _text(links[0]) != _text(node):
+        return False
+    href = (links[0].get("href") or "").strip()
+    return href in ("", "/", "./", "#") or urlsplit(href).path in ("", "/")
+
+
+def _page_headline(tree: HtmlElement, title_tag: str | None) -> str | None:
+    """The first ``<h1>`` that is not the site's name; else ``<title>`` with the site's name cut
+    off where a blog theme puts its name in ``<h1>`` ("Blog Name: Headline")."""
+    site_h1 = None
+    for node in tree.iter("h1"):
+        text = _text(node)
+        if not text:
+            continue
+        if not _is_home_link(node):
+            return text
+        site_h1 = site_h1 or text
+    if site_h1 and title_tag:
+        low_title, low_h1 = title_tag.lower(), site_h1.lower()
+        rest = ""
+        if low_title.startswith(low_h1):
+            rest = title_tag[len(site_h1) :]  # "Blog Name: Headline"
+        elif low_title.endswith(low_h1):
+            rest = title_tag[: -len(site_h1)]  # "Headline | Blog Name"
+        # Only a whole part cut off at a separator, not "Head" + "line".
+        if rest.strip() != rest.strip(_SEPARATOR_CHARS) and rest.strip(_SEPARATOR_CHARS):
+            return rest.strip(_SEPARATOR_CHARS)
+    return title_tag
 
 
 def _title_variants(*titles: str | None) -> list[str]:

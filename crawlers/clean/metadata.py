@@ -91,6 +91,11 @@ def to_utc(value: datetime, default_tz: timezone = UTC) -> datetime:
     return value.astimezone(UTC)
 
 
+def has_zone(text: str | None) -> bool:
+    """Whether a machine-readable date string gives its UTC offset ("Z", "+07:00")."""
+    return bool(text and re.search(r"(Z|[+-]\d\d:?\d\d)\s*$", text.strip()))
+
+
 def has_time(text: str | None) -> bool:
     """Whether a machine-readable date string carries a time of day (not just a day)."""
     return bool(text and re.search(r"\d[T ]\d\d:\d\d", text.strip()))
@@ -206,6 +211,14 @@ def _is_month_word(part: str) -> bool:
     return len(part.split()) == 1 and part.lower().rstrip(".") in MONTHS
 
 
+# Parts of a byline that name another role than the writer's ("Editor: Rudi Hartono").
+_OTHER_ROLE = re.compile(
+    r"^(editor|editors|penyunting|redaktur|editing|edited by|photos?|foto|fotografer|"
+    r"photographer|ilustrasi|illustration|illustrator|video|videografer|grafis|graphics)\b",
+    re.I,
+)
+
+
 def split_byline(byline: str | None) -> tuple[list[str], str | None]:
     """'Thea Fathanah Arbar, CNBC Indonesia' -> (['Thea Fathanah Arbar'], 'CNBC Indonesia')."""
     if not byline:
@@ -218,6 +231,8 @@ def split_byline(byline: str | None) -> tuple[list[str], str | None]:
         part = part.strip(" -–—|.")
         # "By Dana Whitfield | March 2, 2024": a date or a time is no name and no outlet.
         if not part or any(ch.isdigit() for ch in part) or _is_month_word(part):
+            continue
+        if _OTHER_ROLE.match(part):
             continue
         if _looks_like_person(part) and outlet is None:
             authors.append(part)
