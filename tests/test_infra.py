@@ -32,6 +32,7 @@ TERRAFORM = INFRA / "terraform"
 PREFECT_YAML = REPO / "flows" / "prefect.yaml"
 
 ENTRYPOINT = "flows/pipeline.py:news_pipeline"
+SHARD_ENTRYPOINT = "flows/pipeline.py:news_shard"
 POOL = "newsdedup-pool"
 
 
@@ -368,11 +369,24 @@ def _deployments(project: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_prefect_yaml_has_both_deployments(prefect_project):
     deployments = _deployments(prefect_project)
-    assert set(deployments) == {"hourly", "one-source"}
+    assert set(deployments) == {"hourly", "one-source", "shard"}
+    for name in ("hourly", "one-source"):
+        assert deployments[name]["entrypoint"] == ENTRYPOINT
+        assert deployments[name]["parameters"]["seeds"].startswith("seeds/")
     for deployment in deployments.values():
-        assert deployment["entrypoint"] == ENTRYPOINT
         assert deployment["work_pool"]["name"] == POOL
-        assert deployment["parameters"]["seeds"].startswith("seeds/")
+
+
+def test_prefect_yaml_shard_deployment_matches_the_pipeline_default(prefect_project):
+    """A sharded run starts flow runs of NEWSDEDUP_SHARD_DEPLOYMENT: the file declares it."""
+    from flows.config import PipelineSettings
+
+    shard = _deployments(prefect_project)["shard"]
+    assert shard["entrypoint"] == SHARD_ENTRYPOINT
+    assert not shard.get("schedules")
+    flow_name, deployment_name = PipelineSettings().shard_deployment.split("/")
+    assert deployment_name == shard["name"]
+    assert flow_name == "news-shard"
 
 
 def test_prefect_yaml_hourly_schedule(prefect_project):
@@ -389,6 +403,26 @@ def test_prefect_yaml_one_source_is_manual(prefect_project):
     assert isinstance(sources, list) and len(sources) == 1
 
 
+def test_prefect_yaml_defaults_name_real_sources(prefect_project):
+    """Every deployment runs with its defaults: the seeds file exists in the checkout and
+    holds the sources it names (a bad default fails only at run time, on the worker)."""
+    from crawlers.seeds import load_seeds
+
+    for deployment in prefect_project["deployments"]:
+        if deployment["entrypoint"] != ENTRYPOINT:
+            continue
+        params = deployment["parameters"]
+        seeds = load_seeds(REPO / params["seeds"])
+        seeds.select(params.get("sources"))
+
+
+def test_prefect_yaml_sends_project_logs_to_the_run_log(prefect_project):
+    for deployment in prefect_project["deployments"]:
+        env = deployment["work_pool"]["job_variables"]["env"]
+        loggers = set(env["PREFECT_LOGGING_EXTRA_LOGGERS"].split(","))
+        assert {"newsdedup", "flows", "crawlers", "dedup"} <= loggers, deployment["name"]
+
+
 def test_prefect_yaml_pull_step_sets_working_directory(prefect_project):
     steps = prefect_project["pull"]
     assert [next(iter(s)) for s in steps] == ["prefect.deployments.steps.set_working_directory"]
@@ -400,7 +434,10 @@ def test_prefect_yaml_pull_step_sets_working_directory(prefect_project):
 def test_prefect_yaml_parameters_match_the_flow_signature(prefect_project):
     allowed = {"seeds", "sources", "output", "allow_private", "window_days"}
     for deployment in prefect_project["deployments"]:
-        assert set(deployment["parameters"]) <= allowed, deployment["name"]
+        if deployment["entrypoint"] == ENTRYPOINT:
+            assert set(deployment["parameters"]) <= allowed, deployment["name"]
+        else:  # the parent run passes every parameter of a shard
+            assert not deployment.get("parameters"), deployment["name"]
 
 
 def test_prefect_yaml_passes_prefects_schema():
@@ -411,7 +448,7 @@ def test_prefect_yaml_passes_prefects_schema():
     )
     raw = yaml.safe_load(PREFECT_YAML.read_text())
     model = models.PrefectYamlModel.model_validate(raw)
-    assert [d.name for d in model.deployments] == ["hourly", "one-source"]
+    assert [d.name for d in model.deployments] == ["hourly", "one-source", "shard"]
     hourly = model.deployments[0]
     assert hourly.schedules and getattr(hourly.schedules[0], "cron", None) == "0 * * * *"
 
@@ -436,6 +473,18 @@ def news_pipeline(
     Path(os.environ["INFRA_TEST_REPORT"]).write_text(
         f"{os.getcwd()}|{seeds}|{','.join(sources or [])}|{output}"
     )
+
+
+@flow(name="news-shard")
+def news_shard(
+    seeds: str,
+    sources: list[str],
+    output: str,
+    run_id: str,
+    shard: int = 0,
+    allow_private: bool = False,
+) -> str:
+    return ""
 """
 
 
@@ -473,8 +522,8 @@ def deploy_target(prefect_server, tmp_path) -> Iterator[Any]:
     import httpx
 
     with httpx.Client(base_url=prefect_server.api_url, timeout=10) as client:
-        for name in ("hourly", "one-source"):
-            found = client.get(f"/deployments/name/news-pipeline/{name}")
+        for name in ("news-pipeline/hourly", "news-pipeline/one-source", "news-shard/shard"):
+            found = client.get(f"/deployments/name/{name}")
             if found.status_code == 200:
                 client.delete(f"/deployments/{found.json()['id']}")
 
@@ -531,7 +580,7 @@ def test_prefect_deploy_registers_and_worker_runs_in_checkout(
     assert all(s["active"] for s in hourly["schedules"])
     one = _read_deployment(server, "news-pipeline/one-source")
     assert one["schedules"] == []
-    assert one["parameters"]["sources"] == ["site-a"]
+    assert one["parameters"]["sources"] == ["tempo"]
     assert one["work_pool_name"] == POOL
     # The pull step keeps its placeholder: the worker resolves it at run time.
     assert one["pull_steps"] == [
