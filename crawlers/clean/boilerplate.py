@@ -67,8 +67,10 @@ _NO_WORD = re.compile(r"[\W_]*")
 _EMAIL_ONLY = re.compile(r"(e-?mail\s*:?\s*)?[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
-def _match(rules: tuple[Rule, ...], line: str) -> Rule | None:
-    if not _combined(rules).fullmatch(line):
+def _match(
+    rules: tuple[Rule, ...], line: str, combined: re.Pattern[str] | None = None
+) -> Rule | None:
+    if not (combined or _combined(rules)).fullmatch(line):
         return None
     for rule in rules:
         if rule.kind != "strip" and rule.regex.fullmatch(line):
@@ -82,6 +84,7 @@ def remove_boilerplate(
     """Drop lines matching a known boilerplate rule. Returns kept lines and rule-id counts."""
     rules = default_rules() if rules is None else rules
     strips = [r for r in rules if r.kind == "strip"]
+    combined = _combined(rules)  # once per page: hashing the rules tuple per line is slow
     total = sum(len(x) for x in lines) or 1
     seen = 0
     kept: list[str] = []
@@ -99,7 +102,7 @@ def remove_boilerplate(
             hits["email-only"] += 1
             continue
         # A table cell row as trafilatura writes it ("| caption |"): match what is inside.
-        rule = _match(rules, text.strip("| ") if text.startswith("|") else text)
+        rule = _match(rules, text.strip("| ") if text.startswith("|") else text, combined)
         if rule is None:
             if (
                 in_block

@@ -286,6 +286,30 @@ def md_norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", name.lower())
 
 
+def _class_byline(tree: HtmlElement) -> str | None:
+    """The byline named by class, in this order: ``byline``; ``author-name``/``author__name``;
+    an hCard's ``fn`` inside ``vcard`` (hAtom entries: Blogger, older WordPress themes). One
+    XPath pass collects the candidates (each class test over the whole tree is costly)."""
+    found: dict[int, str] = {}
+    for node in tree.xpath(
+        '//*[@class][contains(@class, "byline") or contains(@class, "author") or '
+        'contains(@class, "fn")]'
+    ):
+        classes = node.get("class", "").split()
+        text = _text(node)
+        if not text:
+            continue
+        if "byline" in classes:
+            found.setdefault(0, text)
+        elif any("author-name" in c or "author__name" in c for c in classes):
+            found.setdefault(1, text)
+        elif "fn" in classes and any(
+            "vcard" in (a.get("class") or "").split() for a in node.iterancestors()
+        ):
+            found.setdefault(2, text)
+    return found[min(found)] if found else None
+
+
 def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     ld = _json_ld(tree)
     meta = _meta_index(tree)
@@ -312,16 +336,7 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         publisher[0] if publisher else None
     )
 
-    byline = _first(
-        tree,
-        '//*[@rel="author"]',
-        '//*[contains(concat(" ", normalize-space(@class), " "), " byline ")]',
-        '//*[contains(@class, "author-name") or contains(@class, "author__name")]',
-        # hCard in an hAtom entry (Blogger, older WordPress themes): <span class="vcard"><span
-        # class="fn">Name</span></span>
-        '//*[contains(concat(" ", normalize-space(@class), " "), " vcard ")]'
-        '//*[contains(concat(" ", normalize-space(@class), " "), " fn ")]',
-    )
+    byline = _first(tree, '//*[@rel="author"]') or _class_byline(tree)
     names = _names(art.get("author"))
     meta_author = _meta(meta, "author", "article:author", "dc.creator")
     if meta_author and meta_author.startswith("http"):

@@ -307,6 +307,11 @@ CREDIT_ANYWHERE = [
         r"(?:di|pada|dalam)\s+" + _OUTLET
     ),
 ]
+# Words one of CREDIT_ANYWHERE needs: most lines have none, and one search rules them out.
+_CREDIT_HINT = re.compile(
+    r"quoted|reported|citing|dikutip|mengutip|dilansir|melansir|originally|first|tayang|terbit|"
+    r"dimuat|dipublikasikan"
+)
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
 # Capitalised words that start a sentence but are not outlets.
 _NOT_OUTLET = re.compile(r"^(The|A|An|He|She|They|It|This|That|On|In|At|Mr|Mrs|Ms|Dr)\b")
@@ -334,6 +339,8 @@ def credited_outlet(lines: list[str]) -> str | None:
         if m and (name := _clean_outlet(m.group(1))):
             return name
     for line in lines:
+        if not _CREDIT_HINT.search(line):
+            continue
         for pattern in CREDIT_ANYWHERE:
             m = pattern.search(line)
             if m and (name := _clean_outlet(m.group(1))):
