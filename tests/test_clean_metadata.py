@@ -252,3 +252,26 @@ def test_hatom_entry_gives_author_and_published_time() -> None:
     e = extract_page(item.page)
     assert e.authors == ["Ayu Lestari"]
     assert e.published_at == datetime(2024, 3, 10, 22, 15, tzinfo=UTC)  # 05:15 WIB on the 11th
+
+
+@pytest.mark.parametrize(
+    ("line", "furniture"),
+    [
+        ("Updated at 1:23 p.m.", True),
+        ("Diperbarui 17 Oktober 2023, 13:30 WIB", True),
+        ("[ 2018-08-25 15:24 ]", True),
+        ("5:45 AM PST 11/19/2019 by Patrick Shanley", True),
+        ("By Dana Whitfield | March 2, 2024", True),
+        ("Oleh Ayu Lestari - 5 Maret 2024", True),
+        # A live-blog time heading, opening hours, a table row, prose: kept.
+        ("4:14 p.m.", False),
+        ("9.30 A.M. / 7.00 P.M.", False),
+        ("| HD | THE HOME DEPOT INC. | 225.86 | -12.99 | -5.44% |", False),
+        ("The vote is at 10:30.", False),
+        ("The vote on March 2, 2024 by the council was close", False),
+    ],
+)
+def test_date_and_byline_lines_are_page_furniture(line: str, furniture: bool) -> None:
+    from crawlers.clean.extract import _is_byline_and_date, _is_timestamp_line
+
+    assert (_is_timestamp_line(line) or _is_byline_and_date(line)) is furniture

@@ -243,18 +243,16 @@ def extract_page(page: Page) -> Extracted:
     _unwrap_layout_tables(tree)
     text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    raw_text_lines = raw_lines
     # Credit lines ("Source: AP", datelines) are boilerplate to the reader but say which
     # outlet a reprint copies: read them before the rules remove them.
     credited = md.credited_outlet(raw_lines)
     out.raw_line_count = len(raw_lines)
-    before = len(raw_lines)
-    raw_lines = _drop_link_lists(raw_lines, anchors)
-    lines, hits = remove_boilerplate(raw_lines)
+    without_link_lists = _drop_link_lists(raw_lines, anchors)
+    lines, hits = remove_boilerplate(without_link_lists)
     out.lines = _drop_page_furniture(lines, out)
     out.removed = dict(hits)
-    if before > len(raw_lines):
-        out.removed["link-list"] = before - len(raw_lines)
+    if len(raw_lines) > len(without_link_lists):
+        out.removed["link-list"] = len(raw_lines) - len(without_link_lists)
     out.link_lines = [anchors.covers(ln) for ln in out.lines]
     total = sum(len(ln) for ln in out.lines)
     linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
@@ -267,7 +265,7 @@ def extract_page(page: Page) -> Extracted:
         or md.credited_outlet(out.lines)
         or _foreign_byline_outlet(out)
         # "© 2019 Associated Press": a wire story; the site's own copyright credits nobody.
-        or md.wire_copyright(raw_text_lines)
+        or md.wire_copyright(raw_lines)
     )
     return out
 
@@ -549,7 +547,8 @@ def _header_texts(heading: HtmlElement) -> list[str]:
 
 
 def _is_dateline(segment: str) -> bool:
-    """Whether a short text is (almost) only a date: no more than a few other words."""
+    """Whether a short text is (almost) only a date: at most one word that is not a month, a
+    weekday, a zone or a word such as "published"/"updated"/"pukul"."""
     words = re.findall(r"[^\W\d_][\w'.]*", segment)
     other = [w for w in words if md.MONTHS.get(w.lower().rstrip(".")) is None
              and not _DATELINE_WORDS.match(w.rstrip(".")) and w not in _ZONES]  # fmt: skip
@@ -715,7 +714,29 @@ def _drop_page_furniture(lines: list[str], out: Extracted) -> list[str]:
             continue
         if len(line) <= 60 and _DATE_ONLY.match(line.strip()) and md.parse_text_date(line):
             continue
-        if _is_timestamp_line(line):
+        if _is_timestamp_line(line) or _is_byline_and_date(line):
             continue
         kept.append(line)
     return kept
+
+
+def _is_byline_and_date(line: str) -> bool:
+    """A short line made only of a byline and a date, in either order: "5:45 AM PST 11/19/2019
+    by Patrick Shanley", "By Dana Whitfield | March 2, 2024", "Oleh Ayu Lestari - 5 Maret 2024"."""
+    if len(line) > 120 or not any(ch.isdigit() for ch in line):
+        return False
+    m = re.match(r"(?i)(?P<date>.+?)\s+(?P<by>(?:by|oleh)\s+.+)$", line)
+    if m and _is_dateline(m["date"]) and md.parse_text_date(m["date"]):
+        return md.visible_byline(m["by"]) is not None
+    parts = [p for p in _SEGMENT_SPLIT.split(line) if p.strip()]
+    if len(parts) < 2:
+        return False
+    has_date = has_byline = False
+    for part in parts:
+        if any(ch.isdigit() for ch in part) and _is_dateline(part) and md.parse_text_date(part):
+            has_date = True
+        elif md.visible_byline(part):
+            has_byline = True
+        else:
+            return False
+    return has_date and has_byline
