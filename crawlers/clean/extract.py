@@ -21,7 +21,7 @@ from crawlers.clean import metadata as md
 from crawlers.clean.boilerplate import remove_boilerplate
 from crawlers.records import Page
 
-CLEAN_VERSION = 1
+CLEAN_VERSION = 2  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
 
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
