@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 _DT_SEGMENT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+# Objects at least this big are read column by column when only some columns are wanted.
+RANGED_MIN_BYTES = 256 * 1024
 # A read that finds listed objects gone reads the manifests again this many times in all.
 _READ_ATTEMPTS = 3
 
@@ -59,13 +61,25 @@ def read_object(
     columns: list[str] | None = None,
     expected_bytes: int | None = None,
 ) -> pa.Table:
-    """One data object, conformed to the current schema (missing columns as nulls)."""
+    """One data object, conformed to the current schema (missing columns as nulls).
+
+    Some of the columns of an object of known size over :data:`RANGED_MIN_BYTES` are read
+    with ranged requests (the footer, then just those columns' chunks); anything else is
+    fetched whole, in one request."""
+    wanted = columns if columns is not None else schema_for(table).names
+    if (columns is not None and expected_bytes is not None
+            and expected_bytes >= RANGED_MIN_BYTES
+            and not {"text"} & set(columns)):  # text is most of a file: fetch it whole
+        with storage.open_ranged(key, expected_bytes) as fh:
+            pf = pq.ParquetFile(fh, pre_buffer=True)
+            present = set(pf.schema_arrow.names)
+            raw = pf.read(columns=[c for c in wanted if c in present], use_threads=False)
+        return conform(raw, table, wanted)
     data = storage.get(key)
     if expected_bytes is not None and len(data) != expected_bytes:
         raise ValueError(f"{key} has {len(data)} bytes, its manifest says {expected_bytes}")
     pf = pq.ParquetFile(pa.BufferReader(data))
     present = set(pf.schema_arrow.names)
-    wanted = columns if columns is not None else schema_for(table).names
     raw = pf.read(columns=[c for c in wanted if c in present])
     return conform(raw, table, wanted)
 
