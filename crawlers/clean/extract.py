@@ -72,7 +72,7 @@ class Extracted:
 
 
 def _text(node: HtmlElement) -> str:
-    return _WS.sub(" ", node.text_content()).strip()
+    return " ".join(node.text_content().split())
 
 
 def _first(tree: HtmlElement, *xpaths: str) -> str | None:
@@ -149,7 +149,7 @@ class _Anchors:
     def __init__(self, tree: HtmlElement) -> None:
         texts = set()
         for a in tree.iter("a"):
-            t = _WS.sub(" ", a.text_content()).strip().lower()
+            t = " ".join(a.text_content().split()).lower()
             if len(t) >= 12:
                 texts.add(t)
         self.texts = texts
@@ -637,7 +637,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:]+\s+|\s+-\s+|\s*::\s*")
 
 
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text.translate(_QUOTES)).strip().lower().strip(" .:-–—|")
+    return " ".join(text.translate(_QUOTES).split()).lower().strip(" .:-–—|")
 
 
 def _whole_hours_apart(a: datetime, b: datetime) -> bool:
