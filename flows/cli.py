@@ -62,20 +62,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.pipeline import news_pipeline
     from flows.state import RunInProgress
 
+    state = news_pipeline(
+        seeds=str(args.seeds),
+        sources=args.source or None,
+        output=args.output,
+        allow_private=args.allow_private,
+        window_days=args.window_days,
+        return_state=True,
+    )
     try:
-        summary = news_pipeline(
-            seeds=str(args.seeds),
-            sources=args.source or None,
-            output=args.output,
-            allow_private=args.allow_private,
-            window_days=args.window_days,
-        )
-    except RunInProgress as exc:
-        _err(str(exc))
+        result = state.result(raise_on_failure=False)
+    except Exception as exc:  # noqa: BLE001 - a result that cannot be read is a failed run
+        result = exc
+    if isinstance(result, RunInProgress):
+        _err(str(result))
         return EXIT_LOCKED
-    except Exception as exc:  # noqa: BLE001 - report any failure as a failed run
-        _err(f"run failed: {type(exc).__name__}: {exc}")
+    if isinstance(result, BaseException) or not isinstance(result, dict):
+        detail = (
+            f"{type(result).__name__}: {result}"
+            if isinstance(result, BaseException)
+            else state.message
+        )
+        _err(f"run failed: {detail}")
         return EXIT_FAILED
+    summary = result
     _print_summary(summary)
     if summary["failed_sources"]:
         for name, error in summary["failed_sources"].items():
@@ -231,6 +241,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from flows.deploy import deploy
+
+    return deploy(args.prefect_file, pool=args.pool)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deploy import DeployError, serve
+
+    try:
+        serve(args.seeds, output=args.output, cron=args.cron, one_source=args.source or None)
+    except DeployError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except SeedsError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from flows.config import resolve_settings
 
@@ -297,6 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--free-ports", action="store_true", help="pick free ports instead of the fixed ones"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("deploy", help="register the Prefect deployments (needs PREFECT_API_URL)")
+    p.add_argument("--prefect-file", default="flows/prefect.yaml")
+    p.add_argument("--pool", help="send every deployment to this work pool")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser(
+        "serve", help="serve the hourly and one-source deployments from this process"
+    )
+    p.add_argument("--seeds", required=True)
+    p.add_argument("--output")
+    p.add_argument("--cron", default="0 * * * *")
+    p.add_argument("--source", action="append", default=[], help="one-source default (repeatable)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("config", help="print the effective configuration (secrets masked)")
     p.add_argument("--seeds")

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
+from flows.state import StateConflict, StateError
 from flows.storage import crash_point
 
 STATE_SEEN = "seen.json.gz"
@@ -38,6 +40,46 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return get_run_logger()
     except Exception:  # noqa: BLE001 - outside a flow or task run
         return logging.getLogger("newsdedup")
+
+
+_SCRAPY_LEVEL = re.compile(r"^\S+ \S+ \[[^\]]+\] (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
+
+
+def _line_level(line: str) -> int:
+    """The level a crawl process gave its log line, so warnings stay warnings in Prefect."""
+    m = _SCRAPY_LEVEL.match(line)
+    if m:
+        return int(getattr(logging, m.group(1)))
+    return logging.ERROR if line.startswith("error:") else logging.INFO
+
+
+def _route_project_logs() -> None:
+    """Send the project's own loggers to the Prefect run log at INFO, as Scrapy's lines are."""
+    try:
+        from prefect.logging.handlers import APILogHandler
+    except ImportError:  # pragma: no cover
+        return
+    for name in ("newsdedup", "flows", "crawlers", "dedup"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+            logger.addHandler(APILogHandler())
+
+
+def _retry_unless(*kinds: type[BaseException]) -> Any:
+    """A Prefect retry condition: retry a task unless it failed with one of ``kinds``."""
+
+    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except kinds:
+            return False
+        except Exception:  # noqa: BLE001 - anything else may pass on a second try
+            return True
+        return True
+
+    return should_retry
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -60,7 +102,7 @@ def crawl_task(
         seen=seen,
         timeout=settings.crawl_timeout,
         user_agent=settings.user_agent,
-        log_line=lambda line: logger.info("[%s] %s", source.name, line),
+        log_line=lambda line: logger.log(_line_level(line), "[%s] %s", source.name, line),
     )
     if outcome.ok:
         logger.info(
@@ -75,7 +117,7 @@ def crawl_task(
     return outcome
 
 
-@task(name="clean", cache_policy=NO_CACHE)
+@task(name="clean", cache_policy=NO_CACHE, timeout_seconds=3 * 3600)
 def clean_task(
     outcomes: list[stages.CrawlOutcome],
     sources: dict[str, Source],
@@ -93,7 +135,7 @@ def clean_task(
     return result
 
 
-@task(name="dedup", cache_policy=NO_CACHE)
+@task(name="dedup", cache_policy=NO_CACHE, timeout_seconds=3600)
 def dedup_task(
     articles: list[Any], index: Any, priorities: dict[str, int], run_id: str
 ) -> stages.DedupOutcome:
@@ -106,7 +148,13 @@ def dedup_task(
     return result
 
 
-@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    name="publish",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    timeout_seconds=3600,
+)
 def publish_task(
     storage: Any,
     run_id: str,
@@ -124,7 +172,15 @@ def publish_task(
     return manifest
 
 
-@task(name="commit-state", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    name="commit-state",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    timeout_seconds=1800,
+    # A conflict means another writer committed: trying again cannot help.
+    retry_condition_fn=_retry_unless(StateConflict, StateError),
+)
 def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: Any) -> None:
     state.commit(run_id, blobs)
     if hasattr(index, "commit"):
@@ -177,6 +233,7 @@ def news_pipeline(
     from flows.state import RunLock
     from flows.storage import open_storage
 
+    _route_project_logs()
     logger = _logger()
     seeds_obj: Seeds = load_seeds(seeds)
     chosen = seeds_obj.select(sources)
@@ -191,9 +248,10 @@ def news_pipeline(
 
     # The lock outlives the longest possible crawl; a crashed holder's lock expires.
     batches = -(-len(chosen) // (settings.concurrency or cpu_count()))
-    with RunLock(storage, owner=run_id, ttl=max(3600.0, settings.crawl_timeout * batches + 1800)):
+    ttl = max(3600.0, settings.crawl_timeout * batches + 1800)
+    with RunLock(storage, owner=run_id, ttl=ttl) as lock:
         try:
-            summary = _run_locked(storage, run_id, started_at, str(seeds), chosen, settings)
+            summary = _run_locked(storage, run_id, started_at, str(seeds), chosen, settings, lock)
         except Exception as exc:
             # Readers skip failed runs; the manifest says what failed, for people and tools.
             try:
@@ -207,7 +265,16 @@ def news_pipeline(
             except Exception as inner:  # noqa: BLE001 - the storage itself may be what failed
                 logger.error("could not record the failed run %s: %s", run_id, inner)
             raise
-    _write_report(summary)
+    _write_report(summary, storage)
+    # The flow run's state says how the run went: a run whose every source failed is Failed
+    # in Prefect (the CLI exits 1), one where some failed is Completed but named Partial.
+    from prefect.states import Completed, Failed
+
+    failed = ", ".join(summary["failed_sources"])
+    if summary["status"] == "failed":
+        return Failed(message=f"every source failed: {failed}", data=summary)  # type: ignore[return-value]
+    if summary["status"] == "partial":
+        return Completed(name="Partial", message=f"failed sources: {failed}", data=summary)  # type: ignore[return-value]
     return summary
 
 
@@ -218,6 +285,7 @@ def _run_locked(
     seeds: str,
     chosen: tuple[Source, ...],
     settings: PipelineSettings,
+    lock: Any,
 ) -> dict[str, Any]:
     from crawlers.clean import TemplateState
     from flows.publish import sweep_orphans
@@ -249,10 +317,12 @@ def _run_locked(
     else:
         outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates)
     timings["crawl_clean"] = time.monotonic() - t0
+    lock.refresh()  # raises RunInProgress if another run took the lock over meanwhile
 
     t0 = time.monotonic()
     deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
     timings["dedup"] = time.monotonic() - t0
+    lock.refresh()
 
     failed = {o.source: o.error for o in outcomes if not o.ok}
     counts = {
@@ -288,6 +358,7 @@ def _run_locked(
     manifest = publish_task(storage, run_id, started_at, deduped, counts, extra)
     timings["publish"] = time.monotonic() - t0
     crash_point("after-manifest")
+    lock.refresh()
 
     # State last: only what this run published (or judged) is marked seen.
     t0 = time.monotonic()
@@ -330,8 +401,9 @@ def crawl_and_clean(
     try:
         # At most `concurrency` crawl processes at once (default: one per core).
         width = settings.concurrency or cpu_count()
-        # The task's own timeout backs up the crawl process's hard timeout.
-        crawl = crawl_task.with_options(timeout_seconds=settings.crawl_timeout + 120)
+        # crawl_source kills the crawl process at crawl_timeout: that is the crawl's timeout
+        # (a Prefect timeout cannot interrupt a task running in a worker thread).
+        crawl = crawl_task
         outcomes: list[stages.CrawlOutcome] = []
         for i in range(0, len(chosen), width):
             batch = [
@@ -507,7 +579,7 @@ def recover_unrecorded_runs(
     return [str(m["run_id"]) for m in manifests]
 
 
-def _write_report(summary: dict[str, Any]) -> None:
+def _write_report(summary: dict[str, Any], storage: Any) -> None:
     """A markdown run report as a Prefect artifact: counts per source and stage."""
     try:
         from prefect.artifacts import create_markdown_artifact
@@ -532,10 +604,15 @@ def _write_report(summary: dict[str, Any]) -> None:
             f"| {name} | {crawl.get('articles', 0)} | {crawl.get('not_modified', 0)} | "
             f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | {s.get('duplicates', 0)} | {errors} |"
         )
-    lines += ["", f"Output: `{summary['output']}`, manifest `{summary['manifest']}`", ""]
+    manifest = summary["manifest"]
+    lines += [
+        "",
+        f"Output: `{summary['output']}`, manifest [{manifest}]({storage.url_for(manifest)})",
+        "",
+    ]
     for obj in summary.get("objects", [])[:50]:
         key = obj.get("key") if isinstance(obj, dict) else obj
-        lines.append(f"- `{key}`")
+        lines.append(f"- [{key}]({storage.url_for(key)})")
     try:
         create_markdown_artifact(
             markdown="\n".join(lines),
