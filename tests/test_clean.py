@@ -125,3 +125,14 @@ def test_headline_repeated_in_the_body_is_dropped_whatever_title_the_meta_tags_g
     assert article.text.startswith("Prosecutors in Sweden said on Tuesday")
     assert "Sweden Drops Its Investigation" not in article.text
     assert article.text.endswith("said a lawyer for one of the drivers.")
+
+
+def test_title_from_a_lower_heading_that_the_title_tag_holds() -> None:
+    """No <h1> and no og:title: <title> is "Headline – Site"; the <h2> shows the headline."""
+    html = (FIXTURES / "reprint_classless.html").read_text(encoding="utf-8")
+    html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    url = "https://reprint.example/2024/02/06/indonesia-signs-rice-import-deal/"
+    _, article = clean_fixture("reprint_classless", url, html)
+    assert article.title == "Indonesia Signs Rice Import Deal With Vietnam to Cool Prices"
+    assert not article.text.startswith("Indonesia Signs")
+    assert article.authors == ["Rina Kusumawati Hartono"]

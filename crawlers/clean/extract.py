@@ -658,8 +658,9 @@ def _is_home_link(node: HtmlElement) -> bool:
 
 
 def _page_headline(tree: HtmlElement, title_tag: str | None) -> str | None:
-    """The first ``<h1>`` that is not the site's name; else ``<title>`` with the site's name cut
-    off where a blog theme puts its name in ``<h1>`` ("Blog Name: Headline")."""
+    """The first ``<h1>`` that is not the site's name; else an ``<h2>``/``<h3>`` that
+    ``<title>`` starts or ends with; else ``<title>`` with the site's name cut off where a blog
+    theme puts it in ``<h1>`` ("Blog Name: Headline")."""
     site_h1 = None
     for node in tree.iter("h1"):
         text = _text(node)
@@ -668,6 +669,19 @@ def _page_headline(tree: HtmlElement, title_tag: str | None) -> str | None:
         if not _is_home_link(node):
             return text
         site_h1 = site_h1 or text
+    if title_tag:
+        # No headline <h1>: a lower heading that <title> holds whole, with the site's name
+        # around it ("<h2>Headline</h2>", "<title>Headline :: Site</title>").
+        low_title = " ".join(title_tag.split()).lower()
+        for node in tree.iter("h2", "h3"):
+            text = _text(node)
+            low = text.lower()
+            if (
+                len(text.split()) >= 3
+                and low != low_title
+                and (low_title.startswith(low) or low_title.endswith(low))
+            ):
+                return text
     if site_h1 and title_tag:
         low_title, low_h1 = title_tag.lower(), site_h1.lower()
         rest = ""
