@@ -275,3 +275,24 @@ def test_date_and_byline_lines_are_page_furniture(line: str, furniture: bool) ->
     from crawlers.clean.extract import _is_byline_and_date, _is_timestamp_line
 
     assert (_is_timestamp_line(line) or _is_byline_and_date(line)) is furniture
+
+
+def test_dateline_below_the_page_furniture_beats_a_quoted_agency() -> None:
+    """Before cleaning, breadcrumb, title, labels, byline and dateline push the body's dateline
+    credit down; the cleaned text starts with it. A quote credit later must not win."""
+    raw = [
+        "Home » today » World » Putin’s Effort to Prevent Humanitarian Disaster in Gaza",
+        "Putin’s Effort to Prevent Humanitarian Disaster in Gaza",
+        "International",
+        "Thea Fathanah Arbar, CNBC Indonesia",
+        "Tuesday, 17/10/2023 13:30 WIB",
+        "Photo: Vladimir Putin speaks after a signing ceremony. (AP/Mikhail Metzel)",
+        "Jakarta, CNBC Indonesia – Russian President Vladimir Putin told Israeli Prime Minister.",
+        "“Unanimous opinion has been expressed,” he said of the conversation, as quoted Reuters.",
+        "Source: CNBC Indonesia",
+    ]
+    cleaned = ["International", raw[6], raw[7]]
+    assert credited_outlet(cleaned, raw) == "CNBC Indonesia"
+    # A source line the rules removed from the cleaned text is still read.
+    body = ["Prices rose.", "Analysts expect more."]
+    assert credited_outlet(body, [*body, "Sumber: Antara"]) == "Antara"

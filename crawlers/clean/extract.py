@@ -243,9 +243,6 @@ def extract_page(page: Page) -> Extracted:
     _unwrap_layout_tables(tree)
     text = _main_text(tree, final_url, out)
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    # Credit lines ("Source: AP", datelines) are boilerplate to the reader but say which
-    # outlet a reprint copies: read them before the rules remove them.
-    credited = md.credited_outlet(raw_lines)
     out.raw_line_count = len(raw_lines)
     without_link_lists = _drop_link_lists(raw_lines, anchors)
     lines, hits = remove_boilerplate(without_link_lists)
@@ -261,8 +258,9 @@ def extract_page(page: Page) -> Extracted:
     out.is_listing = out.listing_hint or (out.headline_links >= 8 and out.link_density > 0.3)
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
     out.credited_source = (
-        credited
-        or md.credited_outlet(out.lines)
+        # Credit lines ("Source: AP") are boilerplate to the reader but say which outlet a
+        # reprint copies: the text before the rules removed them is read too.
+        md.credited_outlet(out.lines, raw_lines)
         or _foreign_byline_outlet(out)
         # "© 2019 Associated Press": a wire story; the site's own copyright credits nobody.
         or md.wire_copyright(raw_lines)

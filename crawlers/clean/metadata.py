@@ -327,18 +327,25 @@ def _clean_outlet(name: str) -> str | None:
     return name
 
 
-def credited_outlet(lines: list[str]) -> str | None:
-    """The outlet a page credits as its source, from the dateline, a source line or a quote."""
-    for line in lines[:4]:
-        for pattern in CREDIT_PATTERNS:
-            m = pattern.match(line)
+def credited_outlet(lines: list[str], raw_lines: list[str] | None = None) -> str | None:
+    """The outlet a page credits as its source: from the dateline at the top ("Jakarta, CNBC
+    Indonesia –", "(Reuters) -"), else a source line at the end ("Source: AP"), else a quote
+    ("as quoted Reuters"). ``lines`` is the cleaned text, whose top is the body's start once
+    title, byline and captions are gone; ``raw_lines``, the text before cleaning, still holds
+    the credit lines the rules remove. Each kind is looked for in both before the next."""
+    texts = [lines] if raw_lines is None else [lines, raw_lines]
+    for text in texts:
+        for line in text[:4]:
+            for pattern in CREDIT_PATTERNS:
+                m = pattern.match(line)
+                if m and (name := _clean_outlet(m.group(1))):
+                    return name
+    for text in texts:
+        for line in reversed(text[-5:]):
+            m = CREDIT_LINE.match(line)
             if m and (name := _clean_outlet(m.group(1))):
                 return name
-    for line in reversed(lines[-5:]):
-        m = CREDIT_LINE.match(line)
-        if m and (name := _clean_outlet(m.group(1))):
-            return name
-    for line in lines:
+    for line in texts[-1]:
         if not _CREDIT_HINT.search(line):
             continue
         for pattern in CREDIT_ANYWHERE:
