@@ -136,3 +136,25 @@ def test_title_from_a_lower_heading_that_the_title_tag_holds() -> None:
     assert article.title == "Indonesia Signs Rice Import Deal With Vietnam to Cool Prices"
     assert not article.text.startswith("Indonesia Signs")
     assert article.authors == ["Rina Kusumawati Hartono"]
+
+
+def test_feed_timestamp_beats_a_day_without_time() -> None:
+    """The page gives the day only (a date-only meta tag, the URL): the feed's time wins."""
+    html = (FIXTURES / "source_line_id.html").read_text(encoding="utf-8")
+    html = html.replace("<div>Selasa, 5 Maret 2024 | 21:10 WIB</div>", "")
+    url = "https://kabarkini.example/ekonomi/2024/03/05/harga-beras-turun/"
+    feed_time = datetime(2024, 3, 5, 13, 55, tzinfo=UTC)
+    page = make_page(html, url)
+    assert extract_page(page).published_at == datetime(2024, 3, 5, tzinfo=UTC)
+    page.hint_date = feed_time
+    assert extract_page(page).published_at == feed_time
+    # A feed date on another day does not override the page.
+    page.hint_date = datetime(2024, 3, 9, 13, 55, tzinfo=UTC)
+    assert extract_page(page).published_at == datetime(2024, 3, 5, tzinfo=UTC)
+    # Nothing on the page: a feed time beats the URL's day, a feed day does not.
+    bare = html.replace('<meta property="article:published_time" content="2024-03-05">', "")
+    page = make_page(bare, url)
+    page.hint_date = feed_time
+    assert extract_page(page).published_at == feed_time
+    page.hint_date = datetime(2024, 3, 4, tzinfo=UTC)
+    assert extract_page(page).published_at == datetime(2024, 3, 5, tzinfo=UTC)

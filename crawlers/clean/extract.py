@@ -10,7 +10,7 @@ import json
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
@@ -358,61 +358,7 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
             authors, outlet = md.split_byline(", ".join(names))
         out.authors, out.byline_outlet = authors, outlet
 
-    machine = (
-        art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
-    ) or _meta(
-        meta,
-        "article:published_time",
-        "datePublished",
-        "pubdate",
-        "publishdate",
-        "date",
-        "dc.date",
-        "dc.date.issued",
-        "parsely-pub-date",
-        "sailthru.date",
-        "og:published_time",
-        "content_PublishedDate",
-    )  # fmt: skip
-    published = md.parse_iso(machine)
-    if published is None:
-        machine = _first(
-            tree,
-            "//time/@datetime",
-            # hAtom's published date: <abbr class="published" title="2024-03-11T05:15:00+07:00">
-            '//abbr[contains(concat(" ", normalize-space(@class), " "), " published ")]/@title',
-        )
-        published = md.parse_iso(machine)
-    if header.published is not None and (
-        published is None
-        # A day without a time ("2019-11-18") loses to the visible timestamp of that day.
-        or (
-            not md.has_time(machine)
-            and header.has_time
-            and abs((header.published - published).total_seconds()) <= 36 * 3600
-        )
-        # A time without a zone ("2024-03-12 12:02:00") is the site's local time, read above as
-        # UTC; the visible "12/03/2024, 12:02 WIB" says which zone: same clock, whole hours off.
-        or (
-            md.has_time(machine)
-            and not md.has_zone(machine)
-            and header.has_time
-            and _whole_hours_apart(header.published, published)
-        )
-    ):
-        published = header.published
-    if published is None:
-        dateline = _first(
-            tree,
-            '//*[contains(@class, "date") or contains(@class, "time") or contains(@class, "posted")]',  # noqa: E501
-        )
-        published = md.parse_text_date(dateline) if dateline else None
-    hint = page.hint_date
-    hint_timed = (
-        hint if hint is not None and (hint.hour, hint.minute, hint.second) != (0, 0, 0) else None
-    )
-    # URL dates are day-only: a feed's full timestamp is better when the page gives none.
-    out.published_at = published or hint_timed or md.date_from_url(out.final_url) or hint
+    out.published_at = _publication_date(tree, art, meta, header, page, out.final_url)
 
     lang = tree.xpath("/html/@lang") or tree.xpath(
         '//meta[@http-equiv="content-language"]/@content'
@@ -445,6 +391,82 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
         path in ("", "/") or bool(_LISTING_PATH.search(path)) or typed_listing
     )
     out.headline_links = 0 if is_article else headline_links
+
+
+_DAY = 36 * 3600  # two dates this close (seconds) can be the same day in different zones
+
+
+def _publication_date(
+    tree: HtmlElement,
+    art: dict,
+    meta: dict[str, list[str]],
+    header: _Header,
+    page: Page,
+    url: str,
+) -> datetime | None:
+    """The publication time in UTC, from the best source that gives one, and a time of day
+    over a bare day: JSON-LD and meta tags, ``<time>``/hAtom, the visible dateline under the
+    title, a class-named date element, the feed's timestamp, the URL's day, the feed's day."""
+    machine = (
+        art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
+    ) or _meta(
+        meta,
+        "article:published_time",
+        "datePublished",
+        "pubdate",
+        "publishdate",
+        "date",
+        "dc.date",
+        "dc.date.issued",
+        "parsely-pub-date",
+        "sailthru.date",
+        "og:published_time",
+        "content_PublishedDate",
+    )  # fmt: skip
+    published = md.parse_iso(machine)
+    if published is None:
+        machine = _first(
+            tree,
+            "//time/@datetime",
+            # hAtom's published date: <abbr class="published" title="2024-03-11T05:15:00+07:00">
+            '//abbr[contains(concat(" ", normalize-space(@class), " "), " published ")]/@title',
+        )
+        published = md.parse_iso(machine)
+    timed = published is not None and md.has_time(machine)
+    if header.published is not None and (
+        published is None
+        # A day without a time ("2019-11-18") loses to the visible timestamp of that day.
+        or (
+            not timed
+            and header.has_time
+            and abs((header.published - published).total_seconds()) <= _DAY
+        )
+        # A time without a zone ("2024-03-12 12:02:00") is the site's local time, read above as
+        # UTC; the visible "12/03/2024, 12:02 WIB" says which zone: same clock, whole hours off.
+        or (
+            timed
+            and not md.has_zone(machine)
+            and header.has_time
+            and _whole_hours_apart(header.published, published)
+        )
+    ):
+        published, timed = header.published, header.has_time
+    if published is None:
+        dateline = _first(
+            tree,
+            '//*[contains(@class, "date") or contains(@class, "time") or contains(@class, "posted")]',  # noqa: E501
+        )
+        found = md.parse_dateline(dateline) if dateline else None
+        if found:
+            published, timed = found
+    hint = page.hint_date
+    hint_timed = hint if hint is not None and hint.time() != time() else None
+    if published is not None and not timed and hint_timed is not None:
+        # The page gives the day only; the feed or sitemap gave a time on that day.
+        if abs((hint_timed - published).total_seconds()) <= _DAY:
+            return hint_timed
+    # URL dates are day-only: a feed's full timestamp is better when the page gives none.
+    return published or hint_timed or md.date_from_url(url) or hint
 
 
 # --- visible byline and dateline near the title ----------------------------------------------
