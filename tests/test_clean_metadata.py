@@ -296,3 +296,23 @@ def test_dateline_below_the_page_furniture_beats_a_quoted_agency() -> None:
     # A source line the rules removed from the cleaned text is still read.
     body = ["Prices rose.", "Analysts expect more."]
     assert credited_outlet(body, [*body, "Sumber: Antara"]) == "Antara"
+
+
+@pytest.mark.parametrize(
+    ("line", "outlet"),
+    [
+        (
+            "This article was originally published by Futurism. Read the original article.",
+            "Futurism",
+        ),
+        ("Originally published on Live Science.", "Live Science"),
+        ("Dilansir dari Reuters, harga minyak naik pada Senin.", "Reuters"),
+        ('Artikel ini telah tayang di Warta Nusa dengan judul "Harga Naik".', "Warta Nusa"),
+        ("Prices rose, as reported by U.S. News on Monday.", "U.S. News"),
+        ("First published in 1951, the novel has never been out of print.", None),
+    ],
+)
+def test_credit_phrases_at_a_sentence_start_and_names_before_a_full_stop(
+    line: str, outlet: str | None
+) -> None:
+    assert credited_outlet(["The council met.", line]) == outlet

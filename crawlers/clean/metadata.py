@@ -290,27 +290,27 @@ CREDIT_PATTERNS = [
 ]
 CREDIT_ANYWHERE = [
     re.compile(
-        r"\b(?:as quoted(?: by| from)?|quoted from|as reported by|reported by|citing)\s+" + _OUTLET
+        r"\b(?i:as quoted(?: by| from)?|quoted from|as reported by|reported by|citing)\s+" + _OUTLET
     ),
     re.compile(
-        r"\b(?:dikutip dari|mengutip dari|dilansir(?: dari)?|melansir|seperti dilansir)\s+"
+        r"\b(?i:dikutip dari|mengutip dari|dilansir(?: dari)?|melansir|seperti dilansir)\s+"
         + _OUTLET
     ),  # noqa: E501
     # Syndication notices: "This article originally appeared on X", "Artikel ini telah tayang
     # di X dengan judul ..."
     re.compile(
-        r"\b(?:originally|first) (?:appeared|published|ran|posted) (?:on|in|at|by)\s+(?:the\s+)?"
-        + _OUTLET
+        r"\b(?i:originally|first) (?:appeared|published|ran|posted) (?:on|in|at|by)\s+" + _OUTLET
     ),
     re.compile(
-        r"\b(?:ini|sebelumnya) (?:telah |sudah )?(?:tayang|terbit|dimuat|dipublikasikan) "
+        r"\b(?i:ini|sebelumnya) (?:telah |sudah )?(?:tayang|terbit|dimuat|dipublikasikan) "
         r"(?:di|pada|dalam)\s+" + _OUTLET
     ),
 ]
 # Words one of CREDIT_ANYWHERE needs: most lines have none, and one search rules them out.
 _CREDIT_HINT = re.compile(
     r"quoted|reported|citing|dikutip|mengutip|dilansir|melansir|originally|first|tayang|terbit|"
-    r"dimuat|dipublikasikan"
+    r"dimuat|dipublikasikan",
+    re.I,
 )
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
 # Capitalised words that start a sentence but are not outlets.
@@ -318,7 +318,9 @@ _NOT_OUTLET = re.compile(r"^(The|A|An|He|She|They|It|This|That|On|In|At|Mr|Mrs|M
 
 
 def _clean_outlet(name: str) -> str | None:
-    name = name.strip(" .,'’-")
+    # A sentence can follow the name: "by Futurism. Read the original article."
+    # (split after a word's end, not after initials: "U.S. News", "St. Louis Post-Dispatch").
+    name = re.split(r"(?<=[a-z]{3})\.\s", name, maxsplit=1)[0].strip(" .,'’-")
     if not name or any(ch.isdigit() for ch in name.split()[0]):
         return None
     # "The Jakarta Post" is an outlet; "The" alone, "He", "This" are sentence starts.
