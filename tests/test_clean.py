@@ -158,3 +158,18 @@ def test_feed_timestamp_beats_a_day_without_time() -> None:
     assert extract_page(page).published_at == feed_time
     page.hint_date = datetime(2024, 3, 4, tzinfo=UTC)
     assert extract_page(page).published_at == datetime(2024, 3, 5, tzinfo=UTC)
+
+
+def test_only_layout_tables_are_unwrapped() -> None:
+    from lxml.html import fromstring
+
+    from crawlers.clean.extract import _unwrap_layout_tables
+
+    layout = "<table><tr><td><h1>Title</h1><p>Body text.</p></td><td><ul><li>x</li></ul></td></tr></table>"  # noqa: E501
+    data = "<table><tr><th>Year</th><th>Rice</th></tr><tr><td><p>2023</p></td><td>31.1</td></tr></table>"  # noqa: E501
+    captioned = "<table><caption>Prices</caption><tr><td><p>2023</p></td></tr></table>"
+    plain_cells = "<table><tr><td>2023</td><td>31.1</td></tr></table>"
+    tree = fromstring(f"<div>{layout}{data}{captioned}{plain_cells}</div>")
+    assert _unwrap_layout_tables(tree) == 1
+    assert len(tree.findall(".//table")) == 3  # the data, captioned and plain tables stay
+    assert tree.find(".//td/h1") is None and tree.find(".//div/h1") is not None
