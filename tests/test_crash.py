@@ -23,7 +23,7 @@ import pytest
 from flows.demo import DemoNetwork
 from flows.publish import load_catalog
 from flows.read import read_table
-from flows.storage import CRASH_ENV, CRASH_EXIT_STATUS, CRASH_POINTS, Storage, open_storage
+from flows.storage import CRASH_ENV, CRASH_EXIT_STATUS, CRASH_POINTS, S3Storage, Storage
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +59,8 @@ def run_into(demo: Any, output: str, crash_at: str | None = None) -> subprocess.
                    {**env, **extra}, work)
 
 
-def bucket(demo: Any, output: str) -> Storage:
-    _, _, env, _ = demo
-    os.environ.update(env)  # the reader in this process talks to the same server
-    return open_storage(output)
+def bucket(s3_server: Any, output: str) -> Storage:
+    return S3Storage(output, client=s3_server.client())
 
 
 def published(store: Storage) -> dict[str, list[Any]]:
@@ -86,7 +84,7 @@ def clean_run(demo, s3_server) -> dict[str, list[Any]]:
     output = f"s3://{s3_server.bucket}/crash-clean"
     proc = run_into(demo, output)
     assert proc.returncode == 0, tail(proc)
-    got = published(bucket(demo, output))
+    got = published(bucket(s3_server, output))
     assert got["article_ids"] and got["duplicate_urls"]
     return got
 
@@ -98,7 +96,7 @@ def test_rerun_after_a_crash_publishes_every_story_once(
     output = f"s3://{s3_server.bucket}/crash-{point}"
     crashed = run_into(demo, output, crash_at=point)
     assert crashed.returncode == CRASH_EXIT_STATUS, tail(crashed)
-    store = bucket(demo, output)
+    store = bucket(s3_server, output)
     runs_before = {k for k in store.list("runs/")}
 
     rerun = run_into(demo, output)
