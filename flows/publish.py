@@ -335,8 +335,15 @@ def _valid_entries(manifest: dict[str, Any], field: str = "objects") -> list[dic
     for e in entries:
         if not isinstance(e, dict) or not isinstance(e.get("key"), str):
             return None
-        if parse_data_key(e["key"]) is None or e.get("table") not in TABLES:
+        parsed = parse_data_key(e["key"])
+        # The entry must agree with its own key, and sizes must be sizes: readers compare
+        # and filter on these fields.
+        if parsed is None or e.get("table") != parsed.table or e.get("dt") != parsed.dt:
             return None
+        for size in ("rows", "bytes"):
+            value = e.get(size)
+            if value is not None and (type(value) is not int or value < 0):
+                return None
     return entries
 
 

@@ -243,3 +243,74 @@ def test_a_dated_read_warns_only_about_strays_of_its_days(storage: Storage) -> N
         assert read_table(storage, since="2025-03-01", until="2025-03-01").num_rows == 3
     with pytest.warns(StrayObjectWarning, match="c3c3c3"):
         assert read_table(storage).num_rows == 4
+
+
+def _junk_values(rng: Any) -> list[Any]:
+    return [None, 0, -1, 2**70, 1.5, "", "ok", "failed", [], {}, [1, 2], {"a": 1}, True,
+            "../../etc/passwd", "articles/dt=2025-03-01/x.parquet", "\u0000", "é" * 50,
+            rng.random()]
+
+
+def _fuzzed_manifest(rng: Any, run_id: str, good_key: str) -> Any:
+    """A manifest of a good run, damaged in one or more random ways."""
+    junk = _junk_values(rng)
+    obj: dict[str, Any] = {"key": f"articles/dt=2025-03-02/{run_id}-0.parquet",
+                           "table": "articles", "dt": "2025-03-02", "rows": 3, "bytes": 10}
+    doc: dict[str, Any] = {"run_id": run_id, "status": "ok", "dt": "2025-03-02",
+                           "objects": [obj]}
+    for _ in range(rng.randint(1, 3)):
+        target = rng.choice(["doc", "obj", "whole"])
+        if target == "whole":
+            return rng.choice([*junk, "not json at all", b"\xff\xfe"])
+        where = doc if target == "doc" else obj
+        field = rng.choice(sorted(where) + ["extra"])
+        if rng.random() < 0.2:
+            where.pop(field, None)
+        else:
+            where[field] = rng.choice([*junk, good_key])
+    return doc
+
+
+def test_fuzzed_manifests_and_strays_never_crash_a_read_nor_show_as_data(
+    tmp_path: Path,
+) -> None:
+    import random
+
+    rng = random.Random(20250301)
+    store = LocalStorage(tmp_path)
+    good = "20250301T090000Z-a1a1a1"
+    manifest = publish_run(store, good, STARTED, load_rows("articles"),
+                           load_rows("duplicates"), {}, {})
+    good_key = manifest["objects"][0]["key"]
+    for i in range(300):
+        run_id = f"20250302T{i // 60:02d}{i % 60:02d}00Z-{i:06x}"
+        doc = _fuzzed_manifest(rng, run_id, good_key)
+        body = doc if isinstance(doc, bytes) else json.dumps(doc, default=str).encode()
+        store.put(manifest_key(run_id), body)
+        if rng.random() < 0.3:  # a stray object, parquet or not, that no manifest lists
+            stray_run = f"20250302T{i // 60:02d}{i % 60:02d}01Z-{i:06x}"
+            data = rng.choice([b"", b"PAR1", encode_parquet(rows_to_table("articles", [
+                {**load_rows("articles")[0], "article_id": f"stray-{i}", "run_id": stray_run}
+            ]))])
+            store.put(f"articles/dt=2025-03-02/{stray_run}-0.parquet", data)
+    store.put("articles/dt=2025-03-02/notes.txt", b"x")
+    store.put("articles/README", b"x")
+    store.put("runs/README.md", b"# not a manifest")
+
+    for kwargs in ({}, {"since": "2025-03-02"}, {"until": "2025-03-01"},
+                   {"columns": ["article_id", "source"]}, {"sources": ["north"]}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = read_table(store, **kwargs)  # type: ignore[arg-type]
+            dups = read_table(store, "duplicates", **kwargs)  # type: ignore[arg-type]
+        ids = got["article_id"].to_pylist()
+        assert not [i for i in ids if i.startswith("stray-")]
+        assert len(ids) == len(set(ids)), kwargs  # the good run's rows at most once
+        assert set(ids) <= {"a-001", "a-002", "a-003"}
+        assert dups.num_rows <= 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert sorted(read_table(store)["article_id"].to_pylist()) == ["a-001", "a-002", "a-003"]
+        runs = list_runs(store)
+        assert good in [r["run_id"] for r in runs]
+        lake_stats(store)
