@@ -16,6 +16,7 @@ LISTING_QUERY = re.compile(r"(?:^|&)(?:page|p|s|q|query|search|paged)=", re.I)
 DATED_PATH = re.compile(r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])(?:/|-)")
 ARTICLE_TYPES = {"article", "newsarticle", "reportagenews", "blogposting", "analysisnewsarticle",
                  "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report"}
+LISTING_TYPES = ("collectionpage", "itemlist", "searchresultspage", "profilepage")
 JSONLD_TYPE = re.compile(r'"@type"\s*:\s*(?:\[\s*)?"([A-Za-z]+)"')
 
 
@@ -45,6 +46,17 @@ def article_url_score(url: str) -> int:
     return score
 
 
+def _may_say_listing(lowered: str) -> bool:
+    """Whether the raw page could carry one of the signals that lower the score below
+    (og:type website/profile, a listing JSON-LD type, three or more <article> elements).
+    A superset test on the text: false means none of them is there."""
+    if "og:type" in lowered and ("website" in lowered or "profile" in lowered):
+        return True
+    if any(t in lowered for t in LISTING_TYPES):
+        return True
+    return lowered.count("<article") >= 3
+
+
 def is_article(url: str, html: str, *, announced: bool = False) -> bool:
     """Whether a fetched page is a single article rather than a listing.
 
@@ -53,9 +65,14 @@ def is_article(url: str, html: str, *, announced: bool = False) -> bool:
     """
     if listing_url(url):
         return False
-    sel = Selector(text=html[:400_000]) if html else None
-    if sel is None:
+    if not html:
         return False
+    head = html[:400_000]
+    if announced and not _may_say_listing(head.lower()):
+        # Announced pages start at the threshold and nothing here can lower the score:
+        # the same answer as the full scoring below, without parsing the page.
+        return True
+    sel = Selector(text=head)
     score = 3 if announced else 0
     score += article_url_score(url)
     og_type = (sel.xpath("//meta[@property='og:type']/@content").get() or "").strip().lower()
@@ -63,10 +80,11 @@ def is_article(url: str, html: str, *, announced: bool = False) -> bool:
         score += 3
     elif og_type in ("website", "profile"):
         score -= 3
-    types = {t.lower() for t in JSONLD_TYPE.findall(" ".join(sel.xpath("//script[@type='application/ld+json']/text()").getall()))}
+    jsonld = " ".join(sel.xpath("//script[@type='application/ld+json']/text()").getall())
+    types = {t.lower() for t in JSONLD_TYPE.findall(jsonld)}
     if types & ARTICLE_TYPES:
         score += 3
-    if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"}:
+    if types.intersection(LISTING_TYPES):
         score -= 3
     n_articles = len(sel.xpath("//article"))
     if n_articles == 1:
