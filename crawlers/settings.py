@@ -18,6 +18,9 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Items per response processed at once. A page yields at most one item and the pipelines are
+# synchronous, while Scrapy starts this many tasks for every callback's output: keep it small.
+CONCURRENT_ITEMS = 4
 DOWNLOAD_DELAY = 0.0  # the minimum per-site delay AutoThrottle may go down to
 DOWNLOAD_DELAY_JITTER = 0.5  # +-50%; sites with a robots Crawl-delay get none below it
 
