@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 EXIT_UNREACHABLE = 3
+CONTACT = re.compile(r"https?://|@")
 
 
 def summarise(stats: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seen", help="JSON file of validators from earlier runs")
     parser.add_argument("--allow-private", action="store_true")
-    parser.add_argument("--user-agent")
+    parser.add_argument("--user-agent", help="default: $NEWSDEDUP_USER_AGENT, else the project's")
     parser.add_argument(
         "--allow-host", action="append", default=[], metavar="HOST[:PORT]",
         help="a non-public host the network guard lets through (repeatable)",
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
+    from crawlers.middlewares import install_log_masking
     from crawlers.spiders.news import NewsSpider
 
     out = Path(args.out)
@@ -105,8 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     settings.set("NEWSDEDUP_OUT_DIR", str(out), priority="cmdline")
     settings.set("NEWSDEDUP_ALLOW_PRIVATE", args.allow_private, priority="cmdline")
     settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
-    if args.user_agent:
-        settings.set("USER_AGENT", args.user_agent, priority="cmdline")
+    user_agent = args.user_agent or os.environ.get("NEWSDEDUP_USER_AGENT")
+    if user_agent:
+        if not CONTACT.search(user_agent):
+            print(
+                "warning: the User-Agent names no contact (a URL or an e-mail address); "
+                "site operators need one to reach whoever runs the crawler",
+                file=sys.stderr,
+            )
+        settings.set("USER_AGENT", user_agent, priority="cmdline")
     if args.allow_host:
         settings.set("NEWSDEDUP_ALLOW_HOSTS", args.allow_host, priority="cmdline")
     if args.warc_dir:
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.set(name, value, priority="cmdline")
 
     process = CrawlerProcess(settings)
+    install_log_masking()  # also covers what is logged before the crawl's extensions load
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler, source=source, seen=args.seen)
     process.start()

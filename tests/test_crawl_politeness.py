@@ -247,3 +247,12 @@ def test_parse_retry_after():
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_default_user_agent_names_the_project_and_a_contact():
+    from crawlers import settings
+    from crawlers.run import CONTACT
+
+    assert settings.USER_AGENT.startswith("newsdedup/") and CONTACT.search(settings.USER_AGENT)
+    assert settings.ROBOTSTXT_OBEY and settings.CONCURRENT_REQUESTS_PER_DOMAIN == 2
+    assert settings.AUTOTHROTTLE_ENABLED and not settings.COOKIES_ENABLED
