@@ -51,7 +51,7 @@ bench-crawl: $(VENV)/.installed-dev
 	$(PY) bench/crawl_bench.py
 
 bench-read: $(VENV)/.installed-dev
-	$(PY) bench/read_bench.py
+	$(PY) bench/read_bench.py --s3
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/e2e_bench.py

@@ -241,6 +241,65 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _root(uri: str | None) -> str:
+    return uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from flows.maintenance import compact_before
+    from flows.state import RunInProgress
+
+    try:
+        before = date.fromisoformat(args.before)
+    except ValueError:
+        _err(f"--before {args.before!r} is not a date (YYYY-MM-DD)")
+        return EXIT_BAD_INPUT
+    tables = [args.table] if args.table else ("articles", "duplicates")
+    try:
+        docs = compact_before(_root(args.uri), before, tables=tables)
+    except RunInProgress as exc:
+        _err(str(exc))
+        return EXIT_LOCKED
+    except Exception as exc:  # noqa: BLE001
+        _err(f"compaction failed: {exc}")
+        return EXIT_FAILED
+    for d in docs:
+        rows = sum(o["rows"] for o in d["objects"])
+        print(
+            f"{d['table']:<11} dt={d['dt']} {len(d['replaces']):>4} files -> {len(d['objects'])} "
+            f"{rows:>9} rows  compactions/{d['compaction_id']}.json"
+        )
+    print(
+        f"compacted {len(docs)} table-days before {before}"
+        if docs
+        else f"nothing to compact before {before}"
+    )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from flows.maintenance import prune
+    from flows.state import RunInProgress
+
+    try:
+        report = prune(
+            _root(args.uri),
+            raw_days=args.raw_days,
+            state_versions=args.state_versions,
+            dry_run=args.dry_run,
+        )
+    except RunInProgress as exc:
+        _err(str(exc))
+        return EXIT_LOCKED
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    print("\n".join(report.lines()))
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from flows.deploy import deploy
 
@@ -327,6 +386,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--free-ports", action="store_true", help="pick free ports instead of the fixed ones"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("compact", help="merge each day's run files before DATE into few files")
+    p.add_argument(
+        "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
+    )
+    p.add_argument("--before", required=True, help="YYYY-MM-DD, exclusive")
+    p.add_argument("--table", choices=["articles", "duplicates"])
+    p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("prune", help="retention: old raw/ days, old state versions, leftovers")
+    p.add_argument(
+        "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
+    )
+    p.add_argument("--raw-days", type=int, default=30)
+    p.add_argument("--state-versions", type=int, default=5)
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser("deploy", help="register the Prefect deployments (needs PREFECT_API_URL)")
     p.add_argument("--prefect-file", default="flows/prefect.yaml")

@@ -182,9 +182,11 @@ def publish_task(
     retry_condition_fn=_retry_unless(StateConflict, StateError),
 )
 def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: Any) -> None:
-    state.commit(run_id, blobs)
-    if hasattr(index, "commit"):
+    # A shared (Redis) index first: if the state commit then fails, the next run replays this
+    # run from its manifest, and the index skips the stories it already holds.
+    if index is not None:
         index.commit()
+    state.commit(run_id, blobs)
 
 
 # -- state ----------------------------------------------------------------------------------

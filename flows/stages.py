@@ -311,7 +311,11 @@ def dedup_stage(
         )
         for a in unique.values()
     ]
+    staged_before = set(index.staged_ids())
     decisions = index.dedup(docs, now) if docs else []
+    # A story whose id the index already holds comes back as its own canonical, unstaged:
+    # an earlier run published it (the page was fetched again), so it is not new.
+    new_stories = set(index.staged_ids()) - staged_before
     kept: list[dict[str, Any]] = []
     dups: list[dict[str, Any]] = []
     republished = 0
@@ -321,9 +325,9 @@ def dedup_stage(
         row["fetched_at"] = art.fetched_at
         row["cluster_id"] = decision.cluster_id
         row["run_id"] = run_id
-        if decision.duplicate_of is None:
+        if decision.duplicate_of is None and art.article_id in new_stories:
             kept.append(row)
-        elif decision.duplicate_of == art.article_id:
+        elif decision.duplicate_of is None or decision.duplicate_of == art.article_id:
             republished += 1  # the same story, already published by an earlier run
         else:
             row["duplicate_of"] = decision.duplicate_of

@@ -97,3 +97,26 @@ def test_config_masks_secrets_and_reports_bad_values(tmp_path):
     assert shown["window_days"] == 7 and "s3cret" not in out.stdout
     out = cli("config", env={"NEWSDEDUP_WINDOW_DAYS": "seven"})
     assert out.returncode == 2 and "NEWSDEDUP_WINDOW_DAYS" in out.stderr
+
+
+def test_compact_merges_a_days_runs_and_reads_stay_whole(lake):
+    root, articles, _ = lake
+    more = [dict(a, article_id=a["article_id"] + "-b", url=a["url"] + "?b") for a in articles]
+    publish_run(open_storage(str(root)), "20250301T100000Z-def456", "2025-03-01T10:00:00+00:00", more, [])
+    files = lambda: sorted(p.name for p in (root / "articles" / "dt=2025-03-01").glob("*.parquet"))  # noqa: E731
+    assert len(files()) == 2
+    out = cli("compact", str(root), "--before", "2025-03-02")
+    assert out.returncode == 0, out.stderr
+    assert len(files()) == 1
+    rows = [json.loads(line) for line in cli("read", str(root)).stdout.splitlines()]
+    assert len(rows) == 2 * len(articles)
+    assert cli("compact", str(root), "--before", "not-a-date").returncode == 2
+
+
+def test_prune_dry_run_reports_and_deletes_nothing(lake):
+    root, _, _ = lake
+    before = sorted(p for p in root.rglob("*") if p.is_file())
+    out = cli("prune", str(root), "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "would delete" in out.stdout
+    assert sorted(p for p in root.rglob("*") if p.is_file()) == before
