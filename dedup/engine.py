@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,64 @@ def estimated_containment(
     return np.minimum(1.0, inter / np.maximum(1, np.minimum(size_a, size_b)))
 
 
+# A pair is verified exactly when its MinHash estimates come within this margin of a
+# threshold. With 128 permutations a Jaccard estimate's standard deviation is at most
+# 0.044, and the containment estimate derived from it at most about twice that, so 0.2 is
+# over two standard deviations of the containment estimate: a pair it skips is a near
+# certain non-reprint.
+VERIFY_MARGIN = 0.2
+_PAIR_CHUNK = 65_536
+
+
+def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs (a < b) of ``reps`` sharing a band key, as two index arrays."""
+    m = int(reps.max()) + 1
+    codes: list[np.ndarray] = []
+    for k in range(keys.shape[1]):
+        order = np.argsort(keys[:, k], kind="stable")
+        sk = keys[order, k]
+        bounds = np.flatnonzero(sk[1:] != sk[:-1]) + 1
+        starts = np.r_[0, bounds]
+        ends = np.r_[bounds, len(sk)]
+        lengths = ends - starts
+        # Runs of two (most of them) in one vector operation, longer runs one by one.
+        two = starts[lengths == 2]
+        if len(two):
+            x, y = reps[order[two]], reps[order[two + 1]]
+            codes.append(np.minimum(x, y) * m + np.maximum(x, y))
+        for s, e in zip(starts[lengths > 2].tolist(), ends[lengths > 2].tolist(), strict=True):
+            group = np.sort(reps[order[s:e]])
+            iu, ju = np.triu_indices(len(group), 1)
+            codes.append(group[iu] * m + group[ju])
+    if not codes:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    unique = np.unique(np.concatenate(codes))
+    return unique // m, unique % m
+
+
+def _maybe_reprints(
+    config: DedupConfig, prep: Any, pair_a: np.ndarray, pair_b: np.ndarray
+) -> np.ndarray:
+    """Pairs whose signature estimates could pass :func:`accept` (within the margin)."""
+    keep = np.empty(len(pair_a), dtype=bool)
+    for lo in range(0, len(pair_a), _PAIR_CHUNK):
+        a, b = pair_a[lo : lo + _PAIR_CHUNK], pair_b[lo : lo + _PAIR_CHUNK]
+        jac = (prep.sigs[a] == prep.sigs[b]).mean(axis=1)
+        size_a, size_b = prep.sizes[a], prep.sizes[b]
+        con = estimated_containment(jac, size_a, size_b)
+        small = np.minimum(size_a, size_b) < config.min_shingles
+        normal = (con >= config.containment_min - VERIFY_MARGIN) | (
+            jac >= config.jaccard_min - VERIFY_MARGIN
+        )
+        keep[lo : lo + _PAIR_CHUNK] = np.where(
+            small, jac >= config.short_jaccard_min - VERIFY_MARGIN, normal
+        )
+    return keep
+
+
 def _outlet_key(name: str) -> str:
-    """"The Riverton Courier", "Riverton Courier" and "riverton-courier" name one outlet."""
+    """ "The Riverton Courier", "Riverton Courier" and "riverton-courier" name one outlet."""
     key = normalise(name)
     key = key[4:] if key.startswith("the ") else key
     return "".join(ch for ch in key if ch.isalnum())
@@ -230,36 +287,22 @@ class IndexBase(ABC):
 
         # Candidate pairs between node representatives from equal band keys.
         reps = np.array([g[0] for g in members if prep.sizes[g[0]] > 0], dtype=np.int64)
-        pairs: set[tuple[int, int]] = set()
-        if len(reps) > 1:
-            keys = prep.keys[reps]
-            for k in range(keys.shape[1]):
-                order = np.argsort(keys[:, k], kind="stable")
-                sk = keys[order, k]
-                same = np.flatnonzero(sk[1:] == sk[:-1])
-                if not len(same):
-                    continue
-                # Runs of equal keys: start where the previous element differs.
-                run_start = same[np.r_[True, same[1:] != same[:-1] + 1]]
-                for s in run_start:
-                    e = s + 1
-                    while e < len(sk) and sk[e] == sk[s]:
-                        e += 1
-                    group = sorted(int(reps[x]) for x in order[s:e])
-                    for a_i in range(len(group)):
-                        for b_i in range(a_i + 1, len(group)):
-                            pairs.add((group[a_i], group[b_i]))
+        pair_a, pair_b = _candidate_pairs(prep.keys[reps], reps) if len(reps) > 1 else (None, None)
 
         edges: dict[int, dict[int, float]] = defaultdict(dict)
-        for a, b in pairs:
-            sa, sb = prep.sets[a], prep.sets[b]
-            inter = len(np.intersect1d(sa, sb, assume_unique=True))
-            union = len(sa) + len(sb) - inter
-            jac = inter / union if union else 0.0
-            con = inter / max(1, min(len(sa), len(sb)))
-            if accept(cfg, np.array(len(sa)), np.array(len(sb)), np.array(jac), np.array(con)):
-                na, nb = node_of[a], node_of[b]
-                edges[na][nb] = edges[nb][na] = con
+        if pair_a is not None and len(pair_a):
+            # Signatures settle most candidates: only pairs whose estimated similarity is
+            # within VERIFY_MARGIN of a threshold are checked exactly on their shingle sets.
+            keep = _maybe_reprints(cfg, prep, pair_a, pair_b)
+            for a, b in zip(pair_a[keep].tolist(), pair_b[keep].tolist(), strict=True):
+                sa, sb = prep.sets[a], prep.sets[b]
+                inter = len(np.intersect1d(sa, sb, assume_unique=True))
+                union = len(sa) + len(sb) - inter
+                jac = inter / union if union else 0.0
+                con = inter / max(1, min(len(sa), len(sb)))
+                if accept(cfg, np.array(len(sa)), np.array(len(sb)), np.array(jac), np.array(con)):
+                    na, nb = node_of[a], node_of[b]
+                    edges[na][nb] = edges[nb][na] = con
 
         # A document is credited when a document it is verified against (or identical
         # to) names its outlet as the source.
