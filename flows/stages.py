@@ -7,6 +7,7 @@ stage can be called and tested without Prefect.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import multiprocessing
@@ -211,6 +212,9 @@ class CleanOutcome:
     per_source: dict[str, dict[str, Any]]
 
 
+EXTRACT_WINDOW = 256  # pages handed to the extraction pool at a time
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # "spawn": the parent runs threads (Prefect, log pumps), which fork does not copy safely.
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
@@ -231,10 +235,17 @@ def clean_stage(
     by_source: dict[str, list[Any]] = {}
     failures: Counter[str] = Counter()
     if workers > 1:
-        with _pool(workers) as pool:
-            results = list(pool.map(_extract_safely, pages, chunksize=8))
+        # Executor.map takes its whole input at once; windows of pages keep only a bounded
+        # amount of HTML in memory however many pages the run fetched.
+        def extract_all() -> Iterator[tuple[str, Any, str | None]]:
+            with _pool(workers) as pool:
+                it = iter(pages)
+                while window := list(itertools.islice(it, EXTRACT_WINDOW)):
+                    yield from pool.map(_extract_safely, window, chunksize=8)
+
+        results: Iterable[tuple[str, Any, str | None]] = extract_all()
     else:
-        results = [_extract_safely(p) for p in pages]
+        results = (_extract_safely(p) for p in pages)
     for source_name, extracted, error in results:
         if error is not None:
             failures[source_name] += 1
