@@ -48,7 +48,7 @@ bench-dedup: $(VENV)/.installed-dev
 	$(PY) bench/dedup_bench.py $(DATA)
 
 bench-crawl: $(VENV)/.installed-dev
-	$(PY) bench/crawl_bench.py
+	$(PY) bench/crawl_bench.py $(if $(ARTICLES),--articles $(ARTICLES))
 
 bench-read: $(VENV)/.installed-dev
 	$(PY) bench/read_bench.py --s3

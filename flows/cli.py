@@ -60,7 +60,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     from flows.pipeline import news_pipeline
-    from flows.state import RunInProgress
 
     state = news_pipeline(
         seeds=str(args.seeds),
@@ -70,6 +69,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         window_days=args.window_days,
         return_state=True,
     )
+    return _finish(state)
+
+
+def _finish(state: Any) -> int:
+    """Exit status and summary of a finished flow run (its Prefect state)."""
+    from flows.state import RunInProgress
+
     try:
         result = state.result(raise_on_failure=False)
     except Exception as exc:  # noqa: BLE001 - a result that cannot be read is a failed run
@@ -92,6 +98,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             _err(f"source {name} failed: {error}")
         return EXIT_FAILED
     return 0
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    try:
+        seeds = load_seeds(args.seeds)
+        seeds.select(args.source)
+        for value in (args.since, args.until):
+            if value:
+                date.fromisoformat(value)
+    except (SeedsError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    from flows.pipeline import news_reextract
+
+    state = news_reextract(
+        seeds=str(args.seeds),
+        since=args.since,
+        until=args.until,
+        raw_from=args.raw_from,
+        output=args.output,
+        sources=args.source or None,
+        return_state=True,
+    )
+    return _finish(state)
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -350,6 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-private", action="store_true", help="allow loopback/private addresses")
     p.add_argument("--window-days", type=int, help="dedup window in days (default 30)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("reextract", help="clean archived WARC files again and publish, no crawl")
+    p.add_argument("--seeds", required=True)
+    p.add_argument("--since", required=True, help="first run day of raw/ to read (YYYY-MM-DD)")
+    p.add_argument("--until", help="last run day (inclusive)")
+    p.add_argument("--from", dest="raw_from", help="root holding raw/ (default: the output root)")
+    p.add_argument("--output", help="where to publish (default as for run)")
+    p.add_argument("--source", action="append", default=[])
+    p.set_defaults(func=cmd_reextract)
 
     p = sub.add_parser("crawl", help="crawl sources and write the raw pages only")
     p.add_argument("--seeds", required=True)

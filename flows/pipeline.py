@@ -92,6 +92,7 @@ def crawl_task(
     work_dir: str,
     settings: PipelineSettings,
     seen: dict[str, Any],
+    archive: bool = False,
 ) -> stages.CrawlOutcome:
     logger = _logger()
     outcome = stages.crawl_source(
@@ -103,6 +104,7 @@ def crawl_task(
         timeout=settings.crawl_timeout,
         user_agent=settings.user_agent,
         log_line=lambda line: logger.log(_line_level(line), "[%s] %s", source.name, line),
+        archive=archive,
     )
     if outcome.ok:
         logger.info(
@@ -231,6 +233,35 @@ def news_pipeline(
 ) -> dict[str, Any]:
     """Crawl the sources of a seeds file, clean and deduplicate what they publish, and write
     the result as Parquet under the output root (a local directory or ``s3://bucket/prefix``)."""
+    return _start_run(seeds, sources, output, allow_private, window_days)
+
+
+@flow(name="news-reextract", log_prints=True)
+def news_reextract(
+    seeds: str,
+    since: str,
+    until: str | None = None,
+    raw_from: str | None = None,
+    output: str | None = None,
+    sources: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run extraction again over archived WARC files (``raw/dt=…`` of ``raw_from``, default the
+    output root) from ``since`` to ``until`` (run days, inclusive), without crawling, and
+    publish like a normal run: into a fresh root that rebuilds the output, or into the same
+    root, where only stories it has not published yet come out."""
+    return _start_run(
+        seeds, sources, output, False, None, produce=_reextract_producer(raw_from, since, until)
+    )
+
+
+def _start_run(
+    seeds: str,
+    sources: list[str] | None,
+    output: str | None,
+    allow_private: bool,
+    window_days: int | None,
+    produce: Any = None,
+) -> Any:
     from flows.publish import new_run_id, write_failed_manifest
     from flows.state import RunLock
     from flows.storage import open_storage
@@ -253,7 +284,9 @@ def news_pipeline(
     ttl = max(3600.0, settings.crawl_timeout * batches + 1800)
     with RunLock(storage, owner=run_id, ttl=ttl) as lock:
         try:
-            summary = _run_locked(storage, run_id, started_at, str(seeds), chosen, settings, lock)
+            summary = _run_locked(
+                storage, run_id, started_at, str(seeds), chosen, settings, lock, produce
+            )
         except Exception as exc:
             # Readers skip failed runs; the manifest says what failed, for people and tools.
             try:
@@ -274,10 +307,75 @@ def news_pipeline(
 
     failed = ", ".join(summary["failed_sources"])
     if summary["status"] == "failed":
-        return Failed(message=f"every source failed: {failed}", data=summary)  # type: ignore[return-value]
+        return Failed(message=f"every source failed: {failed}", data=summary)
     if summary["status"] == "partial":
-        return Completed(name="Partial", message=f"failed sources: {failed}", data=summary)  # type: ignore[return-value]
+        return Completed(name="Partial", message=f"failed sources: {failed}", data=summary)
     return summary
+
+
+_RAW_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}-(?P<source>[a-z0-9-]+)-\d+\.warc\.gz$")
+
+
+def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> Any:
+    from datetime import date
+
+    first = date.fromisoformat(since).isoformat()
+    last = date.fromisoformat(until).isoformat() if until else "9999-12-31"
+
+    def produce(
+        seeds: str,
+        chosen: tuple[Source, ...],
+        settings: PipelineSettings,
+        seen: dict[str, dict[str, Any]],
+        templates: Any,
+        storage: Any,
+        run_id: str,
+    ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
+        from crawlers.archive import iter_warc_pages
+        from flows.storage import open_storage
+
+        raw = open_storage(raw_from) if raw_from else storage
+        names = {s.name for s in chosen}
+        work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-reextract-"))
+        try:
+            counts: dict[str, int] = {}
+            writers: dict[str, Any] = {}
+            for key in sorted(raw.list("raw/")):
+                day = key.split("/", 2)[1].removeprefix("dt=") if key.count("/") >= 2 else ""
+                m = _RAW_NAME.match(key.rsplit("/", 1)[-1])
+                if not m or not first <= day <= last or m["source"] not in names:
+                    continue
+                local = work_dir / key.replace("/", "_")
+                local.write_bytes(raw.get(key))
+                source = m["source"]
+                if source not in writers:
+                    writers[source] = gzip.open(
+                        work_dir / f"{source}.jsonl.gz", "wt", encoding="utf-8"
+                    )
+                for page in iter_warc_pages(local, source=source):
+                    if (seen.get(page.url) or {}).get("kind") == "article":
+                        continue  # this root already published (or judged) the page
+                    writers[source].write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
+                    counts[source] = counts.get(source, 0) + 1
+                local.unlink()
+            for fh in writers.values():
+                fh.close()
+            outcomes = [
+                stages.CrawlOutcome(
+                    source=name,
+                    ok=True,
+                    pages_path=str(work_dir / f"{name}.jsonl.gz"),
+                    stats={"articles": n, "from_archive": True},
+                )
+                for name, n in sorted(counts.items())
+            ]
+            _logger().info("re-extracting %d archived pages from %s", sum(counts.values()), raw.uri)
+            cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        return outcomes, cleaned
+
+    return produce
 
 
 def _run_locked(
@@ -288,7 +386,10 @@ def _run_locked(
     chosen: tuple[Source, ...],
     settings: PipelineSettings,
     lock: Any,
+    produce: Any = None,
 ) -> dict[str, Any]:
+    """Everything a run does while holding the lock. ``produce`` makes the run's crawl
+    outcomes and cleaned articles (default: crawl and clean the sources)."""
     from crawlers.clean import TemplateState
     from flows.publish import sweep_orphans
     from flows.state import StateStore
@@ -314,10 +415,12 @@ def _run_locked(
 
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    if settings.shards > 1 and len(chosen) > 1:
+    if produce is None and settings.shards > 1 and len(chosen) > 1:
         outcomes, cleaned = run_shards(storage, run_id, seeds, chosen, settings, seen, templates)
     else:
-        outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates)
+        outcomes, cleaned = (produce or crawl_and_clean)(
+            seeds, chosen, settings, seen, templates, storage, run_id
+        )
     timings["crawl_clean"] = time.monotonic() - t0
     lock.refresh()  # raises RunInProgress if another run took the lock over meanwhile
 
@@ -397,8 +500,15 @@ def crawl_and_clean(
     settings: PipelineSettings,
     seen: dict[str, dict[str, Any]],
     templates: Any,
+    storage: Any = None,
+    run_id: str | None = None,
 ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
-    """Crawl the sources (one process each, ``concurrency`` at a time), then clean their pages."""
+    """Crawl the sources (one process each, ``concurrency`` at a time), then clean their pages.
+
+    With a raw archive (``archive_raw``; on by default for S3 output) the fetched responses
+    are kept as WARC files under ``raw/dt=YYYY-MM-DD/`` of the output root, so extraction can
+    be run again later without crawling (``newsdedup reextract``)."""
+    archive = storage is not None and run_id is not None and archive_enabled(settings, storage)
     work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-crawl-"))
     try:
         # At most `concurrency` crawl processes at once (default: one per core).
@@ -409,15 +519,40 @@ def crawl_and_clean(
         outcomes: list[stages.CrawlOutcome] = []
         for i in range(0, len(chosen), width):
             batch = [
-                crawl.submit(src, seeds, str(work_dir), settings, seen)
+                crawl.submit(src, seeds, str(work_dir), settings, seen, archive)
                 for src in chosen[i : i + width]
             ]
             outcomes += [f.result() for f in batch]
         crash_point("after-crawl")
+        if archive:
+            upload_raw(storage, run_id, outcomes)
         cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return outcomes, cleaned
+
+
+def archive_enabled(settings: PipelineSettings, storage: Any) -> bool:
+    if settings.archive_raw is not None:
+        return settings.archive_raw
+    return str(storage.uri).startswith("s3://")
+
+
+def raw_dt(run_id: str) -> str:
+    return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
+
+
+def upload_raw(storage: Any, run_id: str, outcomes: list[stages.CrawlOutcome]) -> list[str]:
+    """Copy each crawl's finished WARC files to ``raw/dt=<run day>/<run_id>-<file>``."""
+    keys = []
+    for outcome in outcomes:
+        for path in outcome.stats.get("warc_files", []) or []:
+            key = f"raw/dt={raw_dt(run_id)}/{run_id}-{Path(path).name}"
+            storage.put(key, Path(path).read_bytes())
+            keys.append(key)
+    if keys:
+        _logger().info("archived %d WARC files under raw/dt=%s/", len(keys), raw_dt(run_id))
+    return keys
 
 
 # -- shards ---------------------------------------------------------------------------------
@@ -526,7 +661,7 @@ def news_shard(
         else TemplateState.empty()
     )
     before = {site: stats.pages for site, stats in templates.sites.items()}
-    outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates)
+    outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates, storage, run_id)
     touched = TemplateState(
         {site: st for site, st in templates.sites.items() if before.get(site) != st.pages}
     )

@@ -89,6 +89,7 @@ def crawl_source(
     user_agent: str | None = None,
     extra_settings: dict[str, Any] | None = None,
     log_line: Callable[[str], None] | None = None,
+    archive: bool = False,
 ) -> CrawlOutcome:
     """Crawl one source in a child process (Twisted's reactor runs once per process).
 
@@ -117,6 +118,8 @@ def crawl_source(
     ]
     if allow_private:
         cmd.append("--allow-private")
+    if archive:
+        cmd += ["--warc-dir", str(out / "warc")]
     if user_agent:
         cmd += ["--user-agent", user_agent]
     for name, value in (extra_settings or {}).items():
