@@ -8,6 +8,9 @@ a second in-process crawl would fail). It writes into ``--out``:
 - ``stats.json``: the per-source counters of :func:`summarise`;
 - with ``--warc-dir DIR``: ``DIR/<source>-<n>.warc.gz``, the raw responses (crawlers.archive).
 
+With ``--frontier-redis URL --frontier-key KEY`` several such processes share one source's
+request queue and seen-set in Redis (crawlers.frontier); each writes its own ``--out``.
+
 Exit status: 0 when the source answered, 3 when no page of it could be reached, 2 for a
 bad seeds file or arguments.
 """
@@ -85,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warc-dir", help="also archive fetched pages as WARC files here")
     parser.add_argument("--timeout", type=float, default=0, help="close the crawl after N seconds")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--frontier-redis", metavar="URL",
+        help="share the crawl frontier (queue and seen-set) in this Redis (crawlers.frontier)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--frontier-key", metavar="KEY",
+        help="the shared frontier's key prefix, e.g. newsdedup:frontier:<source>:<run id>",
+    )  # fmt: skip
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
 
@@ -127,6 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         name, _, value = item.partition("=")
         settings.set(name, value, priority="cmdline")
+    if args.frontier_redis:
+        settings.set("NEWSDEDUP_FRONTIER_REDIS_URL", args.frontier_redis, priority="cmdline")
+    if args.frontier_key:
+        settings.set("NEWSDEDUP_FRONTIER_KEY", args.frontier_key, priority="cmdline")
+    if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
+        from crawlers.frontier import configure
+
+        try:
+            configure(settings)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     process = CrawlerProcess(settings)
     install_log_masking()  # also covers what is logged before the crawl's extensions load
@@ -138,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(stats)
     spider = crawler.spider
     summary["reachable"] = bool(getattr(spider, "ok_responses", 0))
+    if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL") and not summary["requests"]:
+        # Sharing a frontier, the other processes may have fetched everything: nothing failed.
+        summary["reachable"] = True
     (out / "stats.json").write_text(json.dumps(summary, indent=2, default=str))
     if not summary["reachable"]:
         print(

@@ -122,6 +122,8 @@ class NewsSpider(scrapy.Spider):
         self.ok_responses = 0
         self.link_pages = 0  # pages requested through link-following (start URLs included)
         self.max_link_pages = 2 * self.source.max_pages  # NEWSDEDUP_MAX_LINK_PAGES overrides
+        self.shared: Any = None  # crawlers.frontier.Announcements with a shared frontier
+        self.unshared: list[str] = []  # candidates not yet added to self.shared
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -130,6 +132,10 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
         limit = crawler.settings.getint("NEWSDEDUP_MAX_LINK_PAGES")
         spider.max_link_pages = limit if limit > 0 else 2 * spider.source.max_pages
+        if crawler.settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
+            from crawlers.frontier import Announcements
+
+            spider.shared = Announcements.from_settings(crawler.settings)
         return spider
 
     # -- helpers ---------------------------------------------------------------------------
@@ -211,6 +217,7 @@ class NewsSpider(scrapy.Spider):
         self._count("feed_entries", len(entries))
         for entry in entries:
             self._announce(response, entry)
+        self._share_candidates()
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         if self._not_modified(response):
@@ -231,6 +238,7 @@ class NewsSpider(scrapy.Spider):
                     yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
             else:
                 self._announce(response, entry)
+        self._share_candidates()
 
     def _announce(self, response: Response, entry: Entry) -> None:
         url = _normalise(response.urljoin(entry.url))
@@ -247,6 +255,14 @@ class NewsSpider(scrapy.Spider):
         if known is None or (entry.date and (known.date is None or entry.date > known.date)):
             title = entry.title or (known.title if known else None)
             self.candidates[url] = Entry(url, entry.date, title)
+            if self.shared is not None and known is None:
+                self.unshared.append(url)
+
+    def _share_candidates(self) -> None:
+        """With a shared frontier, tell the other processes which URLs are announced."""
+        if self.shared is not None:
+            self.shared.add(self.unshared)
+            self.unshared.clear()
 
     def on_idle(self, spider: scrapy.Spider) -> None:
         """Schedule the announced URLs newest first once discovery has run dry."""
@@ -337,9 +353,13 @@ class NewsSpider(scrapy.Spider):
     def _follow(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
         if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
             return
-        for link in self.link_extractor.extract_links(response):
-            url = _normalise(link.url)
+        links = [_normalise(link.url) for link in self.link_extractor.extract_links(response)]
+        # With a shared frontier, what another process's feeds announced counts as announced.
+        elsewhere = self.shared.known(links) if self.shared is not None else ()
+        for url in links:
             if url in self.scheduled or url in self.candidates or not self._in_scope(url):
+                continue
+            if url in elsewhere:
                 continue
             if not listing_url(url) and self._skip_as_seen(url, None):
                 self.scheduled.add(url)
