@@ -76,12 +76,17 @@ def _child_text(elem: etree._Element, *names: str) -> str | None:
     return None
 
 
+def _xml_root(body: bytes) -> etree._Element | None:
+    """The document element, or None for a body that is not XML at all."""
+    try:
+        return etree.fromstring(body, parser=_parser())
+    except etree.XMLSyntaxError:
+        return None
+
+
 def parse_feed(body: bytes) -> list[Entry]:
     """Items of an RSS or Atom feed; an unparseable body yields no entries."""
-    try:
-        root = etree.fromstring(body, parser=_parser())
-    except etree.XMLSyntaxError:
-        return []
+    root = _xml_root(body)
     if root is None:
         return []
     entries: list[Entry] = []
@@ -114,10 +119,7 @@ def parse_feed(body: bytes) -> list[Entry]:
 
 def parse_sitemap(body: bytes) -> list[Entry]:
     """URLs of a sitemap (with lastmod or Google News date/title) or of a sitemap index."""
-    try:
-        root = etree.fromstring(body, parser=_parser())
-    except etree.XMLSyntaxError:
-        return []
+    root = _xml_root(body)
     if root is None:
         return []
     is_index = _local(root.tag) == "sitemapindex"

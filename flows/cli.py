@@ -26,6 +26,11 @@ def _err(message: str) -> None:
     print(f"newsdedup: {message}", file=sys.stderr)
 
 
+def _root(uri: str | None) -> str:
+    """The output root a reading command works on."""
+    return uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     print()
     print(
@@ -131,7 +136,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     try:
         table = read_table(
-            args.uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT,
+            _root(args.uri),
             table=args.table,
             since=args.since,
             until=args.until,
@@ -256,7 +261,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     try:
         rows = stats(
-            args.uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT,
+            _root(args.uri),
             since=args.since,
             until=args.until,
         )
@@ -271,10 +276,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"{sum(r.duplicates for r in rows):>10}"
     )
     return 0
-
-
-def _root(uri: str | None) -> str:
-    return uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
