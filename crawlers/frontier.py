@@ -42,7 +42,9 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
 
 DEFAULT_MAX_IDLE = 5.0
-SUFFIXES = ("requests", "dupefilter", "activity", "announced")
+DEFAULT_DISCOVERY_WAIT = 60.0  # NEWSDEDUP_FRONTIER_DISCOVERY_WAIT
+DEFAULT_POLL = 1.0  # NEWSDEDUP_FRONTIER_POLL
+SUFFIXES = ("requests", "dupefilter", "activity", "announced", "discovering")
 
 
 def keys(key: str) -> dict[str, str]:
@@ -101,16 +103,19 @@ class Announcements:
     link-following skips the URLs in this set, as a single process skips its own candidates.
     """
 
-    def __init__(self, redis_url: str, key: str) -> None:
+    def __init__(self, redis_url: str, key: str, discovery_wait: float = DEFAULT_DISCOVERY_WAIT):
         self.server = _redis(redis_url)
         self.key = keys(key)["announced"]
+        self.discovering_key = keys(key)["discovering"]
+        self.discovery_wait = discovery_wait
 
     @classmethod
     def from_settings(cls, settings: Any) -> Announcements | None:
         if not enabled(settings):
             return None
         url = settings.get("NEWSDEDUP_FRONTIER_REDIS_URL")
-        return cls(url, settings.get("NEWSDEDUP_FRONTIER_KEY"))
+        wait = settings.getfloat("NEWSDEDUP_FRONTIER_DISCOVERY_WAIT", DEFAULT_DISCOVERY_WAIT)
+        return cls(url, settings.get("NEWSDEDUP_FRONTIER_KEY"), wait)
 
     def add(self, urls: list[str]) -> None:
         if urls:
@@ -121,6 +126,14 @@ class Announcements:
             return set()
         flags = self.server.smismember(self.key, urls)
         return {url for url, flag in zip(urls, flags, strict=True) if flag}
+
+    def discovery(self, delta: int) -> None:
+        """Count feed and sitemap requests queued or in flight in any process (+1 / -1)."""
+        self.server.incrby(self.discovering_key, delta)
+
+    def discovering(self) -> int:
+        """Feed and sitemap requests not yet parsed, across the frontier's processes."""
+        return int(self.server.get(self.discovering_key) or 0)
 
     def close(self) -> None:
         self.server.close()
@@ -157,12 +170,12 @@ class FrontierIdleClose:
     """Keep an idle process open while the shared frontier is busy; close it after a quiet spell.
 
     Every process stamps ``<KEY>:activity`` (at most every :attr:`TOUCH_EVERY` seconds) when
-    it schedules a request, sends one to the downloader or receives a response. An idle process
-    (nothing of its own in flight, nothing in the shared queue) stays open, polling the queue
-    at Scrapy's idle heartbeat, until ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds have passed since
-    the last stamp of any process and since it started; 0 closes as soon as it is idle.
-    A process only closes when the shared queue is empty, so no queued request is left behind
-    by the last process to leave.
+    it schedules a request, sends one to the downloader or receives a response. An idle
+    process (nothing of its own in flight, nothing in the shared queue) stays open, looking at
+    the queue every ``NEWSDEDUP_FRONTIER_POLL`` seconds (the engine's heartbeat), until
+    ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds have passed since the last stamp of any process
+    and since it started; 0 closes as soon as it is idle. A process only closes when the
+    shared queue is empty, so no queued request is left behind by the last process to leave.
     """
 
     TOUCH_EVERY = 0.5
@@ -176,6 +189,7 @@ class FrontierIdleClose:
         self.queue_key = names["requests"]
         self.activity_key = names["activity"]
         self.max_idle = settings.getfloat("MAX_IDLE_TIME_BEFORE_CLOSE", DEFAULT_MAX_IDLE)
+        self.poll = settings.getfloat("NEWSDEDUP_FRONTIER_POLL", DEFAULT_POLL)
         self.server = _redis(settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"))
         self.started = time.time()
         self.last_touch = 0.0
@@ -184,6 +198,7 @@ class FrontierIdleClose:
             (self.touch, signals.request_reached_downloader),
             (self.touch, signals.response_received),
             (self.on_idle, signals.spider_idle),
+            (self.on_opened, signals.spider_opened),
             (self.on_closed, signals.spider_closed),
         ):
             crawler.signals.connect(handler, signal=signal)
@@ -191,6 +206,14 @@ class FrontierIdleClose:
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierIdleClose:
         return cls(crawler)
+
+    def on_opened(self, spider: Any) -> None:
+        # An idle Scrapy engine looks at its scheduler again only at its heartbeat (5 s): a
+        # process waiting on the shared queue would join the others' work that late. The
+        # engine reads the interval when it starts, just after spider_opened.
+        engine = self.crawler.engine
+        if self.poll > 0 and hasattr(type(engine), "_SLOT_HEARTBEAT_INTERVAL"):
+            engine._SLOT_HEARTBEAT_INTERVAL = self.poll
 
     def touch(self, *args: Any, **kwargs: Any) -> None:
         now = time.time()

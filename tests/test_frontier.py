@@ -3,7 +3,8 @@ one real Redis.
 
 The bundled demo sites hold five articles at most, too few for two processes to both get
 work reliably, so the crawl runs against a generated network of the same DemoNetwork class
-(one site of about two hundred articles behind its feed, sitemap and home page).
+(one site of about 840 articles behind its feed, sitemap and home page), big enough that
+the second process joins the first while there is still work (a few seconds of crawling).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def big_site(tmp_path_factory: pytest.TempPathFactory):
-    net = DemoNetwork.generated(n_articles=300, n_sites=2, reprint_share=0.3, seed=5)
+    net = DemoNetwork.generated(n_articles=1200, n_sites=2, reprint_share=0.3, seed=5)
     net.start()
     try:
         seeds = net.write_seeds(tmp_path_factory.mktemp("frontier") / "seeds.yaml")
@@ -102,6 +103,12 @@ def test_two_processes_share_one_frontier_and_end(big_site, redis_url: str, tmp_
     union = [p.url for r in results for p in r.pages]
     assert len(union) == len(set(union)), "a page was written by both processes"
     assert set(union) == single_urls
+    # Pages the feeds announced reach the page files as announced (date and title from the
+    # feed), whichever process fetched them: link-following waits until every process's
+    # feeds and sitemaps are parsed, then leaves the announced URLs alone.
+    single_via = {p.url: p.discovered_via for p in single.pages}
+    shared_via = {p.url: p.discovered_via for r in results for p in r.pages}
+    assert shared_via == single_via
 
     # No article was fetched twice across the two, and both did part of the work.
     fetched = [_fetched_articles(net, site, agent, articles) for agent in agents]
@@ -128,9 +135,10 @@ def test_clear_removes_only_that_frontiers_keys(redis_url: str):
             client.sadd(f"{k}:dupefilter", "fingerprint")
             client.set(f"{k}:activity", "0")
             client.sadd(f"{k}:announced", "http://example.test/a")
-        assert frontier.clear(redis_url, key) == 4
+            client.set(f"{k}:discovering", "0")
+        assert frontier.clear(redis_url, key) == 5
         assert _frontier_keys(redis_url, key) == []
-        assert len(_frontier_keys(redis_url, other)) == 4
+        assert len(_frontier_keys(redis_url, other)) == 5
         assert frontier.clear(redis_url, key) == 0
     finally:
         frontier.clear(redis_url, other)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,8 @@ class NewsSpider(scrapy.Spider):
         self.max_link_pages = 2 * self.source.max_pages  # NEWSDEDUP_MAX_LINK_PAGES overrides
         self.shared: Any = None  # crawlers.frontier.Announcements with a shared frontier
         self.unshared: list[str] = []  # candidates not yet added to self.shared
+        self.held_starts: list[str] = []  # start URLs waiting for the shared discovery
+        self.held_since = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -136,6 +139,8 @@ class NewsSpider(scrapy.Spider):
             from crawlers.frontier import Announcements
 
             spider.shared = Announcements.from_settings(crawler.settings)
+            crawler.signals.connect(spider.on_scheduled, signal=signals.request_scheduled)
+            crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
         return spider
 
     # -- helpers ---------------------------------------------------------------------------
@@ -203,13 +208,54 @@ class NewsSpider(scrapy.Spider):
             yield self._request(url, self.parse_feed, "feed", priority=100)
         for url in self.source.sitemaps:
             yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
+        if self.shared is not None and (self.source.feeds or self.source.sitemaps):
+            # A shared frontier: follow links only once every process's feeds and sitemaps
+            # are parsed (on_idle), so that no process reaches announced pages through links.
+            self.held_starts = list(self.source.start_urls)
+            self.held_since = time.monotonic()
+            return
         for url in self.source.start_urls:
             self.link_pages += 1
             yield self._request(url, self.parse_page, "start", link_depth=0, priority=50)
 
+    # -- shared frontier: discovery in flight ----------------------------------------------
+
+    def on_scheduled(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
+        meta = request.meta
+        if meta.get("kind") in ("feed", "sitemap") and not (
+            meta.get("retry_times") or meta.get("redirect_times")
+        ):
+            self.shared.discovery(+1)
+
+    def on_dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
+        if request.meta.get("kind") in ("feed", "sitemap"):
+            self.shared.discovery(-1)  # queued by another process, or a redirect seen before
+
+    def _discovery_done(self) -> None:
+        if self.shared is not None:
+            self.shared.discovery(-1)
+
+    def _release_starts(self) -> bool:
+        """Schedule the held start URLs once no process is still discovering; True if done."""
+        waited = time.monotonic() - self.held_since
+        if self.shared.discovering() > 0 and waited < self.shared.discovery_wait:
+            return False
+        starts, self.held_starts = self.held_starts, []
+        for url in starts:
+            self.link_pages += 1
+            request = self._request(url, self.parse_page, "start", link_depth=0, priority=50)
+            self.crawler.engine.crawl(request)
+        return True
+
     # -- discovery -------------------------------------------------------------------------
 
     def parse_feed(self, response: Response) -> None:
+        try:
+            self._parse_feed(response)
+        finally:
+            self._discovery_done()
+
+    def _parse_feed(self, response: Response) -> None:
         if self._not_modified(response):
             return
         self._remember(response, "feed")
@@ -220,6 +266,12 @@ class NewsSpider(scrapy.Spider):
         self._share_candidates()
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        try:
+            yield from self._parse_sitemap(response)
+        finally:
+            self._discovery_done()
+
+    def _parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         if self._not_modified(response):
             return
         self._remember(response, "sitemap")
@@ -266,7 +318,13 @@ class NewsSpider(scrapy.Spider):
 
     def on_idle(self, spider: scrapy.Spider) -> None:
         """Schedule the announced URLs newest first once discovery has run dry."""
-        if spider is not self or not self.candidates:
+        if spider is not self:
+            return
+        if self.held_starts:
+            self._release_starts()
+            if not self.candidates:
+                raise DontCloseSpider  # waiting for discovery, or the start URLs just queued
+        if not self.candidates:
             return
         # Idle means nothing is in flight, so every earlier page is already counted.
         budget = self.source.max_pages - self.articles_emitted
@@ -295,7 +353,7 @@ class NewsSpider(scrapy.Spider):
                 priority=priority,
             )
             self.crawler.engine.crawl(request)
-        if scheduled:
+        if scheduled or self.held_starts:
             raise DontCloseSpider
 
     def _skip_as_seen(self, url: str, date: datetime | None) -> bool:
@@ -388,6 +446,8 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Any) -> None:
         request = getattr(failure, "request", None)
+        if request is not None and request.meta.get("kind") in ("feed", "sitemap"):
+            self._discovery_done()
         url = request.url if request is not None else "?"
         exc = failure.value
         message = failure.getErrorMessage()
