@@ -17,19 +17,24 @@ switches the crawl to scrapy-redis:
   scrapy-redis setting; default :data:`DEFAULT_MAX_IDLE`), so processes pick up what the
   others still discover, and the crawl ends.
 
-Feed and sitemap discovery needs no election: every process yields the source's feeds,
-sitemaps and start URLs, the shared dupefilter lets only the first of each into the queue,
-and whichever process fetches a feed or sitemap collects its entries and schedules them (on
-its idle, newest first, within ``max_pages``) into the shared queue, where all processes
-take them. Repeats announced by several feeds, or also reached by links, are dropped by the
-same dupefilter, so no URL is fetched twice across the processes.
+Feed and sitemap discovery needs no election: every process yields the source's feeds and
+sitemaps, the shared dupefilter lets only the first of each into the queue, and whichever
+process fetches a feed or sitemap collects its entries and schedules them (on its idle,
+newest first, within ``max_pages``) into the shared queue, where all processes take them.
+Repeats announced by several feeds, or also reached by links, are dropped by the same
+dupefilter, so no URL is fetched twice across the processes. So that pages reach the page
+files as a single process writes them (announced, with the feed's date and title, rather
+than as plain links), the announced URLs are shared (:class:`Announcements`, at
+``<KEY>:announced``) and link-following skips them, and the start URLs are held back until
+no feed or sitemap request is queued or in flight in any process (``<KEY>:discovering``;
+at most ``NEWSDEDUP_FRONTIER_DISCOVERY_WAIT`` seconds, default 60, should a process die).
 
 Each process writes its own pages, validators and stats (its own ``--out``); the union of
-the processes' pages is the source's pages. The announced URLs are shared too
-(:class:`Announcements`), so that link-following in one process leaves to the discovering
-process the pages its feeds announced, as a single process does with its own.
-``max_pages`` bounds what the discovering process schedules; the link-following budget
-(``NEWSDEDUP_MAX_LINK_PAGES``) holds per process.
+the processes' pages is the source's pages. ``max_pages`` bounds what the discovering
+process schedules; the link-following budget (``NEWSDEDUP_MAX_LINK_PAGES``) and politeness
+(concurrency per site, AutoThrottle) hold per process, so N processes may load a site up to
+N times as hard as one. ``CONCURRENT_REQUESTS`` defaults to ``CONCURRENT_REQUESTS_PER_DOMAIN``
+so that no process drains the shared queue into its own downloader.
 """
 
 from __future__ import annotations
