@@ -35,6 +35,9 @@ class PipelineSettings:
     # of the shard deployment (any worker of the pool can take it); 0 or 1: in this process.
     shards: int = 0
     shard_deployment: str = "news-shard/shard"
+    # Crawl each source with this many processes sharing one request queue and seen-set in
+    # Redis (redis_url); 1 keeps one process per source.
+    frontier_processes: int = 1
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with credentials in URLs replaced by ``***``."""

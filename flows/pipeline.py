@@ -105,6 +105,11 @@ def crawl_task(
         user_agent=settings.user_agent,
         log_line=lambda line: logger.log(_line_level(line), "[%s] %s", source.name, line),
         archive=archive,
+        # A shared frontier per source and run: several processes work one large site.
+        frontier=(settings.redis_url, f"newsdedup:frontier:{Path(work_dir).name}:{source.name}")
+        if settings.redis_url and settings.frontier_processes > 1
+        else None,
+        processes=settings.frontier_processes,
     )
     if outcome.ok:
         logger.info(

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,42 +90,115 @@ def crawl_source(
     extra_settings: dict[str, Any] | None = None,
     log_line: Callable[[str], None] | None = None,
     archive: bool = False,
+    frontier: tuple[str, str] | None = None,
+    processes: int = 1,
 ) -> CrawlOutcome:
-    """Crawl one source in a child process (Twisted's reactor runs once per process).
+    """Crawl one source in child processes (Twisted's reactor runs once per process).
 
-    The child gets ``timeout`` seconds; past that it is killed with its process group and
-    the source counts as failed. Its log lines go to ``log_line`` as they come.
+    Each child gets ``timeout`` seconds; past that it is killed with its process group and
+    the source counts as failed. Its log lines go to ``log_line`` as they come. With a
+    ``frontier`` (Redis URL, key) ``processes`` children share one request queue and seen-set
+    (crawlers/frontier.py); their pages, validators and counters are joined here.
     """
     out = work_dir / source.name
     out.mkdir(parents=True, exist_ok=True)
     seen_path = out / "seen.json"
     seen_path.write_text(json.dumps(seen_for_source(seen or {}, source)))
-    cmd = [
-        sys.executable,
-        "-m",
-        "crawlers.run",
-        "--seeds",
-        str(seeds_path),
-        "--source",
-        source.name,
-        "--out",
-        str(out),
-        "--seen",
-        str(seen_path),
-        # Scrapy closes the crawl cleanly a little before the hard kill.
-        "--timeout",
-        str(max(1.0, timeout * 0.9)),
-    ]
-    if allow_private:
-        cmd.append("--allow-private")
-    if archive:
-        cmd += ["--warc-dir", str(out / "warc")]
-    if user_agent:
-        cmd += ["--user-agent", user_agent]
-    for name, value in (extra_settings or {}).items():
-        cmd += ["-s", f"{name}={value}"]
     emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
+    parts = (
+        [out] if not frontier or processes <= 1 else [out / f"part-{i}" for i in range(processes)]
+    )
+    commands = []
+    for part in parts:
+        cmd = [
+            sys.executable, "-m", "crawlers.run",
+            "--seeds", str(seeds_path), "--source", source.name, "--out", str(part),
+            "--seen", str(seen_path),
+            # Scrapy closes the crawl cleanly a little before the hard kill.
+            "--timeout", str(max(1.0, timeout * 0.9)),
+        ]  # fmt: skip
+        if allow_private:
+            cmd.append("--allow-private")
+        if archive:
+            cmd += ["--warc-dir", str(part / "warc")]
+        if user_agent:
+            cmd += ["--user-agent", user_agent]
+        if frontier and len(parts) > 1:
+            cmd += ["--frontier-redis", frontier[0], "--frontier-key", frontier[1]]
+        for name, value in (extra_settings or {}).items():
+            cmd += ["-s", f"{name}={value}"]
+        commands.append(cmd)
     started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            results = list(pool.map(lambda c: _run_crawl(c, timeout, source.name, emit), commands))
+    finally:
+        if frontier and len(parts) > 1:
+            from crawlers.frontier import clear
+
+            clear(frontier[0], frontier[1])
+    seconds = time.monotonic() - started
+
+    errors = []
+    for part, (returncode, timed_out, tail) in zip(parts, results, strict=True):
+        if timed_out:
+            errors.append(f"crawl of {source.name} killed after {timeout:.0f}s (hard timeout)")
+        elif returncode == EXIT_UNREACHABLE:
+            error = next((t for t in reversed(tail) if t.startswith("error:")), None)
+            errors.append(
+                (error or f"no page of {source.name} could be fetched").removeprefix("error: ")
+            )
+        elif returncode != 0:
+            errors.append(
+                f"crawl of {source.name} exited with status {returncode}: " + " | ".join(tail[-3:])
+            )
+        elif not (part / "pages.jsonl.gz").exists():
+            errors.append(f"crawl of {source.name} wrote no pages file")
+    # With a shared frontier one process may find nothing left to do; the source failed
+    # only when none of its processes got through.
+    ok = len(errors) < len(parts) if len(parts) > 1 else not errors
+    stats = _read_json(parts[0] / "stats.json")
+    validators = _read_json(parts[0] / "validators.json")
+    pages = out / "pages.jsonl.gz"
+    if len(parts) > 1:
+        stats = _sum_stats([_read_json(part / "stats.json") for part in parts])
+        validators = {}
+        with open(pages, "wb") as joined:
+            for part in parts:
+                validators.update(_read_json(part / "validators.json"))
+                if (part / "pages.jsonl.gz").exists():
+                    joined.write((part / "pages.jsonl.gz").read_bytes())  # gzip members concatenate
+    return CrawlOutcome(
+        source=source.name,
+        ok=ok,
+        pages_path=str(pages) if ok else None,
+        validators=validators if ok else {},
+        stats=stats,
+        error=None if ok else "; ".join(dict.fromkeys(errors)),
+        seconds=round(seconds, 3),
+    )
+
+
+def _sum_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counters of several crawl processes of one source, added up (lists joined)."""
+    total: dict[str, Any] = {}
+    for stats in parts:
+        for key, value in stats.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | dict | list):
+                total.setdefault(key, value)
+            elif isinstance(value, dict):
+                total[key] = _sum_stats([total.get(key, {}), value])
+            elif isinstance(value, list):
+                total[key] = [*total.get(key, []), *value]
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+def _run_crawl(
+    cmd: list[str], timeout: float, name: str, emit: Callable[[str], None]
+) -> tuple[int | None, bool, list[str]]:
+    """Run one crawl process; return its exit status, whether it was killed, its last lines."""
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -145,7 +218,7 @@ def crawl_source(
             tail.append(line)
             del tail[:-20]
             if is_noise(line):
-                log.debug("[%s] %s", source.name, line)
+                log.debug("[%s] %s", name, line)
             else:
                 emit(line)
 
@@ -159,35 +232,7 @@ def crawl_source(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     reader.join(timeout=5)
-    seconds = time.monotonic() - started
-    stats = _read_json(out / "stats.json")
-    validators = _read_json(out / "validators.json")
-    pages = out / "pages.jsonl.gz"
-    if timed_out:
-        error = f"crawl of {source.name} killed after {timeout:.0f}s (hard timeout)"
-    elif proc.returncode == EXIT_UNREACHABLE:
-        error = next((t for t in reversed(tail) if t.startswith("error:")), None) or (
-            f"no page of {source.name} could be fetched"
-        )
-        error = error.removeprefix("error: ")
-    elif proc.returncode != 0:
-        error = f"crawl of {source.name} exited with status {proc.returncode}: " + " | ".join(
-            tail[-3:]
-        )
-    else:
-        error = None
-    ok = error is None and pages.exists()
-    if error is None and not ok:
-        error = f"crawl of {source.name} wrote no pages file"
-    return CrawlOutcome(
-        source=source.name,
-        ok=ok,
-        pages_path=str(pages) if ok else None,
-        validators=validators if ok else {},
-        stats=stats,
-        error=error,
-        seconds=round(seconds, 3),
-    )
+    return proc.returncode, timed_out, tail
 
 
 def _read_json(path: Path) -> dict[str, Any]:
