@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from flows.storage import LocalStorage, Storage, open_storage
 from tests.servers import (
     PrefectServer,
     RedisServer,
@@ -61,3 +64,17 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
 
 def data_path(*parts: str) -> Path:
     return Path(__file__).parent.joinpath("fixtures", *parts)
+
+
+def load_rows(name: str) -> list[dict[str, Any]]:
+    """Rows of a published-table fixture (tests/fixtures/publish/<name>.json)."""
+    return json.loads(data_path("publish", f"{name}.json").read_text())
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """The same tests over a local directory and over the real S3 server."""
+    if request.param == "local":
+        return LocalStorage(tmp_path / "lake")
+    request.getfixturevalue("s3_env")
+    return open_storage(request.getfixturevalue("s3_prefix"))

@@ -14,7 +14,7 @@ import pytest
 
 from flows.publish import publish_run
 from flows.storage import open_storage
-from tests.conftest import data_path
+from tests.conftest import load_rows
 
 RUN_ID = "20250301T090000Z-abc123"
 
@@ -29,8 +29,8 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture
 def lake(tmp_path):
     root = tmp_path / "lake"
-    articles = json.loads(data_path("publish", "articles.json").read_text())
-    duplicates = json.loads(data_path("publish", "duplicates.json").read_text())
+    articles = load_rows("articles")
+    duplicates = load_rows("duplicates")
     publish_run(open_storage(str(root)), RUN_ID, "2025-03-01T09:00:00+00:00", articles, duplicates)
     return root, articles, duplicates
 
@@ -73,7 +73,7 @@ def test_stats_counts_stories_and_duplicates(lake):
 
 def test_read_from_s3(s3_server, s3_prefix):
     env = s3_server.env()
-    articles = json.loads(data_path("publish", "articles.json").read_text())
+    articles = load_rows("articles")
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -3,10 +3,7 @@ SeaweedFS."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,26 +19,14 @@ from flows.publish import encode_parquet, publish_run, write_failed_manifest
 from flows.read import read_table
 from flows.schema import rows_to_table
 from flows.state import LOCK_KEY, RunInProgress, RunLock, StateStore
-from flows.storage import LocalStorage, Storage, open_storage
-from tests.conftest import data_path
+from flows.storage import Storage
+from tests.conftest import load_rows
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 RUN_A = "20250301T090000Z-aaaaaa"
 RUN_B = "20250301T100000Z-bbbbbb"
 RUN_C = "20250301T110000Z-cccccc"
 RUN_D = "20250301T120000Z-dddddd"
-
-
-def load_rows(name: str) -> list[dict[str, Any]]:
-    return json.loads(data_path("publish", f"{name}.json").read_text())
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    request.getfixturevalue("s3_env")
-    return open_storage(request.getfixturevalue("s3_prefix"))
 
 
 def at(run_id: str) -> datetime:

@@ -7,7 +7,6 @@ import json
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -24,26 +23,14 @@ from flows.publish import (
 )
 from flows.read import StrayObjectWarning, list_runs, read_table
 from flows.schema import rows_to_table
-from flows.storage import LocalStorage, Storage, open_storage
-from tests.conftest import data_path
+from flows.storage import LocalStorage, Storage
+from tests.conftest import load_rows
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 
 
-def load_rows(name: str) -> list[dict[str, Any]]:
-    return json.loads(data_path("publish", f"{name}.json").read_text())
-
-
 def run_id_at(when: datetime, suffix: str) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-{suffix}"
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    request.getfixturevalue("s3_env")
-    return open_storage(request.getfixturevalue("s3_prefix"))
 
 
 def test_publish_then_read_back(storage: Storage) -> None:

@@ -18,17 +18,13 @@ import pytest
 from flows.publish import publish_run
 from flows.read import read_table
 from flows.storage import S3Storage, StorageError
-from tests.conftest import data_path
+from tests.conftest import load_rows
 from tests.servers import S3Server, start_seaweedfs
 
 pytestmark = pytest.mark.slow
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 RUN_ID = "20250301T090000Z-5e5e5e"
-
-
-def load_rows(name: str) -> list[dict[str, Any]]:
-    return json.loads(data_path("publish", f"{name}.json").read_text())
 
 
 @pytest.fixture

@@ -18,22 +18,10 @@ from flows.read import StrayObjectWarning, list_runs, read_articles, read_duplic
 from flows.read import stats as lake_stats
 from flows.schema import rows_to_table
 from flows.storage import LocalStorage, Storage, open_storage
-from tests.conftest import data_path
+from tests.conftest import data_path, load_rows
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 OLD_RUN = "20240101T000000Z-0f0f0f"
-
-
-def load_rows(name: str) -> list[dict[str, Any]]:
-    return json.loads(data_path("publish", f"{name}.json").read_text())
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    request.getfixturevalue("s3_env")
-    return open_storage(request.getfixturevalue("s3_prefix"))
 
 
 def install_schema0_run(storage: Storage) -> None:

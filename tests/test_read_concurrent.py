@@ -7,7 +7,6 @@ would. The writer's requests are slowed a little so that the reader's loop overl
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import warnings
@@ -21,13 +20,9 @@ import flows.publish as publish
 from flows.publish import compact, publish_run, sweep_orphans
 from flows.read import read_table
 from flows.storage import LocalStorage, Storage, open_storage
-from tests.conftest import data_path
+from tests.conftest import load_rows
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
-
-
-def load_rows(name: str) -> list[dict[str, Any]]:
-    return json.loads(data_path("publish", f"{name}.json").read_text())
 
 
 @pytest.fixture(params=["local", "s3"])

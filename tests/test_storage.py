@@ -10,14 +10,6 @@ import pytest
 from flows.storage import LocalStorage, NotFound, S3Storage, Storage, StorageError, open_storage
 
 
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    request.getfixturevalue("s3_env")
-    return open_storage(request.getfixturevalue("s3_prefix"))
-
-
 def test_put_get_exists_delete(storage: Storage) -> None:
     assert not storage.exists("a/b.txt")
     with pytest.raises(NotFound) as err:

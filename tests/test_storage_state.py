@@ -6,7 +6,6 @@ import json
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +18,7 @@ from flows.state import (
     StateError,
     StateStore,
 )
-from flows.storage import LocalStorage, Storage, open_storage
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    request.getfixturevalue("s3_env")
-    return open_storage(request.getfixturevalue("s3_prefix"))
+from flows.storage import Storage
 
 
 def test_commit_then_load(storage: Storage) -> None:
