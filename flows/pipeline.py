@@ -199,8 +199,7 @@ def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: A
 # -- state ----------------------------------------------------------------------------------
 
 
-def load_seen(blobs: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-    raw = blobs.get(STATE_SEEN)
+def load_seen(raw: bytes | None) -> dict[str, dict[str, Any]]:
     return json.loads(gzip.decompress(raw)) if raw else {}
 
 
@@ -404,12 +403,8 @@ def _run_locked(
     sweep_orphans(storage, older_than=timedelta(0))
     state = StateStore(storage)
     blobs = state.load()
-    seen = load_seen(blobs)
-    templates = (
-        TemplateState.from_bytes(blobs[STATE_TEMPLATES])
-        if STATE_TEMPLATES in blobs
-        else TemplateState.empty()
-    )
+    seen = load_seen(blobs.get(STATE_SEEN))
+    templates = TemplateState.from_bytes(blobs.get(STATE_TEMPLATES, b""))
     index = open_index(blobs, settings, storage.uri)
     recovered = recover_unrecorded_runs(storage, state.version, seen, index)
     if recovered:
@@ -513,7 +508,7 @@ def crawl_and_clean(
     With a raw archive (``archive_raw``; on by default for S3 output) the fetched responses
     are kept as WARC files under ``raw/dt=YYYY-MM-DD/`` of the output root, so extraction can
     be run again later without crawling (``newsdedup reextract``)."""
-    archive = storage is not None and run_id is not None and archive_enabled(settings, storage)
+    archive_to = run_id if storage is not None and archive_enabled(settings, storage) else None
     work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-crawl-"))
     try:
         # At most `concurrency` crawl processes at once (default: one per core).
@@ -521,16 +516,19 @@ def crawl_and_clean(
         # crawl_source kills the crawl process at crawl_timeout: that is the crawl's timeout
         # (a Prefect timeout cannot interrupt a task running in a worker thread).
         crawl = crawl_task
+        own_seen = stages.seen_by_source(seen, chosen)
         outcomes: list[stages.CrawlOutcome] = []
         for i in range(0, len(chosen), width):
             batch = [
-                crawl.submit(src, seeds, str(work_dir), settings, seen, archive)
+                crawl.submit(
+                    src, seeds, str(work_dir), settings, own_seen[src.name], archive_to is not None
+                )
                 for src in chosen[i : i + width]
             ]
             outcomes += [f.result() for f in batch]
         crash_point("after-crawl")
-        if archive:
-            upload_raw(storage, run_id, outcomes)
+        if archive_to is not None:
+            upload_raw(storage, archive_to, outcomes)
         cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -594,7 +592,10 @@ def run_shards(
     logger = _logger()
     n = min(settings.shards, len(chosen))
     groups = [list(chosen[i::n]) for i in range(n)]
-    storage.put(_work_key(run_id, "seen.json.gz"), _dump_json(seen))
+    # What the shards start from: this run's seen URLs (recovered runs included) and site
+    # templates, so they need not load the whole state (the dedup index is the parent's).
+    storage.put(_work_key(run_id, STATE_SEEN), dump_seen(seen))
+    storage.put(_work_key(run_id, STATE_TEMPLATES), templates.to_bytes())
 
     def launch(index: int) -> Any:
         return run_deployment(
@@ -649,7 +650,6 @@ def news_shard(
 ) -> str:
     """Crawl and clean some sources for the parent run ``run_id``; returns the result's key."""
     from crawlers.clean import TemplateState
-    from flows.state import StateStore
     from flows.storage import open_storage
 
     seeds_obj = load_seeds(seeds)
@@ -658,13 +658,8 @@ def news_shard(
         {"output": output, "allow_private": allow_private or None}, seeds_obj
     )
     storage = open_storage(output)
-    seen = json.loads(gzip.decompress(storage.get(_work_key(run_id, "seen.json.gz"))))
-    blobs = StateStore(storage).load()
-    templates = (
-        TemplateState.from_bytes(blobs[STATE_TEMPLATES])
-        if STATE_TEMPLATES in blobs
-        else TemplateState.empty()
-    )
+    seen = load_seen(storage.get(_work_key(run_id, STATE_SEEN)))
+    templates = TemplateState.from_bytes(storage.get(_work_key(run_id, STATE_TEMPLATES)))
     before = {site: stats.pages for site, stats in templates.sites.items()}
     outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates, storage, run_id)
     touched = TemplateState(
@@ -744,7 +739,8 @@ def _write_report(summary: dict[str, Any], storage: Any) -> None:
         )
         lines.append(
             f"| {name} | {crawl.get('articles', 0)} | {crawl.get('not_modified', 0)} | "
-            f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | {s.get('duplicates', 0)} | {errors} |"
+            f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | "
+            f"{s.get('duplicates', 0)} | {errors} |"
         )
     manifest = summary["manifest"]
     lines += [

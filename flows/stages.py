@@ -72,10 +72,20 @@ def is_noise(line: str) -> bool:
     return message.startswith(_STARTUP_NOISE)
 
 
-def seen_for_source(seen: dict[str, dict[str, Any]], source: Source) -> dict[str, dict[str, Any]]:
-    """The part of the seen-URL store that concerns one source's sites."""
-    domains = source.domains
-    return {url: v for url, v in seen.items() if urlsplit(url).netloc.lower() in domains}
+def seen_by_source(
+    seen: dict[str, dict[str, Any]], sources: Iterable[Source]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The seen-URL store split by source (one pass over the store, whatever the sources)."""
+    sources = list(sources)
+    owners: dict[str, list[str]] = {}
+    for src in sources:
+        for domain in src.domains:
+            owners.setdefault(domain, []).append(src.name)
+    split: dict[str, dict[str, dict[str, Any]]] = {src.name: {} for src in sources}
+    for url, entry in seen.items():
+        for name in owners.get(urlsplit(url).netloc.lower(), ()):
+            split[name][url] = entry
+    return split
 
 
 def crawl_source(
@@ -103,7 +113,7 @@ def crawl_source(
     out = work_dir / source.name
     out.mkdir(parents=True, exist_ok=True)
     seen_path = out / "seen.json"
-    seen_path.write_text(json.dumps(seen_for_source(seen or {}, source)))
+    seen_path.write_text(json.dumps(seen_by_source(seen or {}, [source])[source.name]))
     emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
     parts = (
         [out] if not frontier or processes <= 1 else [out / f"part-{i}" for i in range(processes)]
