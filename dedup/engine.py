@@ -80,6 +80,9 @@ _PAIR_CHUNK = 65_536
 
 def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (a < b) of ``reps`` sharing a band key, as two index arrays."""
+    empty = np.empty(0, dtype=np.int64)
+    if len(reps) < 2:
+        return empty, empty
     m = int(reps.max()) + 1
     codes: list[np.ndarray] = []
     for k in range(keys.shape[1]):
@@ -99,7 +102,6 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
             iu, ju = np.triu_indices(len(group), 1)
             codes.append(group[iu] * m + group[ju])
     if not codes:
-        empty = np.empty(0, dtype=np.int64)
         return empty, empty
     unique = np.unique(np.concatenate(codes))
     return unique // m, unique % m
@@ -287,10 +289,10 @@ class IndexBase(ABC):
 
         # Candidate pairs between node representatives from equal band keys.
         reps = np.array([g[0] for g in members if prep.sizes[g[0]] > 0], dtype=np.int64)
-        pair_a, pair_b = _candidate_pairs(prep.keys[reps], reps) if len(reps) > 1 else (None, None)
+        pair_a, pair_b = _candidate_pairs(prep.keys[reps], reps)
 
         edges: dict[int, dict[int, float]] = defaultdict(dict)
-        if pair_a is not None and len(pair_a):
+        if len(pair_a):
             # Signatures settle most candidates: only pairs whose estimated similarity is
             # within VERIFY_MARGIN of a threshold are checked exactly on their shingle sets.
             keep = _maybe_reprints(cfg, prep, pair_a, pair_b)
@@ -307,7 +309,7 @@ class IndexBase(ABC):
         # A document is credited when a document it is verified against (or identical
         # to) names its outlet as the source.
         outlets = {i: {_outlet_key(o) for o in docs[i].outlet_names if o} for i in rest}
-        credits = {i: _outlet_key(docs[i].credited_source) for i in rest if docs[i].credited_source}
+        credits = {i: _outlet_key(c) for i in rest if (c := docs[i].credited_source)}
         credited: set[int] = set()
         for node, group in enumerate(members):
             near = [node, *edges.get(node, {})]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import redis
@@ -34,7 +35,8 @@ class RedisReprintIndex(IndexBase):
         basename: str = "newsdedup",
         config: DedupConfig | None = None,
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url)
+        # Responses are bytes (no decode_responses); redis-py types them as bytes | str.
+        self.client: Any = redis.Redis.from_url(redis_url)
         self.base = basename
         meta_key = self._k("meta")
         stored = self.client.hget(meta_key, "config")

@@ -97,7 +97,8 @@ def resolve_settings(
             raise SeedsError(
                 seeds.path if seeds else "?",
                 f"settings.{key}",
-                f"secrets belong in the environment ({ENV_PREFIX}{key.upper()}), not in the seeds file",
+                f"secrets belong in the environment ({ENV_PREFIX}{key.upper()}), "
+                "not in the seeds file",
             )
     for name in names:
         cli_value = (cli or {}).get(name)
@@ -119,7 +120,8 @@ def resolve_settings(
 def _secret_block(name: str) -> str:
     from prefect.blocks.system import Secret
 
-    return str(Secret.load(name).get())
+    block: Any = Secret.load(name)  # synchronous here: no event loop runs at settings time
+    return str(block.get())
 
 
 def cpu_count() -> int:
