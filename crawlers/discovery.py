@@ -141,7 +141,9 @@ def parse_sitemap(body: bytes) -> list[Entry]:
                 title = sub.text.strip()
         if date is None:
             date = parse_date(_child_text(elem, "lastmod"))
-        entries.append(Entry(url=loc, date=date, title=title, is_sitemap=is_index or name == "sitemap"))
+        entries.append(
+            Entry(url=loc, date=date, title=title, is_sitemap=is_index or name == "sitemap")
+        )
     return entries
 
 

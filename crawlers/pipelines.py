@@ -24,7 +24,9 @@ class PageWriterPipeline:
 
     def open_spider(self, spider: Any = None) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.fh = gzip.open(self.out_dir / "pages.jsonl.gz.part", "wt", encoding="utf-8", compresslevel=3)
+        self.fh = gzip.open(
+            self.out_dir / "pages.jsonl.gz.part", "wt", encoding="utf-8", compresslevel=3
+        )
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, Page):

@@ -139,7 +139,9 @@ def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
         raise SeedsError(path, "", "must be a mapping with a 'sources' list")
     for key in doc:
         if key not in TOP_KEYS:
-            raise SeedsError(path, str(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
+            raise SeedsError(
+                path, str(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})"
+            )
     sources_raw = doc.get("sources")
     if not isinstance(sources_raw, list) or not sources_raw:
         raise SeedsError(path, "sources", "must be a non-empty list of sources")
@@ -152,7 +154,9 @@ def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
         src = _parse_source(item, str(path), f"sources[{i}]")
         if src.name in seen:
             raise SeedsError(
-                path, f"sources[{i}].name", f"duplicate name {src.name!r} (also sources[{seen[src.name]}])"
+                path,
+                f"sources[{i}].name",
+                f"duplicate name {src.name!r} (also sources[{seen[src.name]}])",
             )
         seen[src.name] = i
         sources.append(src)
@@ -181,14 +185,22 @@ def _parse_source(item: Any, path: str, where: str) -> Source:
             try:
                 re.compile(pat)
             except re.error as exc:
-                raise SeedsError(path, f"{where}.{key}[{j}]", f"bad regular expression: {exc}") from None
+                raise SeedsError(
+                    path, f"{where}.{key}[{j}]", f"bad regular expression: {exc}"
+                ) from None
         kwargs[key] = tuple(patterns)
     for key, low in (("max_pages", 1), ("max_depth", 0), ("priority", None), ("min_words", 0)):
         if item.get(key) is not None:
             value = item[key]
-            if not isinstance(value, int) or isinstance(value, bool) or (low is not None and value < low):
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or (low is not None and value < low)
+            ):
                 bound = f" >= {low}" if low is not None else ""
-                raise SeedsError(path, f"{where}.{key}", f"must be an integer{bound} (got {value!r})")
+                raise SeedsError(
+                    path, f"{where}.{key}", f"must be an integer{bound} (got {value!r})"
+                )
             kwargs[key] = value
     if item.get("follow_links") is not None:
         if not isinstance(item["follow_links"], bool):
@@ -199,7 +211,9 @@ def _parse_source(item: Any, path: str, where: str) -> Source:
     langs = _str_list(item.get("languages"), path, f"{where}.languages")
     for j, lang in enumerate(langs):
         if not re.fullmatch(r"[a-z]{2}", lang):
-            raise SeedsError(path, f"{where}.languages[{j}]", f"must be an ISO 639-1 code (got {lang!r})")
+            raise SeedsError(
+                path, f"{where}.languages[{j}]", f"must be an ISO 639-1 code (got {lang!r})"
+            )
     kwargs["languages"] = tuple(langs)
     return Source(**kwargs)
 

@@ -33,12 +33,10 @@ def _root(uri: str | None) -> str:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     print()
-    print(
-        f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s -> {summary['output']}"
-    )
-    print(
-        f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8} {'stories':>8} {'dups':>5}  errors"
-    )
+    print(f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s", end="")
+    print(f" -> {summary['output']}")
+    print(f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8}", end="")
+    print(f" {'stories':>8} {'dups':>5}  errors")
     for name, s in summary["sources"].items():
         crawl = s.get("crawl", {})
         clean = s.get("clean", {})
@@ -46,7 +44,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         errors = s.get("error") or ""
         print(
             f"{name:<24} {crawl.get('articles', 0):>6} {crawl.get('not_modified', 0):>5} "
-            f"{clean.get('extracted', 0):>8} {dropped:>8} {s.get('stories', 0):>8} {s.get('duplicates', 0):>5}  {errors}"
+            f"{clean.get('extracted', 0):>8} {dropped:>8} {s.get('stories', 0):>8} "
+            f"{s.get('duplicates', 0):>5}  {errors}"
         )
     print(
         f"total: {summary['pages']} pages, {summary['articles']} new stories, "

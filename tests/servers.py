@@ -125,9 +125,17 @@ def start_seaweedfs(data_dir: Path, bucket: str = "news") -> S3Server:
     ports = {
         name: free_port()
         for name in (
-            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-            "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
-            "admin.port", "admin.port.grpc", "webdav.port",
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
         )
     }
     args = [find_weed(), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
@@ -164,8 +172,19 @@ def start_redis(work_dir: Path) -> RedisServer:
     work_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(work_dir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work_dir),
+        ],
         stdout=open(work_dir / "redis.log", "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -232,7 +251,9 @@ def start_prefect_server(home: Path, timeout: float = 120.0) -> PrefectServer:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {home / 'server.log'}")
+            raise RuntimeError(
+                f"prefect server exited with {proc.returncode}; see {home / 'server.log'}"
+            )
         if http_ok(f"{api}/health"):
             return PrefectServer(api_url=api, home=home, proc=proc)
         time.sleep(0.25)

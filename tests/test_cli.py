@@ -22,7 +22,10 @@ RUN_ID = "20250301T090000Z-abc123"
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -68,7 +71,9 @@ def test_stats_counts_stories_and_duplicates(lake):
     out = cli("stats", str(root))
     assert out.returncode == 0, out.stderr
     total = out.stdout.strip().splitlines()[-1].split()
-    assert total[0] == "total" and int(total[1]) == len(articles) and int(total[2]) == len(duplicates)
+    assert (
+        total[0] == "total" and int(total[1]) == len(articles) and int(total[2]) == len(duplicates)
+    )
 
 
 def test_read_from_s3(s3_server, s3_prefix):
@@ -102,7 +107,9 @@ def test_config_masks_secrets_and_reports_bad_values(tmp_path):
 def test_compact_merges_a_days_runs_and_reads_stay_whole(lake):
     root, articles, _ = lake
     more = [dict(a, article_id=a["article_id"] + "-b", url=a["url"] + "?b") for a in articles]
-    publish_run(open_storage(str(root)), "20250301T100000Z-def456", "2025-03-01T10:00:00+00:00", more, [])
+    publish_run(
+        open_storage(str(root)), "20250301T100000Z-def456", "2025-03-01T10:00:00+00:00", more, []
+    )
     files = lambda: sorted(p.name for p in (root / "articles" / "dt=2025-03-01").glob("*.parquet"))  # noqa: E731
     assert len(files()) == 2
     out = cli("compact", str(root), "--before", "2025-03-02")

@@ -49,9 +49,15 @@ def test_garbage_feed_yields_nothing():
 
 @pytest.mark.parametrize(
     "url",
-    ["https://a.example/", "https://a.example/tag/economy/", "https://a.example/category/world/",
-     "https://a.example/page/2/", "https://a.example/author/jane/", "https://a.example/search?q=x",
-     "https://a.example/news?page=3"],
+    [
+        "https://a.example/",
+        "https://a.example/tag/economy/",
+        "https://a.example/category/world/",
+        "https://a.example/page/2/",
+        "https://a.example/author/jane/",
+        "https://a.example/search?q=x",
+        "https://a.example/news?page=3",
+    ],
 )
 def test_listing_urls(url):
     assert listing_url(url)
@@ -59,8 +65,15 @@ def test_listing_urls(url):
 
 def test_article_vs_listing_pages():
     body = "".join(f"<p>{'word ' * 20} sentence {i}.</p>" for i in range(5))
-    article = f'<html><head><meta property="og:type" content="article"></head><body><article>{body}</article></body></html>'
-    listing = "<html><body>" + "".join(f"<article><a href='/x{i}'>t</a></article>" for i in range(8)) + "</body></html>"
+    article = (
+        '<html><head><meta property="og:type" content="article"></head>'
+        f"<body><article>{body}</article></body></html>"
+    )
+    listing = (
+        "<html><body>"
+        + "".join(f"<article><a href='/x{i}'>t</a></article>" for i in range(8))
+        + "</body></html>"
+    )
     assert is_article("https://a.example/2024/05/01/some-long-story-slug/", article)
     assert not is_article("https://a.example/2024/05/01/some-long-story-slug/", listing)
     assert not is_article("https://a.example/tag/economy/", article)
@@ -68,8 +81,17 @@ def test_article_vs_listing_pages():
 
 @pytest.mark.parametrize(
     ("host", "blocked"),
-    [("127.0.0.1", True), ("10.1.2.3", True), ("169.254.169.254", True), ("192.168.0.1", True),
-     ("[::1]", True), ("localhost", True), ("0.0.0.0", True), ("8.8.8.8", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("169.254.169.254", True),
+        ("192.168.0.1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", True),
+        ("8.8.8.8", False),
+        ("example.com", False),
+    ],
 )
 def test_network_guard_hosts(host, blocked):
     assert (check_host(host) is not None) == blocked

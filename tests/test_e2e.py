@@ -14,12 +14,18 @@ from flows.demo import DemoNetwork
 pytestmark = pytest.mark.slow
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
     )
 
 
@@ -84,14 +90,22 @@ def test_run_publishes_clean_deduplicated_stories(s3_run, network, monkeypatch):
 def test_second_run_publishes_nothing_again(s3_run, network, monkeypatch):
     proc, output, env, work, seeds = s3_run
     assert proc.returncode == 0
-    before = len(read(output, "articles", env, monkeypatch)) + len(read(output, "duplicates", env, monkeypatch))
-    again = run_cli(["run", "--seeds", str(seeds), "--output", output, "--allow-private"], env, work)
+    before = len(read(output, "articles", env, monkeypatch)) + len(
+        read(output, "duplicates", env, monkeypatch)
+    )
+    again = run_cli(
+        ["run", "--seeds", str(seeds), "--output", output, "--allow-private"], env, work
+    )
     assert again.returncode == 0, again.stderr[-3000:]
-    after = len(read(output, "articles", env, monkeypatch)) + len(read(output, "duplicates", env, monkeypatch))
+    after = len(read(output, "articles", env, monkeypatch)) + len(
+        read(output, "duplicates", env, monkeypatch)
+    )
     assert after == before
 
 
-def test_unreachable_source_fails_loudly_others_publish(network, s3_server, prefect_server, tmp_path, monkeypatch):
+def test_unreachable_source_fails_loudly_others_publish(
+    network, s3_server, prefect_server, tmp_path, monkeypatch
+):
     seeds_text = network.seeds_yaml()
     # A source on a port where nothing listens.
     from tests.servers import free_port
@@ -101,8 +115,22 @@ def test_unreachable_source_fails_loudly_others_publish(network, s3_server, pref
     seeds.write_text(seeds_text)
     output = str(tmp_path / "lake")
     env = prefect_server.env()
-    proc = run_cli(["run", "--seeds", str(seeds), "--output", output, "--allow-private",
-                    "--source", "gone-site", "--source", network.sites[0].name], env, tmp_path)
+    proc = run_cli(
+        [
+            "run",
+            "--seeds",
+            str(seeds),
+            "--output",
+            output,
+            "--allow-private",
+            "--source",
+            "gone-site",
+            "--source",
+            network.sites[0].name,
+        ],
+        env,
+        tmp_path,
+    )
     assert proc.returncode == 1
     assert "gone-site" in proc.stderr
     rows = read(output, "articles", env, monkeypatch)
@@ -113,8 +141,11 @@ def test_network_guard_blocks_demo_without_allow_private(network, prefect_server
     seeds = network.write_seeds(tmp_path / "seeds.yaml")
     site = network.sites[0].name
     served_before = len(network.requests)
-    proc = run_cli(["run", "--seeds", str(seeds), "--output", str(tmp_path / "lake"),
-                    "--source", site], prefect_server.env(), tmp_path)
+    proc = run_cli(
+        ["run", "--seeds", str(seeds), "--output", str(tmp_path / "lake"), "--source", site],
+        prefect_server.env(),
+        tmp_path,
+    )
     assert proc.returncode == 1
     assert "non-public" in proc.stderr or "network guard" in proc.stderr
     assert [r for r in network.requests[served_before:] if r.site == site] == []

@@ -21,12 +21,28 @@ def test_two_processes_per_source_publish_the_same(prefect_server, redis_url, tm
     with DemoNetwork(ports=None) as net:
         seeds = net.write_seeds(tmp_path / "seeds.yaml")
         for processes, output in outputs.items():
-            env = {**os.environ, **prefect_server.env(), "NEWSDEDUP_FRONTIER_PROCESSES": str(processes),
-                   "NEWSDEDUP_REDIS_URL": redis_url}
+            env = {
+                **os.environ,
+                **prefect_server.env(),
+                "NEWSDEDUP_FRONTIER_PROCESSES": str(processes),
+                "NEWSDEDUP_REDIS_URL": redis_url,
+            }
             proc = subprocess.run(
-                [sys.executable, "-m", "flows.cli", "run", "--seeds", str(seeds), "--output", output,
-                 "--allow-private"],
-                capture_output=True, text=True, env=env, timeout=300,
+                [
+                    sys.executable,
+                    "-m",
+                    "flows.cli",
+                    "run",
+                    "--seeds",
+                    str(seeds),
+                    "--output",
+                    output,
+                    "--allow-private",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
             )
             assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from w3lib.http import basic_auth_header
 
@@ -374,7 +374,7 @@ class NewsSpider(scrapy.Spider):
         meta = response.meta
         if self._not_modified(response):
             return
-        if not isinstance(response, TextResponse) or not isinstance(response, HtmlResponse):
+        if not isinstance(response, HtmlResponse):
             self._count("skipped/not_html")
             return
         html = response.text
