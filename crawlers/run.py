@@ -1,7 +1,10 @@
-"""Crawl one source in this process: ``python -m crawlers.run --seeds F --source NAME --out DIR``.
+"""Crawl sources in this process: ``python -m crawlers.run --seeds F --source NAME --out DIR``.
 
-The pipeline starts one such process per source (Twisted's reactor cannot be restarted, so
-a second in-process crawl would fail). It writes into ``--out``:
+``--source`` may be given several times: the sources are then crawled side by side in this
+one process (one Scrapy crawler each, sharing the reactor), which saves a process start-up per
+source, and each writes into ``DIR/<source>/``. With one source the files go into ``--out``
+itself. Twisted's reactor cannot be restarted, so the pipeline starts a new process for each
+group of sources. A crawl writes:
 
 - ``pages.jsonl.gz``: every article page fetched (:class:`crawlers.records.Page` per line);
 - ``validators.json``: ETag / Last-Modified / announced date per URL, for the next run;
@@ -11,8 +14,9 @@ a second in-process crawl would fail). It writes into ``--out``:
 With ``--frontier-redis URL --frontier-key KEY`` several such processes share one source's
 request queue and seen-set in Redis (crawlers.frontier); each writes its own ``--out``.
 
-Exit status: 0 when the source answered, 3 when no page of it could be reached, 2 for a
-bad seeds file or arguments.
+Exit status: 0 when every source answered, 3 when no page of some source could be reached
+(one ``error: source 'NAME': ...`` line each; the ``stats.json`` of each source says whether
+it was ``reachable``), 2 for a bad seeds file or arguments.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m crawlers.run", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--seeds", required=True)
-    parser.add_argument("--source", required=True)
+    parser.add_argument("--source", required=True, action="append", help="repeatable")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seen", help="JSON file of validators from earlier runs")
     parser.add_argument("--allow-private", action="store_true")
@@ -99,13 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
 
-    from crawlers.seeds import SeedsError, load_seeds
+    from crawlers.seeds import SeedsError, load_seeds, split_seen
 
     try:
-        (source,) = load_seeds(args.seeds).select([args.source])
+        sources = load_seeds(args.seeds).select(list(dict.fromkeys(args.source)))
     except SeedsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    seen: dict[str, Any] = {}
+    if args.seen and Path(args.seen).exists():
+        try:
+            seen = json.loads(Path(args.seen).read_text())
+        except ValueError as exc:
+            print(f"error: {args.seen}: not a JSON file of validators: {exc}", file=sys.stderr)
+            return 2
 
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
@@ -153,29 +164,38 @@ def main(argv: list[str] | None = None) -> int:
 
     process = CrawlerProcess(settings)
     install_log_masking()  # also covers what is logged before the crawl's extensions load
-    crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler, source=source, seen=args.seen)
+    own_seen = split_seen(seen, sources)
+    crawlers = []
+    for source in sources:
+        source_out = out if len(sources) == 1 else out / source.name
+        source_out.mkdir(parents=True, exist_ok=True)
+        crawler = process.create_crawler(NewsSpider)
+        # Each crawler has its own copy of the settings until it starts; process.crawl merges
+        # the process's settings into it again, so this one ranks above the command line's.
+        crawler.settings.set("NEWSDEDUP_OUT_DIR", str(source_out), priority=50)
+        process.crawl(crawler, source=source, seen=own_seen[source.name])
+        crawlers.append((source, source_out, crawler))
     process.start()
 
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    summary = summarise(stats)
-    spider = crawler.spider
-    summary["reachable"] = bool(getattr(spider, "ok_responses", 0))
-    if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL") and not summary["requests"]:
-        # Sharing a frontier, the other processes may have fetched everything: nothing failed.
-        summary["reachable"] = True
-    (out / "stats.json").write_text(json.dumps(summary, indent=2, default=str))
-    if not summary["reachable"]:
-        print(
-            f"error: source {source.name!r}: no page could be fetched "
-            f"(requests: {summary['requests']}, errors: {summary['errors'] or 'none'}, "
-            f"blocked by network guard: {summary['blocked_private']}, "
-            f"disallowed by robots.txt: {summary['robots_disallowed']})",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
-    return 0
-
+    status = 0
+    for source, source_out, crawler in crawlers:
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        summary = summarise(stats)
+        summary["reachable"] = bool(getattr(crawler.spider, "ok_responses", 0))
+        if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL") and not summary["requests"]:
+            # Sharing a frontier, the other processes may have fetched everything.
+            summary["reachable"] = True
+        if not summary["reachable"]:
+            summary["error"] = (
+                f"source {source.name!r}: no page could be fetched "
+                f"(requests: {summary['requests']}, errors: {summary['errors'] or 'none'}, "
+                f"blocked by network guard: {summary['blocked_private']}, "
+                f"disallowed by robots.txt: {summary['robots_disallowed']})"
+            )
+            print(f"error: {summary['error']}", file=sys.stderr)
+            status = EXIT_UNREACHABLE
+        (source_out / "stats.json").write_text(json.dumps(summary, indent=2, default=str))
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ the file and the field, e.g. ``seeds/news.yaml: sources[2].feeds[0]: not an http
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -248,3 +249,20 @@ def _url_list(value: Any, path: str, where: str) -> list[str]:
         except ValueError:
             raise SeedsError(path, f"{where}[{j}]", f"bad port in URL: {url!r}") from None
     return urls
+
+
+def split_seen(
+    seen: dict[str, dict[str, Any]], sources: Iterable[Source]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The seen-URL store (URL -> validators) split by the source whose site each URL is on,
+    in one pass over the store, however many sources."""
+    sources = list(sources)
+    owners: dict[str, list[str]] = {}
+    for src in sources:
+        for domain in src.domains:
+            owners.setdefault(domain, []).append(src.name)
+    split: dict[str, dict[str, dict[str, Any]]] = {src.name: {} for src in sources}
+    for url, entry in seen.items():
+        for name in owners.get(urlsplit(url).netloc.lower(), ()):
+            split[name][url] = entry
+    return split

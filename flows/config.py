@@ -26,6 +26,9 @@ class PipelineSettings:
     window_days: int = 30  # dedup index window, counted from when a story entered it
     crawl_timeout: float = 900.0  # hard limit for one source's crawl process, seconds
     concurrency: int = 0  # parallel crawl processes; 0 means one per CPU core
+    # Sources crawled side by side in one crawl process (one process start-up for all of them;
+    # a process that hangs past crawl_timeout fails them all); 1: a process per source.
+    sources_per_crawl: int = 16
     user_agent: str | None = None
     min_words: int = 80
     archive_raw: bool | None = None  # keep fetched HTML as WARC; None: on for S3 output

@@ -85,56 +85,67 @@ def _retry_unless(*kinds: type[BaseException]) -> Any:
 # -- tasks ----------------------------------------------------------------------------------
 
 
-@task(name="crawl-source", cache_policy=NO_CACHE, task_run_name="crawl-{source.name}")
+@task(name="crawl", cache_policy=NO_CACHE, task_run_name="crawl-{label}")
 def crawl_task(
-    source: Source,
+    sources: list[Source],
     seeds_path: str,
     work_dir: str,
     settings: PipelineSettings,
     seen: dict[str, Any],
     archive: bool = False,
-) -> stages.CrawlOutcome:
+    label: str = "",
+) -> list[stages.CrawlOutcome]:
+    """Crawl a group of sources in one process (``sources_per_crawl``); with a shared
+    frontier (``frontier_processes`` > 1 and Redis) one source in several processes."""
     logger = _logger()
-    outcome = stages.crawl_source(
-        source,
-        seeds_path,
-        Path(work_dir),
-        allow_private=settings.allow_private,
-        seen=seen,
-        timeout=settings.crawl_timeout,
-        user_agent=settings.user_agent,
-        log_line=lambda line: logger.log(_line_level(line), "[%s] %s", source.name, line),
-        archive=archive,
+    frontier = settings.redis_url and settings.frontier_processes > 1 and len(sources) == 1
+    tag = sources[0].name if len(sources) == 1 else label
+    common: dict[str, Any] = {
+        "allow_private": settings.allow_private,
+        "seen": seen,
+        "timeout": settings.crawl_timeout,
+        "user_agent": settings.user_agent,
+        "log_line": lambda line: logger.log(_line_level(line), "[%s] %s", tag, line),
+        "archive": archive,
+    }
+    if frontier:
         # A shared frontier per source and run: several processes work one large site.
-        frontier=(settings.redis_url, f"newsdedup:frontier:{Path(work_dir).name}:{source.name}")
-        if settings.redis_url and settings.frontier_processes > 1
-        else None,
-        processes=settings.frontier_processes,
-    )
-    if outcome.ok:
-        logger.info(
-            "crawled %s: %s article pages, %s requests in %.1fs",
-            source.name,
-            outcome.stats.get("articles", 0),
-            outcome.stats.get("requests", 0),
-            outcome.seconds,
-        )
+        key = f"newsdedup:frontier:{Path(work_dir).name}:{sources[0].name}"
+        outcomes = [
+            stages.crawl_source(
+                sources[0], seeds_path, Path(work_dir), **common,
+                frontier=(str(settings.redis_url), key),
+                processes=settings.frontier_processes,
+            )
+        ]  # fmt: skip
     else:
-        logger.error("crawl of %s failed: %s", source.name, outcome.error)
-    return outcome
+        outcomes = stages.crawl_sources(sources, seeds_path, Path(work_dir), **common)
+    for outcome in outcomes:
+        if outcome.ok:
+            logger.info(
+                "crawled %s: %s article pages, %s requests in %.1fs",
+                outcome.source,
+                outcome.stats.get("articles", 0),
+                outcome.stats.get("requests", 0),
+                outcome.seconds,
+            )
+        else:
+            logger.error("crawl of %s failed: %s", outcome.source, outcome.error)
+    return outcomes
 
 
 @task(name="clean", cache_policy=NO_CACHE, timeout_seconds=3 * 3600)
 def clean_task(
-    outcomes: list[stages.CrawlOutcome],
+    pages: stages.PageFeed,
     sources: dict[str, Source],
     templates: Any,
     settings: PipelineSettings,
 ) -> stages.CleanOutcome:
-    paths = [o.pages_path for o in outcomes if o.ok and o.pages_path]
+    """Extract the pages as their crawls finish (``pages`` is fed while crawls still run),
+    then finish each source: templates, boilerplate rules, metadata, quality gates."""
     workers = max(1, min(cpu_count(), settings.concurrency or cpu_count()))
     result = stages.clean_stage(
-        stages.iter_pages(paths), sources, templates, min_words=settings.min_words, workers=workers
+        pages, sources, templates, min_words=settings.min_words, workers=workers
     )
     _logger().info(
         "cleaned: %d articles from %d sources", len(result.articles), len(result.per_source)
@@ -284,8 +295,9 @@ def _start_run(
     logger.info("run %s: %d sources -> %s", run_id, len(chosen), storage.uri)
 
     # The lock outlives the longest possible crawl; a crashed holder's lock expires.
-    batches = -(-len(chosen) // (settings.concurrency or cpu_count()))
-    ttl = max(3600.0, settings.crawl_timeout * batches + 1800)
+    width = settings.concurrency or cpu_count()
+    waves = -(-len(stages.crawl_groups(chosen, width, settings.sources_per_crawl)) // width)
+    ttl = max(3600.0, settings.crawl_timeout * waves + 1800)
     with RunLock(storage, owner=run_id, ttl=ttl) as lock:
         try:
             summary = _run_locked(
@@ -374,7 +386,8 @@ def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> 
                 for name, n in sorted(counts.items())
             ]
             _logger().info("re-extracting %d archived pages from %s", sum(counts.values()), raw.uri)
-            cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
+            feed = stages.PageFeed(o.pages_path for o in outcomes if o.pages_path)
+            cleaned = clean_task(feed, {s.name: s for s in chosen}, templates, settings)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         return outcomes, cleaned
@@ -503,35 +516,58 @@ def crawl_and_clean(
     storage: Any = None,
     run_id: str | None = None,
 ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
-    """Crawl the sources (one process each, ``concurrency`` at a time), then clean their pages.
+    """Crawl the sources, ``concurrency`` crawl processes at a time with up to
+    ``sources_per_crawl`` sources each, and clean their pages: extraction starts on each
+    group's pages as soon as its crawl ends, while the other crawls go on.
 
     With a raw archive (``archive_raw``; on by default for S3 output) the fetched responses
     are kept as WARC files under ``raw/dt=YYYY-MM-DD/`` of the output root, so extraction can
     be run again later without crawling (``newsdedup reextract``)."""
+    from prefect.futures import as_completed
+
     archive_to = run_id if storage is not None and archive_enabled(settings, storage) else None
     work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-crawl-"))
+    width = settings.concurrency or cpu_count()
+    shared = bool(settings.redis_url) and settings.frontier_processes > 1
+    per_process = 1 if shared else settings.sources_per_crawl
+    waiting = stages.crawl_groups(chosen, width, per_process)
+    own_seen = stages.seen_by_source(seen, chosen)
+    feed = stages.PageFeed()
+    cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, templates, settings)
+    outcomes: list[stages.CrawlOutcome] = []
     try:
-        # At most `concurrency` crawl processes at once (default: one per core).
-        width = settings.concurrency or cpu_count()
-        # crawl_source kills the crawl process at crawl_timeout: that is the crawl's timeout
+        # crawl_sources kills a crawl process at crawl_timeout: that is the crawl's timeout
         # (a Prefect timeout cannot interrupt a task running in a worker thread).
-        crawl = crawl_task
-        own_seen = stages.seen_by_source(seen, chosen)
-        outcomes: list[stages.CrawlOutcome] = []
-        for i in range(0, len(chosen), width):
-            batch = [
-                crawl.submit(
-                    src, seeds, str(work_dir), settings, own_seen[src.name], archive_to is not None
-                )
-                for src in chosen[i : i + width]
-            ]
-            outcomes += [f.result() for f in batch]
+        def launch(group: list[Source]) -> Any:
+            label = group[0].name if len(group) == 1 else f"{group[0].name}-and-{len(group) - 1}"
+            group_seen = {u: e for src in group for u, e in own_seen[src.name].items()}
+            return crawl_task.submit(
+                group, seeds, str(work_dir), settings, group_seen, archive_to is not None, label
+            )
+
+        running = [launch(group) for group in waiting[:width]]
+        waiting = waiting[width:]
+        while running:
+            done = next(as_completed(running))
+            running.remove(done)
+            if waiting:
+                running.append(launch(waiting.pop(0)))
+            finished = done.result()
+            outcomes += finished
+            if archive_to is not None:
+                upload_raw(storage, archive_to, finished)
+            for outcome in finished:
+                if outcome.ok and outcome.pages_path:
+                    feed.put(outcome.pages_path)
         crash_point("after-crawl")
-        if archive_to is not None:
-            upload_raw(storage, archive_to, outcomes)
-        cleaned = clean_task(outcomes, {s.name: s for s in chosen}, templates, settings)
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        feed.close()
+        try:
+            cleaned = cleaning.result()
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    order = {s.name: i for i, s in enumerate(chosen)}
+    outcomes.sort(key=lambda o: order.get(o.source, 0))
     return outcomes, cleaned
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -24,10 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawlers.records import Article, Page
-from crawlers.seeds import Source
+from crawlers.seeds import Source, split_seen
 
 log = logging.getLogger("newsdedup")
 
@@ -76,16 +76,130 @@ def seen_by_source(
     seen: dict[str, dict[str, Any]], sources: Iterable[Source]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """The seen-URL store split by source (one pass over the store, whatever the sources)."""
+    return split_seen(seen, sources)
+
+
+def _crawl_command(
+    sources: list[Source],
+    seeds_path: str,
+    out: Path,
+    seen_path: Path,
+    *,
+    timeout: float,
+    allow_private: bool,
+    archive: bool,
+    user_agent: str | None,
+    frontier: tuple[str, str] | None,
+    extra_settings: dict[str, Any] | None,
+) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "crawlers.run",
+        "--seeds", str(seeds_path), "--out", str(out), "--seen", str(seen_path),
+        # Scrapy closes the crawl cleanly a little before the hard kill.
+        "--timeout", str(max(1.0, timeout * 0.9)),
+    ]  # fmt: skip
+    for source in sources:
+        cmd += ["--source", source.name]
+    if allow_private:
+        cmd.append("--allow-private")
+    if archive:
+        cmd += ["--warc-dir", str(out / "warc")]
+    if user_agent:
+        cmd += ["--user-agent", user_agent]
+    if frontier:
+        cmd += ["--frontier-redis", frontier[0], "--frontier-key", frontier[1]]
+    for name, value in (extra_settings or {}).items():
+        cmd += ["-s", f"{name}={value}"]
+    return cmd
+
+
+def _process_error(
+    name: str, timeout: float, returncode: int | None, timed_out: bool, tail: list[str]
+) -> str | None:
+    """Why a crawl process failed as a whole, or None when it ran to its end."""
+    if timed_out:
+        return f"crawl of {name} killed after {timeout:.0f}s (hard timeout)"
+    if returncode not in (0, EXIT_UNREACHABLE):
+        return f"crawl of {name} exited with status {returncode}: " + " | ".join(tail[-3:])
+    return None
+
+
+def crawl_groups(sources: Iterable[Source], width: int, per_process: int) -> list[list[Source]]:
+    """Sources dealt round-robin into crawl processes of at most ``per_process`` sources, and
+    into at least ``width`` processes (as many as run at once) when there are enough sources,
+    so every core has a crawl to run."""
     sources = list(sources)
-    owners: dict[str, list[str]] = {}
-    for src in sources:
-        for domain in src.domains:
-            owners.setdefault(domain, []).append(src.name)
-    split: dict[str, dict[str, dict[str, Any]]] = {src.name: {} for src in sources}
-    for url, entry in seen.items():
-        for name in owners.get(urlsplit(url).netloc.lower(), ()):
-            split[name][url] = entry
-    return split
+    if not sources:
+        return []
+    count = max(min(max(1, width), len(sources)), -(-len(sources) // max(1, per_process)))
+    return [sources[i::count] for i in range(count)]
+
+
+def crawl_sources(
+    sources: list[Source],
+    seeds_path: str,
+    work_dir: Path,
+    *,
+    allow_private: bool = False,
+    seen: dict[str, dict[str, Any]] | None = None,
+    timeout: float = 900.0,
+    user_agent: str | None = None,
+    extra_settings: dict[str, Any] | None = None,
+    log_line: Callable[[str], None] | None = None,
+    archive: bool = False,
+) -> list[CrawlOutcome]:
+    """Crawl several sources side by side in one child process (one Scrapy crawler each).
+
+    One process start-up (about a second of CPU: Python, Scrapy, Twisted) serves the whole
+    group, and the sources' polite, mostly idle crawls overlap. The process gets ``timeout``
+    seconds; each crawl closes itself a little before, so a hard kill (which fails every
+    source of the group) only happens when a crawl hangs past its own deadline.
+    """
+    if len(sources) == 1:
+        return [
+            crawl_source(
+                sources[0], seeds_path, work_dir, allow_private=allow_private, seen=seen,
+                timeout=timeout, user_agent=user_agent, extra_settings=extra_settings,
+                log_line=log_line, archive=archive,
+            )
+        ]  # fmt: skip
+    label = f"{sources[0].name} (+{len(sources) - 1})"
+    out = work_dir / f"group-{sources[0].name}"
+    out.mkdir(parents=True, exist_ok=True)
+    seen_path = out / "seen.json"
+    own = seen_by_source(seen or {}, sources)
+    seen_path.write_text(json.dumps({url: e for part in own.values() for url, e in part.items()}))
+    emit = log_line or (lambda line: log.info("[%s] %s", label, line))
+    cmd = _crawl_command(
+        sources, seeds_path, out, seen_path, timeout=timeout, allow_private=allow_private,
+        archive=archive, user_agent=user_agent, frontier=None, extra_settings=extra_settings,
+    )  # fmt: skip
+    started = time.monotonic()
+    returncode, timed_out, tail = _run_crawl(cmd, timeout, label, emit)
+    seconds = round(time.monotonic() - started, 3)
+    names = ", ".join(s.name for s in sources)
+    failure = _process_error(names, timeout, returncode, timed_out, tail)
+    outcomes = []
+    for source in sources:
+        part = out / source.name
+        stats = _read_json(part / "stats.json")
+        error = failure
+        if error is None and not stats.get("reachable"):
+            error = str(stats.get("error") or f"no page of {source.name} could be fetched")
+        elif error is None and not (part / "pages.jsonl.gz").exists():
+            error = f"crawl of {source.name} wrote no pages file"
+        outcomes.append(
+            CrawlOutcome(
+                source=source.name,
+                ok=error is None,
+                pages_path=str(part / "pages.jsonl.gz") if error is None else None,
+                validators=_read_json(part / "validators.json") if error is None else {},
+                stats=stats,
+                error=error,
+                seconds=seconds,
+            )
+        )
+    return outcomes
 
 
 def crawl_source(
@@ -115,52 +229,35 @@ def crawl_source(
     seen_path = out / "seen.json"
     seen_path.write_text(json.dumps(seen_by_source(seen or {}, [source])[source.name]))
     emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
-    parts = (
-        [out] if not frontier or processes <= 1 else [out / f"part-{i}" for i in range(processes)]
-    )
-    commands = []
-    for part in parts:
-        cmd = [
-            sys.executable, "-m", "crawlers.run",
-            "--seeds", str(seeds_path), "--source", source.name, "--out", str(part),
-            "--seen", str(seen_path),
-            # Scrapy closes the crawl cleanly a little before the hard kill.
-            "--timeout", str(max(1.0, timeout * 0.9)),
-        ]  # fmt: skip
-        if allow_private:
-            cmd.append("--allow-private")
-        if archive:
-            cmd += ["--warc-dir", str(part / "warc")]
-        if user_agent:
-            cmd += ["--user-agent", user_agent]
-        if frontier and len(parts) > 1:
-            cmd += ["--frontier-redis", frontier[0], "--frontier-key", frontier[1]]
-        for name, value in (extra_settings or {}).items():
-            cmd += ["-s", f"{name}={value}"]
-        commands.append(cmd)
+    shared = frontier if frontier and processes > 1 else None
+    parts = [out] if shared is None else [out / f"part-{i}" for i in range(processes)]
+    commands = [
+        _crawl_command(
+            [source], seeds_path, part, seen_path, timeout=timeout, allow_private=allow_private,
+            archive=archive, user_agent=user_agent, frontier=shared, extra_settings=extra_settings,
+        )  # fmt: skip
+        for part in parts
+    ]
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
             results = list(pool.map(lambda c: _run_crawl(c, timeout, source.name, emit), commands))
     finally:
-        if frontier and len(parts) > 1:
+        if shared is not None:
             from crawlers.frontier import clear
 
-            clear(frontier[0], frontier[1])
+            clear(shared[0], shared[1])
     seconds = time.monotonic() - started
 
     errors = []
     for part, (returncode, timed_out, tail) in zip(parts, results, strict=True):
-        if timed_out:
-            errors.append(f"crawl of {source.name} killed after {timeout:.0f}s (hard timeout)")
+        failure = _process_error(source.name, timeout, returncode, timed_out, tail)
+        if failure is not None:
+            errors.append(failure)
         elif returncode == EXIT_UNREACHABLE:
             error = next((t for t in reversed(tail) if t.startswith("error:")), None)
             errors.append(
                 (error or f"no page of {source.name} could be fetched").removeprefix("error: ")
-            )
-        elif returncode != 0:
-            errors.append(
-                f"crawl of {source.name} exited with status {returncode}: " + " | ".join(tail[-3:])
             )
         elif not (part / "pages.jsonl.gz").exists():
             errors.append(f"crawl of {source.name} wrote no pages file")
@@ -251,6 +348,29 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+class PageFeed:
+    """The pages of crawls as they finish: the crawl side ``put``s each finished page file and
+    ``close``s the feed after the last; the clean side iterates, waiting for files to come.
+    Built from ``paths``, the feed holds those files and is closed already."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._files: queue.Queue[str | None] = queue.Queue()
+        if paths:
+            for path in paths:
+                self.put(path)
+            self.close()
+
+    def put(self, path: str) -> None:
+        self._files.put(path)
+
+    def close(self) -> None:
+        self._files.put(None)
+
+    def __iter__(self) -> Iterator[Page]:
+        while (path := self._files.get()) is not None:
+            yield from iter_pages([path])
 
 
 def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
