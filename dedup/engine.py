@@ -296,15 +296,22 @@ class IndexBase(ABC):
             # Signatures settle most candidates: only pairs whose estimated similarity is
             # within VERIFY_MARGIN of a threshold are checked exactly on their shingle sets.
             keep = _maybe_reprints(cfg, prep, pair_a, pair_b)
-            for a, b in zip(pair_a[keep].tolist(), pair_b[keep].tolist(), strict=True):
-                sa, sb = prep.sets[a], prep.sets[b]
-                inter = len(np.intersect1d(sa, sb, assume_unique=True))
-                union = len(sa) + len(sb) - inter
-                jac = inter / union if union else 0.0
-                con = inter / max(1, min(len(sa), len(sb)))
-                if accept(cfg, np.array(len(sa)), np.array(len(sb)), np.array(jac), np.array(con)):
-                    na, nb = node_of[a], node_of[b]
-                    edges[na][nb] = edges[nb][na] = con
+            ka, kb = pair_a[keep], pair_b[keep]
+            inter = np.array(
+                [
+                    len(np.intersect1d(prep.sets[a], prep.sets[b], assume_unique=True))
+                    for a, b in zip(ka.tolist(), kb.tolist(), strict=True)
+                ],
+                dtype=np.float64,
+            )
+            size_a, size_b = prep.sizes[ka].astype(np.float64), prep.sizes[kb].astype(np.float64)
+            union = size_a + size_b - inter
+            jac = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+            con = inter / np.maximum(1.0, np.minimum(size_a, size_b))
+            ok = accept(cfg, size_a, size_b, jac, con)
+            for a, b, c in zip(ka[ok].tolist(), kb[ok].tolist(), con[ok].tolist(), strict=True):
+                na, nb = node_of[a], node_of[b]
+                edges[na][nb] = edges[nb][na] = c
 
         # A document is credited when a document it is verified against (or identical
         # to) names its outlet as the source.

@@ -23,6 +23,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import stages
@@ -83,6 +84,9 @@ def _retry_unless(*kinds: type[BaseException]) -> Any:
 
 
 # -- tasks ----------------------------------------------------------------------------------
+# Large arguments (articles, the dedup index, state blobs, seen URLs) are passed as
+# quote(...): Prefect then hands them over as they are instead of walking every element in
+# search of futures, which took seconds per run at a few thousand articles.
 
 
 @task(name="crawl", cache_policy=NO_CACHE, task_run_name="crawl-{label}")
@@ -387,7 +391,7 @@ def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> 
             ]
             _logger().info("re-extracting %d archived pages from %s", sum(counts.values()), raw.uri)
             feed = stages.PageFeed(o.pages_path for o in outcomes if o.pages_path)
-            cleaned = clean_task(feed, {s.name: s for s in chosen}, templates, settings)
+            cleaned = clean_task(feed, {s.name: s for s in chosen}, quote(templates), settings)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         return outcomes, cleaned
@@ -438,7 +442,9 @@ def _run_locked(
     lock.refresh()  # raises RunInProgress if another run took the lock over meanwhile
 
     t0 = time.monotonic()
-    deduped = dedup_task(cleaned.articles, index, {s.name: s.priority for s in chosen}, run_id)
+    deduped = dedup_task(
+        quote(cleaned.articles), quote(index), {s.name: s.priority for s in chosen}, run_id
+    )
     timings["dedup"] = time.monotonic() - t0
     lock.refresh()
 
@@ -473,7 +479,7 @@ def _run_locked(
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     t0 = time.monotonic()
-    manifest = publish_task(storage, run_id, started_at, deduped, counts, extra)
+    manifest = publish_task(storage, run_id, started_at, quote(deduped), counts, extra)
     timings["publish"] = time.monotonic() - t0
     crash_point("after-manifest")
     lock.refresh()
@@ -486,7 +492,7 @@ def _run_locked(
     if not settings.redis_url:
         index.commit()
         new_blobs[STATE_DEDUP] = index.to_bytes()
-    commit_state_task(state, run_id, new_blobs, index if settings.redis_url else None)
+    commit_state_task(state, run_id, quote(new_blobs), quote(index) if settings.redis_url else None)
     timings["state"] = time.monotonic() - t0
     for key in list(storage.list(f"_work/{run_id}/")):
         storage.delete(key)
@@ -533,7 +539,7 @@ def crawl_and_clean(
     waiting = stages.crawl_groups(chosen, width, per_process)
     own_seen = stages.seen_by_source(seen, chosen)
     feed = stages.PageFeed()
-    cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, templates, settings)
+    cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, quote(templates), settings)
     outcomes: list[stages.CrawlOutcome] = []
     try:
         # crawl_sources kills a crawl process at crawl_timeout: that is the crawl's timeout
@@ -542,7 +548,13 @@ def crawl_and_clean(
             label = group[0].name if len(group) == 1 else f"{group[0].name}-and-{len(group) - 1}"
             group_seen = {u: e for src in group for u, e in own_seen[src.name].items()}
             return crawl_task.submit(
-                group, seeds, str(work_dir), settings, group_seen, archive_to is not None, label
+                group,
+                seeds,
+                str(work_dir),
+                settings,
+                quote(group_seen),
+                archive_to is not None,
+                label,
             )
 
         running = [launch(group) for group in waiting[:width]]
