@@ -65,6 +65,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flows.config import PipelineSettings  # noqa: E402
+from flows.stages import crawl_groups  # noqa: E402
 from tests.servers import start_prefect_server, start_seaweedfs  # noqa: E402
 
 PY = sys.executable
@@ -472,8 +474,11 @@ def run_pipeline(
         for name, s in counts["sources"].items()
     }
     width = int(env.get("NEWSDEDUP_CONCURRENCY") or CORES)
-    secs = [v["crawl_seconds"] for v in per_source.values()]  # the flow's order: seeds order
-    batched = sum(max(secs[i : i + width]) for i in range(0, len(secs), width))
+    per_process = int(
+        env.get("NEWSDEDUP_SOURCES_PER_CRAWL") or PipelineSettings().sources_per_crawl
+    )
+    processes = len(crawl_groups(list(per_source), width, per_process))
+    secs = [v["crawl_seconds"] for v in per_source.values()]  # a group's sources share one
     truth_urls = set(net.truth["originals"]) | set(net.truth["reprints"])
     clusters: dict[str, str | None] = dict.fromkeys(truth_urls)
     clusters.update(project_clusters(uri))
@@ -501,7 +506,8 @@ def run_pipeline(
             "sum_source_seconds": round(sum(secs), 2),
             "mean_source_seconds": round(statistics.mean(secs), 2) if secs else 0.0,
             "max_source_seconds": round(max(secs), 2) if secs else 0.0,
-            "batched_estimate_seconds": round(batched, 2),
+            "processes": processes,
+            "sources_per_process": per_process,
             "per_source": per_source,
         },
         "dedup_counts": counts.get("dedup", {}),
@@ -689,13 +695,10 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"manifest stage_seconds: {proj['manifest_stage_seconds']}")
     c = proj["crawl"]
     print(
-        f"crawl: {c['sources']} sources, {c['parallel']} at a time in fixed batches; per source "
-        f"mean {c['mean_source_seconds']}s, max {c['max_source_seconds']}s, sum "
-        f"{c['sum_source_seconds']}s; {proj['requests']} requests for {proj['pages']} articles"
-    )
-    print(
-        f"  batches wait for their slowest source: {c['batched_estimate_seconds']}s vs "
-        f"{c['sum_source_seconds'] / c['parallel']:.1f}s if a slot refilled as soon as it freed"
+        f"crawl: {c['sources']} sources in {c['processes']} crawl processes (up to "
+        f"{c['sources_per_process']} sources each, {c['parallel']} processes at a time); "
+        f"longest process {c['max_source_seconds']}s; {proj['requests']} requests for "
+        f"{proj['pages']} articles; extraction starts on a process's pages when it ends"
     )
     print(f"CPU seconds by process kind (sampled): {proj['cpu_seconds_sampled_by_role']}")
     print(f"peak RSS by process kind, MB: {proj['peak_rss_mb_by_role']}")
