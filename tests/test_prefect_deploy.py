@@ -208,15 +208,19 @@ def _delete(server: Any, path: str) -> None:
             response.raise_for_status()
 
 
-def _retry(fn: Any, *args: Any, attempts: int = 3) -> Any:
-    """Clean-up calls survive a dropped connection to the (busy) test server."""
+def _retry(fn: Any, *args: Any, attempts: int = 5) -> Any:
+    """Clean-up calls survive a dropped connection to the (busy) test server, or its 503
+    while its database is locked by the runs being cancelled."""
     for attempt in range(attempts):
         try:
             return fn(*args)
-        except httpx.TransportError:
-            if attempt == attempts - 1:
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            transient = not isinstance(exc, httpx.HTTPStatusError) or (
+                exc.response.status_code >= 500
+            )
+            if not transient or attempt == attempts - 1:
                 raise
-            time.sleep(1)
+            time.sleep(1 + attempt)
     return None
 
 
