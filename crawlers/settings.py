@@ -66,10 +66,6 @@ ITEM_PIPELINES = {
 }
 # Where PageWriterPipeline writes pages.jsonl.gz; `scrapy crawl` defaults to ./crawl-out.
 NEWSDEDUP_OUT_DIR = "crawl-out"
-# With N > 0 the pages are also handed over in chunks of N while the crawl runs:
-# pages-00000.jsonl.gz, pages-00001.jsonl.gz... each appears (renamed into place) only when
-# complete, so the pipeline can clean them before the crawl ends.
-NEWSDEDUP_PAGES_CHUNK = 0
 # Raw archive: when set, fetched article responses are also written as gzipped WARC files
 # <dir>/<source>-<n>.warc.gz (crawlers/archive.py), rolled over at NEWSDEDUP_WARC_MAX_BYTES.
 NEWSDEDUP_WARC_DIR = ""

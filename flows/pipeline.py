@@ -98,11 +98,9 @@ def crawl_task(
     seen: dict[str, Any],
     archive: bool = False,
     label: str = "",
-    feed: stages.PageFeed | None = None,
 ) -> list[stages.CrawlOutcome]:
     """Crawl a group of sources in one process (``sources_per_crawl``); with a shared
-    frontier (``frontier_processes`` > 1 and Redis) one source in several processes.
-    Pages go to ``feed`` as they come (in chunks), or when the crawl ends."""
+    frontier (``frontier_processes`` > 1 and Redis) one source in several processes."""
     logger = _logger()
     frontier = settings.redis_url and settings.frontier_processes > 1 and len(sources) == 1
     tag = sources[0].name if len(sources) == 1 else label
@@ -124,13 +122,8 @@ def crawl_task(
                 processes=settings.frontier_processes,
             )
         ]  # fmt: skip
-        if feed is not None and outcomes[0].ok and outcomes[0].pages_path:
-            feed.put(outcomes[0].pages_path)
     else:
-        on_pages = (lambda _source, path: feed.put(path)) if feed is not None else None
-        outcomes = stages.crawl_sources(
-            sources, seeds_path, Path(work_dir), **common, on_pages=on_pages
-        )
+        outcomes = stages.crawl_sources(sources, seeds_path, Path(work_dir), **common)
     for outcome in outcomes:
         if outcome.ok:
             logger.info(
@@ -530,9 +523,8 @@ def crawl_and_clean(
     run_id: str | None = None,
 ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
     """Crawl the sources, ``concurrency`` crawl processes at a time with up to
-    ``sources_per_crawl`` sources each, and clean their pages: the crawls hand their pages
-    over in chunks while they run, and extraction works on them meanwhile. A source whose
-    crawl fails has its pages dropped before its articles are finished.
+    ``sources_per_crawl`` sources each, and clean their pages: extraction starts on each
+    group's pages as soon as its crawl ends, while the other crawls go on.
 
     With a raw archive (``archive_raw``; on by default for S3 output) the fetched responses
     are kept as WARC files under ``raw/dt=YYYY-MM-DD/`` of the output root, so extraction can
@@ -563,7 +555,6 @@ def crawl_and_clean(
                 quote(group_seen),
                 archive_to is not None,
                 label,
-                quote(feed),
             )
 
         running = [launch(group) for group in waiting[:width]]
@@ -578,8 +569,8 @@ def crawl_and_clean(
             if archive_to is not None:
                 upload_raw(storage, archive_to, finished)
             for outcome in finished:
-                if not outcome.ok:
-                    feed.discard(outcome.source)  # some of its pages may be cleaned already
+                if outcome.ok and outcome.pages_path:
+                    feed.put(outcome.pages_path)
         crash_point("after-crawl")
     finally:
         feed.close()

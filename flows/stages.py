@@ -26,14 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.pipelines import finished_chunks
 from crawlers.records import Article, Page
 from crawlers.seeds import Source, split_seen
 
 log = logging.getLogger("newsdedup")
 
 EXIT_UNREACHABLE = 3  # crawlers.run's status for a source that answered nothing
-PAGES_CHUNK = 50  # pages per chunk a crawl hands over while it runs (crawl_sources)
 
 
 # -- crawl ----------------------------------------------------------------------------------
@@ -149,24 +147,24 @@ def crawl_sources(
     extra_settings: dict[str, Any] | None = None,
     log_line: Callable[[str], None] | None = None,
     archive: bool = False,
-    on_pages: Callable[[str, str], None] | None = None,
 ) -> list[CrawlOutcome]:
     """Crawl several sources side by side in one child process (one Scrapy crawler each).
-
-    With ``on_pages(source, path)`` the crawl hands its pages over in chunks of
-    ``PAGES_CHUNK`` while it runs (every chunk exactly once, the last ones when the process
-    has ended), so they can be cleaned before the crawl is over. The caller must then drop
-    the chunks of a source whose outcome is not ``ok``.
 
     One process start-up (about a second of CPU: Python, Scrapy, Twisted) serves the whole
     group, and the sources' polite, mostly idle crawls overlap. The process gets ``timeout``
     seconds; each crawl closes itself a little before, so a hard kill (which fails every
     source of the group) only happens when a crawl hangs past its own deadline.
     """
-    label = sources[0].name if len(sources) == 1 else f"{sources[0].name} (+{len(sources) - 1})"
+    if len(sources) == 1:
+        return [
+            crawl_source(
+                sources[0], seeds_path, work_dir, allow_private=allow_private, seen=seen,
+                timeout=timeout, user_agent=user_agent, extra_settings=extra_settings,
+                log_line=log_line, archive=archive,
+            )
+        ]  # fmt: skip
+    label = f"{sources[0].name} (+{len(sources) - 1})"
     out = work_dir / f"group-{sources[0].name}"
-    # crawlers.run writes a lone source into --out itself, several into --out/<source>/.
-    dirs = {s.name: out if len(sources) == 1 else out / s.name for s in sources}
     out.mkdir(parents=True, exist_ok=True)
     seen_path = out / "seen.json"
     own = seen_by_source(seen or {}, sources)
@@ -174,30 +172,16 @@ def crawl_sources(
     emit = log_line or (lambda line: log.info("[%s] %s", label, line))
     cmd = _crawl_command(
         sources, seeds_path, out, seen_path, timeout=timeout, allow_private=allow_private,
-        archive=archive, user_agent=user_agent, frontier=None,
-        extra_settings={"NEWSDEDUP_PAGES_CHUNK": PAGES_CHUNK, **(extra_settings or {})}
-        if on_pages else extra_settings,
+        archive=archive, user_agent=user_agent, frontier=None, extra_settings=extra_settings,
     )  # fmt: skip
-    handed: set[Path] = set()
-
-    def hand_over() -> None:
-        assert on_pages is not None
-        for name, directory in dirs.items():
-            for chunk in finished_chunks(directory):
-                if chunk not in handed:
-                    handed.add(chunk)
-                    on_pages(name, str(chunk))
-
     started = time.monotonic()
-    returncode, timed_out, tail = _run_crawl(
-        cmd, timeout, label, emit, poll=hand_over if on_pages else None
-    )
+    returncode, timed_out, tail = _run_crawl(cmd, timeout, label, emit)
     seconds = round(time.monotonic() - started, 3)
     names = ", ".join(s.name for s in sources)
     failure = _process_error(names, timeout, returncode, timed_out, tail)
     outcomes = []
     for source in sources:
-        part = dirs[source.name]
+        part = out / source.name
         stats = _read_json(part / "stats.json")
         error = failure
         if error is None and not stats.get("reachable"):
@@ -319,14 +303,9 @@ def _sum_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _run_crawl(
-    cmd: list[str],
-    timeout: float,
-    name: str,
-    emit: Callable[[str], None],
-    poll: Callable[[], None] | None = None,
+    cmd: list[str], timeout: float, name: str, emit: Callable[[str], None]
 ) -> tuple[int | None, bool, list[str]]:
-    """Run one crawl process; return its exit status, whether it was killed, its last lines.
-    ``poll`` is called every half second while it runs, and once after it ended."""
+    """Run one crawl process; return its exit status, whether it was killed, its last lines."""
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -353,23 +332,13 @@ def _run_crawl(
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     timed_out = False
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            proc.wait(timeout=max(0.0, min(left, 0.5)) if poll else max(0.0, left))
-            break
-        except subprocess.TimeoutExpired:
-            if time.monotonic() >= deadline:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                break
-            if poll:
-                poll()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     reader.join(timeout=5)
-    if poll:
-        poll()
     return proc.returncode, timed_out, tail
 
 
@@ -388,7 +357,6 @@ class PageFeed:
 
     def __init__(self, paths: Iterable[str] = ()) -> None:
         self._files: queue.Queue[str | None] = queue.Queue()
-        self.discarded: set[str] = set()
         if paths:
             for path in paths:
                 self.put(path)
@@ -396,11 +364,6 @@ class PageFeed:
 
     def put(self, path: str) -> None:
         self._files.put(path)
-
-    def discard(self, source: str) -> None:
-        """Drop the pages of ``source`` (its crawl failed after some of them were fed);
-        call before ``close``."""
-        self.discarded.add(source)
 
     def close(self) -> None:
         self._files.put(None)
@@ -467,9 +430,6 @@ def clean_stage(
             log.warning("extraction failed: %s", error)
             continue
         by_source.setdefault(source_name, []).append(extracted)
-    for name in getattr(pages, "discarded", ()):  # read once the feed is closed
-        by_source.pop(name, None)
-        failures.pop(name, None)
     articles: list[Article] = []
     per_source: dict[str, dict[str, Any]] = {}
     for name in sorted(set(by_source) | set(failures)):

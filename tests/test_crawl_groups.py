@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.clean import TemplateState
 from crawlers.records import Page
 from crawlers.seeds import Source, load_seeds
 from flows import stages
@@ -162,68 +161,3 @@ def test_page_feed_hands_over_pages_before_the_last_crawl_ends(tmp_path):
     assert [p.url for p in stages.PageFeed([str(tmp_path / "b.jsonl.gz")])] == [
         "https://b.example/1"
     ]
-
-
-def test_chunks_reach_the_caller_once_each_and_add_up_to_the_pages_file(network, tmp_path):
-    seeds = network.write_seeds(tmp_path / "seeds.yaml")
-    names = [s.name for s in network.sites if s.role == "original"][:2]
-    sources = [s for s in load_seeds(seeds).sources if s.name in names]
-    handed: list[tuple[str, str]] = []
-    outcomes = stages.crawl_sources(
-        sources,
-        str(seeds),
-        tmp_path / "work",
-        allow_private=True,
-        timeout=120,
-        log_line=lambda line: None,
-        extra_settings={"NEWSDEDUP_PAGES_CHUNK": 2},  # small chunks: several per source
-        on_pages=lambda source, path: handed.append((source, path)),
-    )
-    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
-    paths = [p for _, p in handed]
-    assert len(paths) == len(set(paths))
-    for outcome in outcomes:
-        mine = [p for s, p in handed if s == outcome.source]
-        assert len(mine) > 1
-        chunk_urls = [u for p in mine for u in sorted(_urls(Path(p)))]
-        assert len(chunk_urls) == len(set(chunk_urls))
-        assert set(chunk_urls) == _urls(Path(outcome.pages_path or ""))
-
-
-def test_a_hung_crawl_fails_its_group_and_its_handed_over_pages_are_dropped(tmp_path):
-    with DemoNetwork(ports=None, quirks=True) as net:
-        seeds = net.write_seeds(tmp_path / "seeds.yaml")
-        slow = net.site("quirks").base_url + "/slow"  # answers after 30 s
-        seeds.write_text(
-            seeds.read_text()
-            + f"  - name: slowpoke\n    start_urls: [{slow}]\n    follow_links: false\n"
-        )
-        good = next(s.name for s in net.sites if s.role == "original")
-        by_name = {s.name: s for s in load_seeds(seeds).sources}
-        handed: list[str] = []
-        outcomes = stages.crawl_sources(
-            [by_name[good], by_name["slowpoke"]],
-            str(seeds),
-            tmp_path / "work",
-            allow_private=True,
-            timeout=8,
-            log_line=lambda line: None,
-            # No clean close before the deadline: the process must be killed.
-            extra_settings={"CLOSESPIDER_TIMEOUT": 0},
-            on_pages=lambda source, path: handed.append(path),
-        )
-    assert [o.ok for o in outcomes] == [False, False]
-    assert all("hard timeout" in (o.error or "") for o in outcomes)
-    # The good source finished before the kill, so its pages were handed over already.
-    assert handed
-    for discard in (False, True):
-        again = stages.PageFeed()
-        for path in handed:
-            again.put(path)
-        if discard:
-            for outcome in outcomes:
-                again.discard(outcome.source)
-        again.close()
-        cleaned = stages.clean_stage(again, by_name, TemplateState(), min_words=20)
-        assert bool(cleaned.articles) is not discard
-        assert (good in cleaned.per_source) is not discard
