@@ -161,3 +161,29 @@ def test_page_feed_hands_over_pages_before_the_last_crawl_ends(tmp_path):
     assert [p.url for p in stages.PageFeed([str(tmp_path / "b.jsonl.gz")])] == [
         "https://b.example/1"
     ]
+
+
+def test_a_hung_crawl_fails_every_source_of_its_process(tmp_path):
+    with DemoNetwork(ports=None, quirks=True) as net:
+        seeds = net.write_seeds(tmp_path / "seeds.yaml")
+        slow = net.site("quirks").base_url + "/slow"  # answers after 30 s
+        seeds.write_text(
+            seeds.read_text()
+            + f"  - name: slowpoke\n    start_urls: [{slow}]\n    follow_links: false\n"
+        )
+        good = next(s.name for s in net.sites if s.role == "original")
+        by_name = {s.name: s for s in load_seeds(seeds).sources}
+        outcomes = stages.crawl_sources(
+            [by_name[good], by_name["slowpoke"]],
+            str(seeds),
+            tmp_path / "work",
+            allow_private=True,
+            timeout=8,
+            log_line=lambda line: None,
+            # No clean close before the deadline: the process must be killed.
+            extra_settings={"CLOSESPIDER_TIMEOUT": 0},
+        )
+    assert [o.source for o in outcomes] == [good, "slowpoke"]
+    assert [o.ok for o in outcomes] == [False, False]
+    assert all("hard timeout" in (o.error or "") for o in outcomes)
+    assert all(o.pages_path is None and not o.validators for o in outcomes)
