@@ -54,7 +54,7 @@ bench-read: $(VENV)/.installed-dev
 	$(PY) bench/read_bench.py --s3
 
 bench: $(VENV)/.installed-dev
-	$(PY) bench/e2e_bench.py
+	$(PY) bench/e2e_bench.py --repeats 3
 
 clean:
 	rm -rf data bench-results .pytest_cache
