@@ -159,9 +159,13 @@ def clean_task(
 
 @task(name="dedup", cache_policy=NO_CACHE, timeout_seconds=3600)
 def dedup_task(
-    articles: list[Any], index: Any, priorities: dict[str, int], run_id: str
+    articles: list[Any],
+    index: Any,
+    priorities: dict[str, int],
+    run_id: str,
+    seen: dict[str, dict[str, Any]] | None = None,
 ) -> stages.DedupOutcome:
-    result = stages.dedup_stage(articles, index, priorities, run_id)
+    result = stages.dedup_stage(articles, index, priorities, run_id, seen=seen)
     _logger().info(
         "dedup: %d new stories, %d duplicates",
         result.counts["stories"],
@@ -443,7 +447,11 @@ def _run_locked(
 
     t0 = time.monotonic()
     deduped = dedup_task(
-        quote(cleaned.articles), quote(index), {s.name: s.priority for s in chosen}, run_id
+        quote(cleaned.articles),
+        quote(index),
+        {s.name: s.priority for s in chosen},
+        run_id,
+        quote(seen),
     )
     timings["dedup"] = time.monotonic() - t0
     lock.refresh()

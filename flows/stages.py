@@ -462,6 +462,12 @@ def _extract_safely(page: Page) -> tuple[str, Any, str | None]:
 # -- dedup ----------------------------------------------------------------------------------
 
 
+def _judged_before(art: Article, seen: dict[str, dict[str, Any]] | None) -> bool:
+    if not seen:
+        return False
+    return any((seen.get(u) or {}).get("kind") == "article" for u in (art.url, art.canonical_url))
+
+
 @dataclass
 class DedupOutcome:
     articles: list[dict[str, Any]]
@@ -475,10 +481,15 @@ def dedup_stage(
     priorities: dict[str, int],
     run_id: str,
     now: datetime | None = None,
+    seen: dict[str, dict[str, Any]] | None = None,
 ) -> DedupOutcome:
     """Split the run's articles into new stories and reprints, against the index of earlier
     runs and within the run. The index stages the new stories; committing it is the caller's
-    job, after publishing."""
+    job, after publishing.
+
+    ``seen`` is the seen-URL store of earlier runs: a reprint whose page an earlier run
+    already judged (fetched again because its feed announced a change) is not published as
+    a duplicate a second time, just as a story already published is not."""
     from dedup import Document
 
     now = now or datetime.now(UTC)
@@ -518,6 +529,8 @@ def dedup_stage(
             kept.append(row)
         elif decision.duplicate_of is None or decision.duplicate_of == art.article_id:
             republished += 1  # the same story, already published by an earlier run
+        elif _judged_before(art, seen):
+            republished += 1  # this reprint's page has its duplicates row already
         else:
             row["duplicate_of"] = decision.duplicate_of
             row["similarity"] = decision.similarity

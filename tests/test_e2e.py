@@ -149,3 +149,28 @@ def test_network_guard_blocks_demo_without_allow_private(network, prefect_server
     assert proc.returncode == 1
     assert "non-public" in proc.stderr or "network guard" in proc.stderr
     assert [r for r in network.requests[served_before:] if r.site == site] == []
+
+
+def test_a_changed_reprint_fetched_again_keeps_one_duplicates_row(prefect_server, tmp_path):
+    from flows.read import read_table
+
+    with DemoNetwork(ports=None) as net:
+        seeds = net.write_seeds(tmp_path / "seeds.yaml")
+        output = str(tmp_path / "lake")
+        args = ["run", "--seeds", str(seeds), "--output", output, "--allow-private"]
+        first = run_cli(args, prefect_server.env(), tmp_path)
+        assert first.returncode == 0, first.stderr[-3000:]
+        url = next(iter(net.truth.reprints))
+        article = next(a for a in net.articles() if net.url_of(a.key) == url)
+        # The aggregator announces the reprint as updated: the feed, the sitemap and the
+        # page's Last-Modified all change, so the next run fetches it again.
+        net.update_article(url)
+        net.clear_requests()
+        second = run_cli(args, prefect_server.env(), tmp_path)
+        assert second.returncode == 0, second.stderr[-3000:]
+        path = url.split("/", 3)[3]
+        fetched = [r for r in net.requests if r.site == article.site and r.path == "/" + path]
+        assert [r.status for r in fetched] == [200], fetched
+    rows = read_table(output, table="duplicates").to_pylist()
+    assert [r["url"] for r in rows].count(url) == 1
+    assert all(r["url"] != url for r in read_table(output, table="articles").to_pylist())

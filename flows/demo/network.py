@@ -484,6 +484,18 @@ class DemoNetwork:
             self._version += 1
             return self.url_of(article.key)
 
+    def update_article(self, url: str, when: datetime | None = None) -> None:
+        """Announce the article at ``url`` as updated at ``when`` (default: an hour after the
+        site's newest): its date in the feed and the sitemap, and its page's Last-Modified,
+        move on; the URL stays."""
+        article = self._article_at(url)
+        if article is None:
+            raise KeyError(f"no article at {url}")
+        with self._lock:
+            newest = max(a.published for a in self._articles[article.site])
+            article.published = when or newest + timedelta(hours=1)
+            self._version += 1
+
     # ------------------------------------------------------------ views and truth
 
     def url_of(self, key: tuple[str, str]) -> str:
