@@ -37,7 +37,7 @@ test: $(VENV)/.installed-dev system-deps
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check crawlers flows dedup tests bench
-	$(BIN)/mypy dedup flows
+	$(BIN)/mypy dedup flows crawlers
 
 bench-extract: $(VENV)/.installed-dev
 	@test -n "$(DATA)" || { echo "usage: make bench-extract DATA=../shared/bench/extraction/aeb" >&2; exit 2; }

@@ -202,9 +202,9 @@ def _page_from(
             "html": response.text,
             "encoding": response.encoding,
             "headers": {
-                name: response.headers.get(name).decode("latin-1")
+                name: value.decode("latin-1")
                 for name in PAGE_HEADERS
-                if response.headers.get(name)
+                if (value := response.headers.get(name))
             },
             "discovered_via": meta.get("discovered_via") or "archive",
             "hint_date": meta.get("hint_date"),

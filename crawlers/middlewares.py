@@ -216,7 +216,9 @@ class PoliteThrottle(AutoThrottle):
         if self.adaptive:
             super()._response_downloaded(response, request, spider)
         key = request.meta.get("download_slot")
-        floor = self.floors.get(key) if key is not None else None
+        if not isinstance(key, str):
+            return
+        floor = self.floors.get(key)
         if floor:
             slot = self.crawler.engine.downloader.slots.get(key)
             if slot is not None and slot.delay < floor:

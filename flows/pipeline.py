@@ -19,11 +19,11 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
+from prefect.utilities.annotations import quote as _quote
 
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import stages
@@ -81,6 +81,14 @@ def _retry_unless(*kinds: type[BaseException]) -> Any:
         return True
 
     return should_retry
+
+
+_T = TypeVar("_T")
+
+
+def quote(value: _T) -> _T:
+    """Prefect's ``quote`` (the task gets ``value`` itself, not walked), typed as ``value``."""
+    return cast(_T, _quote(value))
 
 
 # -- tasks ----------------------------------------------------------------------------------

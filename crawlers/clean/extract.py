@@ -173,15 +173,21 @@ class _Anchors:
 RETRY_BELOW_WORDS = 120
 
 
-def _trafilatura_text(tree: HtmlElement, url: str, out: Extracted, **options: bool) -> str:
+def _trafilatura_text(
+    tree: HtmlElement, url: str, out: Extracted, *, favor_precision: bool = False,
+    fast: bool = False,
+) -> str:  # fmt: skip
     try:
         doc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, with_metadata=False, **options
-        )
+            tree, url=url, include_comments=False, with_metadata=False,
+            favor_precision=favor_precision, fast=fast,
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
         out.error = f"trafilatura: {type(exc).__name__}"
         return ""
-    return doc.text if doc is not None and doc.text else ""
+    # A Document (as_dict is off); a dict only if an older trafilatura were installed.
+    text = doc.get("text") if isinstance(doc, dict) else getattr(doc, "text", None)
+    return text or ""
 
 
 _BLOCKS = "p|div|h1|h2|h3|h4|h5|h6|ul|ol|article|section|blockquote|form|table"

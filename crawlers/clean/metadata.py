@@ -78,10 +78,10 @@ def _tz_from(text: str | None, local: datetime | None = None) -> timezone | None
         if hours > 14 or minutes >= 60:
             return None
         return timezone(sign * timedelta(hours=hours, minutes=minutes))
-    hours = TZ_ABBREV.get(text)
-    if hours is None and text in _US_ZONES and local is not None:
-        hours = _US_ZONES[text] + (1 if _us_daylight(local) else 0)
-    return timezone(timedelta(hours=hours)) if hours is not None else None
+    offset = TZ_ABBREV.get(text)
+    if offset is None and text in _US_ZONES and local is not None:
+        offset = _US_ZONES[text] + (1 if _us_daylight(local) else 0)
+    return timezone(timedelta(hours=offset)) if offset is not None else None
 
 
 def to_utc(value: datetime, default_tz: timezone = UTC) -> datetime:

@@ -78,7 +78,9 @@ def _split_credentials(url: str) -> tuple[str, str | None]:
 
 def _requested_url(response: Response) -> str:
     """The URL first asked for, before any redirect."""
-    redirects = response.meta.get("redirect_urls") or [response.request.url]
+    redirects = response.meta.get("redirect_urls") or [
+        response.request.url if response.request is not None else response.url
+    ]
     return _normalise(redirects[0])
 
 
@@ -185,8 +187,9 @@ class NewsSpider(scrapy.Spider):
     def _remember(self, response: Response, kind: str, hint_date: datetime | None = None) -> None:
         entry = {
             "kind": kind,
-            "etag": response.headers.get("ETag", b"").decode("latin-1") or None,
-            "last_modified": response.headers.get("Last-Modified", b"").decode("latin-1") or None,
+            "etag": (response.headers.get("ETag") or b"").decode("latin-1") or None,
+            "last_modified": (response.headers.get("Last-Modified") or b"").decode("latin-1")
+            or None,
             "date": hint_date.isoformat() if hint_date else None,
         }
         # Under the URL first asked for (what feeds and links name) and the final one.
@@ -393,7 +396,7 @@ class NewsSpider(scrapy.Spider):
                 html=html,
                 encoding=response.encoding,
                 headers={
-                    k: response.headers.get(k, b"").decode("latin-1")
+                    k: (response.headers.get(k) or b"").decode("latin-1")
                     for k in ("Content-Type", "ETag", "Last-Modified")
                     if response.headers.get(k)
                 },
@@ -408,7 +411,7 @@ class NewsSpider(scrapy.Spider):
         if meta.get("kind") in ("start", "link") and self.source.follow_links:
             yield from self._follow(response, meta.get("link_depth", 0))
 
-    def _follow(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+    def _follow(self, response: HtmlResponse, depth: int) -> Iterator[scrapy.Request]:
         if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
             return
         links = [_normalise(link.url) for link in self.link_extractor.extract_links(response)]
