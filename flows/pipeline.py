@@ -25,7 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote as _quote
 
-from crawlers.seeds import Seeds, Source, load_seeds
+from crawlers.seeds import Seeds, Source, load_seeds, split_seen
 from flows import stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
 from flows.state import StateConflict, StateError
@@ -553,7 +553,7 @@ def crawl_and_clean(
     shared = bool(settings.redis_url) and settings.frontier_processes > 1
     per_process = 1 if shared else settings.sources_per_crawl
     waiting = stages.crawl_groups(chosen, width, per_process)
-    own_seen = stages.seen_by_source(seen, chosen)
+    own_seen = split_seen(seen, chosen)
     feed = stages.PageFeed()
     cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, quote(templates), settings)
     outcomes: list[stages.CrawlOutcome] = []

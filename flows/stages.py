@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.records import Article, Page
-from crawlers.seeds import Source, split_seen
+from crawlers.seeds import Source
 
 log = logging.getLogger("newsdedup")
 
@@ -70,13 +70,6 @@ def is_noise(line: str) -> bool:
     message = line.split("] ", 1)[1] if "] " in line else line
     message = message.split(": ", 1)[1] if message.startswith(("INFO: ", "DEBUG: ")) else message
     return message.startswith(_STARTUP_NOISE)
-
-
-def seen_by_source(
-    seen: dict[str, dict[str, Any]], sources: Iterable[Source]
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """The seen-URL store split by source (one pass over the store, whatever the sources)."""
-    return split_seen(seen, sources)
 
 
 def _crawl_command(
@@ -124,6 +117,15 @@ def _process_error(
     return None
 
 
+def _source_error(name: str, directory: Path, stats: dict[str, Any]) -> str | None:
+    """Why one source of a crawl process that ran to its end failed, or None."""
+    if not stats.get("reachable"):
+        return str(stats.get("error") or f"no page of {name} could be fetched")
+    if not (directory / "pages.jsonl.gz").exists():
+        return f"crawl of {name} wrote no pages file"
+    return None
+
+
 def crawl_groups(sources: Iterable[Source], width: int, per_process: int) -> list[list[Source]]:
     """Sources dealt round-robin into crawl processes of at most ``per_process`` sources, and
     into at least ``width`` processes (as many as run at once) when there are enough sources,
@@ -155,20 +157,14 @@ def crawl_sources(
     seconds; each crawl closes itself a little before, so a hard kill (which fails every
     source of the group) only happens when a crawl hangs past its own deadline.
     """
-    if len(sources) == 1:
-        return [
-            crawl_source(
-                sources[0], seeds_path, work_dir, allow_private=allow_private, seen=seen,
-                timeout=timeout, user_agent=user_agent, extra_settings=extra_settings,
-                log_line=log_line, archive=archive,
-            )
-        ]  # fmt: skip
-    label = f"{sources[0].name} (+{len(sources) - 1})"
-    out = work_dir / f"group-{sources[0].name}"
+    lone = len(sources) == 1
+    label = sources[0].name if lone else f"{sources[0].name} (+{len(sources) - 1})"
+    # crawlers.run writes a lone source into --out itself, several into --out/<source>/.
+    out = work_dir / (sources[0].name if lone else f"group-{sources[0].name}")
+    dirs = {s.name: out if lone else out / s.name for s in sources}
     out.mkdir(parents=True, exist_ok=True)
     seen_path = out / "seen.json"
-    own = seen_by_source(seen or {}, sources)
-    seen_path.write_text(json.dumps({url: e for part in own.values() for url, e in part.items()}))
+    seen_path.write_text(json.dumps(seen or {}))  # the crawl process splits it by source
     emit = log_line or (lambda line: log.info("[%s] %s", label, line))
     cmd = _crawl_command(
         sources, seeds_path, out, seen_path, timeout=timeout, allow_private=allow_private,
@@ -181,13 +177,9 @@ def crawl_sources(
     failure = _process_error(names, timeout, returncode, timed_out, tail)
     outcomes = []
     for source in sources:
-        part = out / source.name
+        part = dirs[source.name]
         stats = _read_json(part / "stats.json")
-        error = failure
-        if error is None and not stats.get("reachable"):
-            error = str(stats.get("error") or f"no page of {source.name} could be fetched")
-        elif error is None and not (part / "pages.jsonl.gz").exists():
-            error = f"crawl of {source.name} wrote no pages file"
+        error = failure or _source_error(source.name, part, stats)
         outcomes.append(
             CrawlOutcome(
                 source=source.name,
@@ -217,24 +209,33 @@ def crawl_source(
     frontier: tuple[str, str] | None = None,
     processes: int = 1,
 ) -> CrawlOutcome:
-    """Crawl one source in child processes (Twisted's reactor runs once per process).
-
-    Each child gets ``timeout`` seconds; past that it is killed with its process group and
-    the source counts as failed. Its log lines go to ``log_line`` as they come. With a
-    ``frontier`` (Redis URL, key) ``processes`` children share one request queue and seen-set
-    (crawlers/frontier.py); their pages, validators and counters are joined here.
+    """Crawl one source: in one child process (:func:`crawl_sources`), or with a
+    ``frontier`` (Redis URL, key) in ``processes`` children that share one request queue and
+    seen-set (crawlers/frontier.py), whose pages, validators and counters are joined here.
+    Each child gets ``timeout`` seconds; past that it is killed with its process group.
     """
+    common: dict[str, Any] = {
+        "allow_private": allow_private,
+        "seen": seen,
+        "timeout": timeout,
+        "user_agent": user_agent,
+        "extra_settings": extra_settings,
+        "log_line": log_line,
+        "archive": archive,
+    }
+    if not frontier or processes <= 1:
+        return crawl_sources([source], seeds_path, work_dir, **common)[0]
     out = work_dir / source.name
     out.mkdir(parents=True, exist_ok=True)
     seen_path = out / "seen.json"
-    seen_path.write_text(json.dumps(seen_by_source(seen or {}, [source])[source.name]))
+    seen_path.write_text(json.dumps(seen or {}))  # the crawl processes keep their source's
     emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
-    shared = frontier if frontier and processes > 1 else None
-    parts = [out] if shared is None else [out / f"part-{i}" for i in range(processes)]
+    parts = [out / f"part-{i}" for i in range(processes)]
     commands = [
         _crawl_command(
             [source], seeds_path, part, seen_path, timeout=timeout, allow_private=allow_private,
-            archive=archive, user_agent=user_agent, frontier=shared, extra_settings=extra_settings,
+            archive=archive, user_agent=user_agent, frontier=frontier,
+            extra_settings=extra_settings,
         )  # fmt: skip
         for part in parts
     ]
@@ -243,44 +244,33 @@ def crawl_source(
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
             results = list(pool.map(lambda c: _run_crawl(c, timeout, source.name, emit), commands))
     finally:
-        if shared is not None:
-            from crawlers.frontier import clear
+        from crawlers.frontier import clear
 
-            clear(shared[0], shared[1])
+        clear(frontier[0], frontier[1])
     seconds = time.monotonic() - started
 
+    part_stats = [_read_json(part / "stats.json") for part in parts]
     errors = []
-    for part, (returncode, timed_out, tail) in zip(parts, results, strict=True):
-        failure = _process_error(source.name, timeout, returncode, timed_out, tail)
-        if failure is not None:
-            errors.append(failure)
-        elif returncode == EXIT_UNREACHABLE:
-            error = next((t for t in reversed(tail) if t.startswith("error:")), None)
-            errors.append(
-                (error or f"no page of {source.name} could be fetched").removeprefix("error: ")
-            )
-        elif not (part / "pages.jsonl.gz").exists():
-            errors.append(f"crawl of {source.name} wrote no pages file")
-    # With a shared frontier one process may find nothing left to do; the source failed
-    # only when none of its processes got through.
-    ok = len(errors) < len(parts) if len(parts) > 1 else not errors
-    stats = _read_json(parts[0] / "stats.json")
-    validators = _read_json(parts[0] / "validators.json")
+    for part, stats, (returncode, timed_out, tail) in zip(parts, part_stats, results, strict=True):
+        error = _process_error(source.name, timeout, returncode, timed_out, tail)
+        error = error or _source_error(source.name, part, stats)
+        if error:
+            errors.append(error)
+    # One process may find nothing left to do; the source failed only when none got through.
+    ok = len(errors) < len(parts)
     pages = out / "pages.jsonl.gz"
-    if len(parts) > 1:
-        stats = _sum_stats([_read_json(part / "stats.json") for part in parts])
-        validators = {}
-        with open(pages, "wb") as joined:
-            for part in parts:
-                validators.update(_read_json(part / "validators.json"))
-                if (part / "pages.jsonl.gz").exists():
-                    joined.write((part / "pages.jsonl.gz").read_bytes())  # gzip members concatenate
+    validators: dict[str, dict[str, Any]] = {}
+    with open(pages, "wb") as joined:
+        for part in parts:
+            validators.update(_read_json(part / "validators.json"))
+            if (part / "pages.jsonl.gz").exists():
+                joined.write((part / "pages.jsonl.gz").read_bytes())  # gzip members concatenate
     return CrawlOutcome(
         source=source.name,
         ok=ok,
         pages_path=str(pages) if ok else None,
         validators=validators if ok else {},
-        stats=stats,
+        stats=_sum_stats(part_stats),
         error=None if ok else "; ".join(dict.fromkeys(errors)),
         seconds=round(seconds, 3),
     )

@@ -77,21 +77,27 @@ def test_seen_urls_reach_the_source_they_belong_to(network, tmp_path):
         assert stats["skipped_seen"] + stats["not_modified"] > 0, (name, stats)
 
 
-def test_an_unreachable_source_fails_alone(network, tmp_path):
-    seeds = network.write_seeds(tmp_path / "seeds.yaml")
-    text = seeds.read_text()
-    text += f"  - name: gone-site\n    feeds: [http://127.0.0.1:{free_port()}/feed.xml]\n"
-    seeds.write_text(text)
-    good = next(s.name for s in network.sites if s.role == "original")
-    sources = {s.name: s for s in load_seeds(seeds).sources}
+def _crawl_beside(net, tmp_path: Path, extra: str, **options):
+    """One crawl process of a publisher of ``net`` and the source ``extra`` (a seeds entry)."""
+    seeds = net.write_seeds(tmp_path / "seeds.yaml")
+    seeds.write_text(seeds.read_text() + extra)
+    good = next(s.name for s in net.sites if s.role == "original")
+    by_name = {s.name: s for s in load_seeds(seeds).sources}
+    added = next(name for name in by_name if f"name: {name}\n" in extra)
     outcomes = stages.crawl_sources(
-        [sources[good], sources["gone-site"]],
+        [by_name[good], by_name[added]],
         str(seeds),
         tmp_path / "work",
         allow_private=True,
-        timeout=120,
         log_line=lambda line: None,
+        **options,
     )
+    return good, outcomes
+
+
+def test_an_unreachable_source_fails_alone(network, tmp_path):
+    extra = f"  - name: gone-site\n    feeds: [http://127.0.0.1:{free_port()}/feed.xml]\n"
+    good, outcomes = _crawl_beside(network, tmp_path, extra, timeout=120)
     by_name = {o.source: o for o in outcomes}
     assert by_name[good].ok and by_name[good].pages_path
     assert _urls(Path(by_name[good].pages_path))
@@ -165,23 +171,11 @@ def test_page_feed_hands_over_pages_before_the_last_crawl_ends(tmp_path):
 
 def test_a_hung_crawl_fails_every_source_of_its_process(tmp_path):
     with DemoNetwork(ports=None, quirks=True) as net:
-        seeds = net.write_seeds(tmp_path / "seeds.yaml")
         slow = net.site("quirks").base_url + "/slow"  # answers after 30 s
-        seeds.write_text(
-            seeds.read_text()
-            + f"  - name: slowpoke\n    start_urls: [{slow}]\n    follow_links: false\n"
-        )
-        good = next(s.name for s in net.sites if s.role == "original")
-        by_name = {s.name: s for s in load_seeds(seeds).sources}
-        outcomes = stages.crawl_sources(
-            [by_name[good], by_name["slowpoke"]],
-            str(seeds),
-            tmp_path / "work",
-            allow_private=True,
-            timeout=8,
-            log_line=lambda line: None,
-            # No clean close before the deadline: the process must be killed.
-            extra_settings={"CLOSESPIDER_TIMEOUT": 0},
+        extra = f"  - name: slowpoke\n    start_urls: [{slow}]\n    follow_links: false\n"
+        # No clean close before the deadline: the process must be killed.
+        good, outcomes = _crawl_beside(
+            net, tmp_path, extra, timeout=8, extra_settings={"CLOSESPIDER_TIMEOUT": 0}
         )
     assert [o.source for o in outcomes] == [good, "slowpoke"]
     assert [o.ok for o in outcomes] == [False, False]
