@@ -64,7 +64,29 @@ class PreparedBatch:
     sets: list[np.ndarray]  # sorted distinct shingle hashes of each text
 
 
+# Texts shingled at a time. Shingling holds every word of its texts as a bytes object and
+# several arrays per shingle; chunks keep that working set the same however large the batch.
+PREPARE_CHUNK = 1024
+
+
 def prepare(texts: list[str], config: DedupConfig) -> PreparedBatch:
+    if len(texts) <= PREPARE_CHUNK:
+        return _prepare(texts, config)
+    parts = [
+        _prepare(texts[i : i + PREPARE_CHUNK], config)
+        for i in range(0, len(texts), PREPARE_CHUNK)
+    ]
+    return PreparedBatch(
+        np.concatenate([p.sigs for p in parts]),
+        np.concatenate([p.sizes for p in parts]),
+        np.concatenate([p.text_hashes for p in parts]),
+        np.concatenate([p.n_words for p in parts]),
+        np.concatenate([p.keys for p in parts]),
+        [s for p in parts for s in p.sets],
+    )
+
+
+def _prepare(texts: list[str], config: DedupConfig) -> PreparedBatch:
     sb = shingle_batch(texts, config.shingle_size)
     sigs = signatures(sb.shingles, sb.offsets, config.num_perm, config.seed)
     m = len(texts)

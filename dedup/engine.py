@@ -85,6 +85,7 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
         return empty, empty
     m = int(reps.max()) + 1
     codes: list[np.ndarray] = []
+    held, n_held, fold_at = 0, 0, _PAIR_CHUNK * 8
     for k in range(keys.shape[1]):
         order = np.argsort(keys[:, k], kind="stable")
         sk = keys[order, k]
@@ -101,6 +102,14 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
             group = np.sort(reps[order[s:e]])
             iu, ju = np.triu_indices(len(group), 1)
             codes.append(group[iu] * m + group[ju])
+        held += sum(len(c) for c in codes[n_held:])
+        n_held = len(codes)
+        if held > fold_at:
+            # The same pair comes back from many bands: fold the list when it has doubled,
+            # so it holds about the distinct pairs rather than one entry per band they share.
+            codes = [np.unique(np.concatenate(codes))]
+            held, n_held = len(codes[0]), 1
+            fold_at = max(fold_at, 2 * held)
     if not codes:
         return empty, empty
     unique = np.unique(np.concatenate(codes))

@@ -234,3 +234,36 @@ def test_short_texts_do_not_match_on_a_few_shared_words():
 def test_empty_texts_are_never_duplicates():
     dec = dedup_batch([Document("e1", ""), Document("e2", " ... ")])
     assert [d.duplicate_of for d in dec] == [None, None]
+
+
+def test_prepare_in_chunks_equals_one_batch(monkeypatch):
+    import dedup.batch as batch
+
+    cfg = DedupConfig()
+    texts = [text("bridge_original"), "", "two words", text("bridge_original", 0, 2)] * 3
+    whole = prepare(texts, cfg)
+    monkeypatch.setattr(batch, "PREPARE_CHUNK", 5)  # 12 texts: chunks of 5, 5 and 2
+    chunked = prepare(texts, cfg)
+    for name in ("sigs", "sizes", "text_hashes", "n_words", "keys"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+    assert len(chunked.sets) == len(texts)
+    assert all(np.array_equal(a, b) for a, b in zip(whole.sets, chunked.sets, strict=True))
+
+
+def test_candidate_pairs_fold_as_they_grow_without_changing_the_pairs(monkeypatch):
+    import dedup.engine as engine
+
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 6, size=(40, 9)).astype(np.uint64)  # many shared keys, long runs
+    reps = np.arange(100, 140, dtype=np.int64)
+    a0, b0 = engine._candidate_pairs(keys, reps)
+    monkeypatch.setattr(engine, "_PAIR_CHUNK", 1)  # fold after every band
+    a1, b1 = engine._candidate_pairs(keys, reps)
+    assert np.array_equal(a0, a1) and np.array_equal(b0, b1)
+    expected = {
+        (int(reps[i]), int(reps[j]))
+        for i in range(40)
+        for j in range(i + 1, 40)
+        if (keys[i] == keys[j]).any()
+    }
+    assert set(zip(a1.tolist(), b1.tolist(), strict=True)) == expected
