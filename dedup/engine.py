@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dedup.batch import PreparedBatch, band_keys, lsh_params, prepare
+from dedup.batch import PreparedBatch, band_keys, lsh_params, prepare, sorted_distinct
 from dedup.config import DedupConfig
 from dedup.model import Decision, Document
 from dedup.text import normalise
@@ -107,12 +107,12 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
         if held > fold_at:
             # The same pair comes back from many bands: fold the list when it has doubled,
             # so it holds about the distinct pairs rather than one entry per band they share.
-            codes = [np.unique(np.concatenate(codes))]
+            codes = [sorted_distinct(np.concatenate(codes))]
             held, n_held = len(codes[0]), 1
             fold_at = max(fold_at, 2 * held)
     if not codes:
         return empty, empty
-    unique = np.unique(np.concatenate(codes))
+    unique = sorted_distinct(np.concatenate(codes))
     return unique // m, unique % m
 
 
