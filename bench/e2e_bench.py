@@ -33,7 +33,9 @@ with the faster. Measured the same way; its pages are the truth's article URLs i
 With ``--repeats N`` every figure is the run with the median pages/s (the lower middle one
 for an even N). At the main size, one source is also crawled alone by ``crawlers.run`` with
 and without AutoThrottle (the pipeline passes no Scrapy settings through), to show what
-throttling costs on loopback.
+throttling costs on loopback; and ``bench/_e2e_floor.py`` measures the CPU per page of a bare
+Scrapy spider, of the server meanwhile and of ``trafilatura.extract(fast=True)``: the ceiling
+any pipeline built on those two parts has on this machine.
 
 The machine is shared: the load average and busy processes at start and, for every measured
 run and stage, the CPU seconds the rest of the machine used meanwhile are printed. Prints
@@ -135,6 +137,9 @@ class TreeSampler(threading.Thread):
                 seen[p.pid] = cmdline
                 alive += 1
                 role = role_of(p.pid, cmdline, self.root_pid)
+                if role == "other" and key in self.roles:
+                    # An exiting process shows an empty command line: keep what it was.
+                    role = self.roles[key]
                 self.roles[key] = role
                 self.cpu[key] = t.user + t.system
                 # A child between fork and exec still shows its parent's command line and
@@ -617,6 +622,32 @@ def throttle_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, A
     return out
 
 
+# -- the floor: what Scrapy and trafilatura cost before the project adds anything --------------
+
+
+def floor_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``bench/_e2e_floor.py`` on the network, ``PROBE_REPEATS`` times; the median of each part."""
+    rows = []
+    for i in range(PROBE_REPEATS):
+        out = work / f"floor-{i}.json"
+        cmd = [PY, str(ROOT / "bench" / "_e2e_floor.py"), "--truth", str(net.truth_path),
+               "--server-pid", str(net.pid), "--out", str(out)]  # fmt: skip
+        run = measure(cmd, env, work / f"floor-{i}.log", {})
+        if run.returncode != 0:
+            raise RuntimeError(f"floor probe failed ({run.returncode}): {run.log[-2000:]}")
+        rows.append(json.loads(out.read_text()))
+    parts = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
+    med = {k: round(statistics.median(r[k] for r in rows), 3) for k in parts}
+    total = sum(med.values())
+    return {
+        **med,
+        "sum_ms_per_page": round(total, 3),
+        "ceiling_pages_per_s": round(1000 * CORES / total, 1),
+        "repeats": PROBE_REPEATS,
+        "runs": rows,
+    }
+
+
 # -- output -------------------------------------------------------------------------------------
 
 
@@ -741,6 +772,27 @@ def print_report(result: dict[str, Any]) -> None:
         f"baseline exact-text dedup: {bq['caught']}/{bq['reprints']} reprints caught; "
         f"{bq['pages_in_mixed_clusters']} pages in mixed clusters"
     )
+    floor = result.get("floor")
+    if floor:
+        ceiling = floor["ceiling_pages_per_s"]
+        print()
+        print(
+            f"== the floor: CPU per page of Scrapy and trafilatura alone on this network "
+            f"(bench/_e2e_floor.py, median of {floor['repeats']}) =="
+        )
+        for label, key in (
+            ("bare Scrapy spider, fetch only", "scrapy_ms_per_page"),
+            ("network server meanwhile", "server_ms_per_page"),
+            ("trafilatura.extract(fast=True)", "extract_ms_per_page"),
+            ("sum", "sum_ms_per_page"),
+        ):
+            print(f"{label:32} {floor[key]:>6.2f} ms")
+        print(
+            f"ceiling with all {CORES} cores busy on nothing else: {ceiling:.0f} pages/s = "
+            f"{ceiling / base['pages_per_s']:.2f}x the baseline's measured "
+            f"{base['pages_per_s']:.0f} (the target is 2x); newsdedup reaches "
+            f"{proj['pages_per_s'] / ceiling:.0%} of it"
+        )
     probe = result.get("throttle_probe")
     if probe:
         d, o = probe["default"], probe["autothrottle_off"]
@@ -848,6 +900,7 @@ def main() -> int:
     parser.add_argument("--baseline", choices=["both", "pool", "threads"], default="both")
     parser.add_argument("--concurrency", type=int, help="NEWSDEDUP_CONCURRENCY for the pipeline")
     parser.add_argument("--no-throttle-probe", action="store_true")
+    parser.add_argument("--no-floor", action="store_true", help="skip the Scrapy+trafilatura floor")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "e2e.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -879,7 +932,7 @@ def main() -> int:
         os.environ.update(s3.env())  # for reading the published tables back
         pipeline_runs: list[dict[str, Any]] = []
         baseline_runs: list[dict[str, Any]] = []
-        probe = None
+        probe = floor = None
         for size in sizes:
             net = Network(size, args.sites, work)
             networks.append(net)
@@ -903,6 +956,8 @@ def main() -> int:
                     progress(f"baseline {mode}", b)
             if size == args.articles and not args.no_throttle_probe:
                 probe = throttle_probe(net, work, env)
+            if size == args.articles and not args.no_floor:
+                floor = floor_probe(net, work, env)
             net.stop()
 
         def best_baseline(size: int) -> dict[str, Any]:
@@ -959,6 +1014,7 @@ def main() -> int:
             "pipeline_runs": pipeline_runs,
             "baseline_runs": baseline_runs,
             "throttle_probe": probe,
+            "floor": floor,
         }
         print_report(result)
         args.out.parent.mkdir(parents=True, exist_ok=True)
