@@ -75,7 +75,11 @@ def estimated_containment(
 # over two standard deviations of the containment estimate: a pair it skips is a near
 # certain non-reprint.
 VERIFY_MARGIN = 0.2
-_PAIR_CHUNK = 65_536
+# Pairs whose signatures are compared at a time: each pair takes two rows of num_perm uint32
+# (1 KB at 128), so a chunk is about 8 MB.
+_PAIR_CHUNK = 8_192
+# Candidate pair codes held before they are folded to distinct ones (8 bytes each).
+_FOLD_PAIRS = 1 << 19
 
 
 def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +89,7 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
         return empty, empty
     m = int(reps.max()) + 1
     codes: list[np.ndarray] = []
-    held, n_held, fold_at = 0, 0, _PAIR_CHUNK * 8
+    held, n_held, fold_at = 0, 0, _FOLD_PAIRS
     for k in range(keys.shape[1]):
         order = np.argsort(keys[:, k], kind="stable")
         sk = keys[order, k]

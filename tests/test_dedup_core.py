@@ -257,7 +257,7 @@ def test_candidate_pairs_fold_as_they_grow_without_changing_the_pairs(monkeypatc
     keys = rng.integers(0, 6, size=(40, 9)).astype(np.uint64)  # many shared keys, long runs
     reps = np.arange(100, 140, dtype=np.int64)
     a0, b0 = engine._candidate_pairs(keys, reps)
-    monkeypatch.setattr(engine, "_PAIR_CHUNK", 1)  # fold after every band
+    monkeypatch.setattr(engine, "_FOLD_PAIRS", 1)  # fold after every band
     a1, b1 = engine._candidate_pairs(keys, reps)
     assert np.array_equal(a0, a1) and np.array_equal(b0, b1)
     expected = {
