@@ -37,15 +37,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f" -> {summary['output']}")
     print(f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8}", end="")
     print(f" {'stories':>8} {'dups':>5}  errors")
-    for name, s in summary["sources"].items():
-        crawl = s.get("crawl", {})
-        clean = s.get("clean", {})
-        dropped = sum(clean.get("dropped", {}).values())
-        errors = s.get("error") or ""
+    from flows.pipeline import source_rows
+
+    for r in source_rows(summary):
         print(
-            f"{name:<24} {crawl.get('articles', 0):>6} {crawl.get('not_modified', 0):>5} "
-            f"{clean.get('extracted', 0):>8} {dropped:>8} {s.get('stories', 0):>8} "
-            f"{s.get('duplicates', 0):>5}  {errors}"
+            f"{r['source']:<24} {r['fetched']:>6} {r['not_modified']:>5} {r['extracted']:>8} "
+            f"{sum(r['dropped'].values()):>8} {r['stories']:>8} {r['duplicates']:>5}  {r['errors']}"
         )
     print(
         f"total: {summary['pages']} pages, {summary['articles']} new stories, "

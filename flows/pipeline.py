@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -780,6 +781,24 @@ def recover_unrecorded_runs(
     return [str(m["run_id"]) for m in manifests]
 
 
+def source_rows(summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """One row of counts per source of a run summary, for the CLI table and the run report."""
+    for name, s in summary["sources"].items():
+        crawl = s.get("crawl", {})
+        clean = s.get("clean", {})
+        yield {
+            "source": name,
+            "fetched": crawl.get("articles", 0),
+            "not_modified": crawl.get("not_modified", 0),
+            "extracted": clean.get("extracted", 0),
+            "dropped": dict(sorted(clean.get("dropped", {}).items())),
+            "stories": s.get("stories", 0),
+            "duplicates": s.get("duplicates", 0),
+            "errors": s.get("error")
+            or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items()),
+        }
+
+
 def _write_report(summary: dict[str, Any], storage: Any) -> None:
     """A markdown run report as a Prefect artifact: counts per source and stage."""
     try:
@@ -792,19 +811,11 @@ def _write_report(summary: dict[str, Any], storage: Any) -> None:
         "| source | fetched | 304 | extracted | dropped | new stories | duplicates | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, s in summary["sources"].items():
-        crawl = s.get("crawl", {})
-        clean = s.get("clean", {})
-        dropped = ", ".join(f"{k}: {v}" for k, v in sorted(clean.get("dropped", {}).items())) or "0"
-        errors = (
-            s.get("error")
-            or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items())
-            or ""
-        )
+    for r in source_rows(summary):
+        dropped = ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0"
         lines.append(
-            f"| {name} | {crawl.get('articles', 0)} | {crawl.get('not_modified', 0)} | "
-            f"{clean.get('extracted', 0)} | {dropped} | {s.get('stories', 0)} | "
-            f"{s.get('duplicates', 0)} | {errors} |"
+            f"| {r['source']} | {r['fetched']} | {r['not_modified']} | {r['extracted']} | "
+            f"{dropped} | {r['stories']} | {r['duplicates']} | {r['errors']} |"
         )
     manifest = summary["manifest"]
     lines += [

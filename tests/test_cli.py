@@ -127,3 +127,39 @@ def test_prune_dry_run_reports_and_deletes_nothing(lake):
     assert out.returncode == 0, out.stderr
     assert "would delete" in out.stdout
     assert sorted(p for p in root.rglob("*") if p.is_file()) == before
+
+
+def test_run_summary_table_shows_each_source_and_its_errors(capsys):
+    from flows.cli import _print_summary
+    from flows.pipeline import source_rows
+
+    summary = {
+        "run_id": RUN_ID,
+        "status": "Partial",
+        "seconds": 12.5,
+        "output": "s3://news/x",
+        "manifest": f"runs/{RUN_ID}.json",
+        "pages": 7,
+        "articles": 4,
+        "duplicates": 2,
+        "sources": {
+            "alder": {
+                "crawl": {"articles": 7, "not_modified": 1, "errors": {"http_404": 2}},
+                "clean": {"extracted": 6, "dropped": {"too_short": 1}},
+                "stories": 4,
+                "duplicates": 2,
+            },
+            "down": {"error": "source 'down': connection refused"},
+        },
+    }
+    rows = {r["source"]: r for r in source_rows(summary)}
+    assert rows["alder"]["fetched"] == 7 and rows["alder"]["dropped"] == {"too_short": 1}
+    assert rows["alder"]["errors"] == "http_404: 2"
+    assert rows["down"]["errors"] == "source 'down': connection refused"
+    _print_summary(summary)
+    out = capsys.readouterr().out.splitlines()
+    alder = next(line for line in out if line.startswith("alder"))
+    assert alder.split()[:7] == ["alder", "7", "1", "6", "1", "4", "2"]
+    assert alder.endswith("http_404: 2")
+    assert any(line.startswith("down") and "connection refused" in line for line in out)
+    assert out[-1].startswith("total: 7 pages, 4 new stories, 2 duplicates")
