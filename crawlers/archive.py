@@ -33,13 +33,12 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
-from crawlers.records import Page
+from crawlers.records import Page, page_headers
 
 WARC_SUFFIX = ".warc.gz"
 PART_SUFFIX = ".part"
 DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 METADATA_TYPE = "application/json"
-PAGE_HEADERS = ("Content-Type", "ETag", "Last-Modified")  # as crawlers.spiders.news keeps them
 SOFTWARE = "newsdedup crawler (crawlers.archive)"
 
 
@@ -201,11 +200,7 @@ def _page_from(
             "fetched_at": fetched,
             "html": response.text,
             "encoding": response.encoding,
-            "headers": {
-                name: value.decode("latin-1")
-                for name in PAGE_HEADERS
-                if (value := response.headers.get(name))
-            },
+            "headers": page_headers(response.headers),
             "discovered_via": meta.get("discovered_via") or "archive",
             "hint_date": meta.get("hint_date"),
             "hint_title": meta.get("hint_title"),

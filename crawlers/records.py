@@ -27,6 +27,15 @@ def _dt_from_json(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# The response headers a Page keeps: what cleaning and the next run's conditional GET use.
+PAGE_HEADERS = ("Content-Type", "ETag", "Last-Modified")
+
+
+def page_headers(headers: Any) -> dict[str, str]:
+    """:data:`PAGE_HEADERS` of a Scrapy response's headers, as text (absent ones left out)."""
+    return {name: value.decode("latin-1") for name in PAGE_HEADERS if (value := headers.get(name))}
+
+
 @dataclass
 class Page:
     """One HTML page as the crawler fetched it."""

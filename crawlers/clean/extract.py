@@ -185,9 +185,7 @@ def _trafilatura_text(
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
         out.error = f"trafilatura: {type(exc).__name__}"
         return ""
-    # A Document (as_dict is off); a dict only if an older trafilatura were installed.
-    text = doc.get("text") if isinstance(doc, dict) else getattr(doc, "text", None)
-    return text or ""
+    return getattr(doc, "text", None) or ""  # a Document, or None when nothing was found
 
 
 _BLOCKS = "p|div|h1|h2|h3|h4|h5|h6|ul|ol|article|section|blockquote|form|table"

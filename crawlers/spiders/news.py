@@ -38,7 +38,7 @@ from w3lib.http import basic_auth_header
 from crawlers.classify import is_article, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
 from crawlers.guard import BlockedAddress
-from crawlers.records import Page
+from crawlers.records import Page, page_headers
 from crawlers.seeds import Source, load_seeds
 
 SKIP_EXTENSIONS = [
@@ -395,11 +395,7 @@ class NewsSpider(scrapy.Spider):
                 fetched_at=datetime.now(UTC),
                 html=html,
                 encoding=response.encoding,
-                headers={
-                    k: (response.headers.get(k) or b"").decode("latin-1")
-                    for k in ("Content-Type", "ETag", "Last-Modified")
-                    if response.headers.get(k)
-                },
+                headers=page_headers(response.headers),
                 discovered_via=meta.get("kind", "link"),
                 hint_date=meta.get("hint_date"),
                 hint_title=meta.get("hint_title"),
