@@ -21,27 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import time
 from pathlib import Path
 
-LOC_RE = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>")
-
-
-def proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def listed_urls(sitemaps: list[str]) -> list[str]:
-    import urllib3
-
-    http = urllib3.PoolManager()
-    urls: list[str] = []
-    for sm in sitemaps:
-        urls += LOC_RE.findall(http.request("GET", sm).data.decode("utf-8"))
-    return list(dict.fromkeys(urls))
+from _e2e_baseline import config, sitemap_urls  # the baseline's URL list and trafilatura config
+from e2e_bench import proc_cpu
 
 
 def bare_scrapy(urls: list[str]) -> tuple[int, float]:
@@ -83,17 +67,13 @@ def bare_scrapy(urls: list[str]) -> tuple[int, float]:
 
 def extract_cost(urls: list[str]) -> tuple[int, float]:
     import trafilatura
-    import urllib3
-    from trafilatura.settings import use_config
 
-    http = urllib3.PoolManager()
-    pages = [(u, http.request("GET", u).data.decode("utf-8", "replace")) for u in urls]
-    config = use_config()
+    pages = [(u, html) for u in urls if (html := trafilatura.fetch_url(u, config=config()))]
     for url, html in pages[:20]:  # warm caches and lazy imports
-        trafilatura.extract(html, url=url, config=config, fast=True)
+        trafilatura.extract(html, url=url, config=config(), fast=True)
     c0 = time.process_time()
     for url, html in pages:
-        trafilatura.extract(html, url=url, config=config, fast=True)
+        trafilatura.extract(html, url=url, config=config(), fast=True)
     return len(pages), time.process_time() - c0
 
 
@@ -105,7 +85,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=2000)
     args = parser.parse_args()
     truth = json.loads(args.truth.read_text())
-    urls = listed_urls(truth["sitemaps"])
+    urls = sitemap_urls(truth["sitemaps"])
 
     server0 = proc_cpu(args.server_pid)
     fetched, scrapy_cpu = bare_scrapy(urls)
