@@ -102,3 +102,32 @@ class Article:
         kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
         kwargs["published_at"] = _dt_from_json(data.get("published_at"))
         return cls(**kwargs)
+
+
+@dataclass
+class Rejected:
+    """A fetched page that became neither a story nor a duplicate, and why (the gates'
+    reason, or the crawler's: ``listing``, ``too_short``, ``http_status`` ...)."""
+
+    url: str
+    final_url: str
+    domain: str
+    source: str
+    reason: str
+    fetched_at: datetime
+    stage: str = "clean"  # crawl | clean
+    title: str | None = None
+    word_count: int | None = None
+    canonical_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["fetched_at"] = _dt_to_json(self.fetched_at)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rejected:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
+        return cls(**kwargs)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from crawlers.clean.extract import EXTRACTOR, Extracted
 from crawlers.clean.templates import TemplateState, line_key
-from crawlers.records import Article
+from crawlers.records import Article, Rejected
 
 # Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar): a run of
 # them is one \w+ token however long, so they count by characters instead.
@@ -64,11 +64,15 @@ def _gate(page: Extracted, lines: list[str], options: CleanOptions) -> str | Non
 
 
 def finish_source(
-    extracted: list[Extracted], templates: TemplateState, options: CleanOptions | None = None
+    extracted: list[Extracted],
+    templates: TemplateState,
+    options: CleanOptions | None = None,
+    rejected: list[Rejected] | None = None,
 ) -> tuple[list[Article], Counter[str]]:
     """Learn site templates from this batch plus ``templates``, strip them, gate, build Articles.
 
-    ``templates`` is updated in place with this batch's line counts.
+    ``templates`` is updated in place with this batch's line counts. Every page the gates drop
+    is counted by reason, and appended to ``rejected`` when a list is given.
     """
     options = options or CleanOptions()
     by_site: dict[str, list[Extracted]] = {}
@@ -97,6 +101,20 @@ def finish_source(
             reason = _gate(page, lines, options)
             if reason:
                 dropped[reason] += 1
+                if rejected is not None:
+                    rejected.append(
+                        Rejected(
+                            url=page.url,
+                            final_url=page.final_url,
+                            domain=page.domain,
+                            source=page.source,
+                            reason=reason,
+                            fetched_at=page.fetched_at,
+                            title=page.title,
+                            word_count=word_count("\n".join(lines)),
+                            canonical_url=page.canonical_url,
+                        )
+                    )
                 continue
             text = "\n".join(lines)
             articles.append(
