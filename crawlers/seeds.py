@@ -7,6 +7,7 @@ the file and the field, e.g. ``seeds/news.yaml: sources[2].feeds[0]: not an http
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,78 @@ SOURCE_KEYS = {
     "min_words",
 }
 TOP_KEYS = {"sources", "settings"}
+
+# A seeds file is small data written by people. Anchors and aliases are allowed (a shared
+# deny list, say), but what they expand to is bounded, so a few hundred bytes of nested
+# aliases (a "billion laughs" file) are refused at once instead of taking gigabytes.
+MAX_SEEDS_BYTES = 10 * 1024 * 1024
+MAX_EXPANDED_NODES = 100_000  # YAML nodes of the document with every alias expanded
+MAX_EXPANDED_CHARS = 10_000_000  # characters of its scalars, likewise
+MAX_NESTING = 50  # a seeds file needs about 4 levels
+
+
+def show_value(value: Any) -> str:
+    """A user's value for an error message: its repr, cut short (never the whole of a large
+    or deeply nested value)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 2, 60, 60
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 3
+    text = short.repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that measures the composed document before building any Python
+    object: too deep, too large once aliases are expanded, or recursive is refused."""
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _measure(node)
+        return node
+
+
+class _TooBig(ValueError):
+    pass
+
+
+def _measure(root: yaml.Node) -> None:
+    """Raise :class:`_TooBig` when ``root`` expanded exceeds the bounds. Shared nodes (aliases)
+    are measured once and counted at every use, so the walk is as long as the file."""
+    memo: dict[int, tuple[int, int]] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise _TooBig("an alias refers to a node that contains it (a recursive structure)")
+        if depth > MAX_NESTING:
+            raise _TooBig(f"nested more than {MAX_NESTING} levels deep")
+        active.add(key)
+        nodes, chars = 1, 0
+        if isinstance(node, yaml.ScalarNode):
+            chars = len(node.value)
+        else:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            for child in children:
+                n, c = size(child, depth + 1)
+                nodes, chars = nodes + n, chars + c
+                if nodes > MAX_EXPANDED_NODES or chars > MAX_EXPANDED_CHARS:
+                    raise _TooBig(
+                        f"its aliases expand it to more than {MAX_EXPANDED_NODES:,} nodes or "
+                        f"{MAX_EXPANDED_CHARS:,} characters (an alias bomb?)"
+                    )
+        active.discard(key)
+        memo[key] = (nodes, chars)
+        return nodes, chars
+
+    if root is not None:
+        size(root, 0)
 
 
 class SeedsError(ValueError):
@@ -120,6 +193,8 @@ def load_seeds(path: str | Path) -> Seeds:
     """Read and validate a seeds file; raise :class:`SeedsError` on any problem."""
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_SEEDS_BYTES:
+            raise SeedsError(p, "", f"larger than {MAX_SEEDS_BYTES // 2**20} MB: not a seeds file")
         raw = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SeedsError(p, "", "file not found") from None
@@ -130,7 +205,11 @@ def load_seeds(path: str | Path) -> Seeds:
 
 def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
     try:
-        doc = yaml.safe_load(raw)
+        doc = yaml.load(raw, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except _TooBig as exc:
+        raise SeedsError(path, "", f"refused: {exc}") from None
+    except RecursionError:
+        raise SeedsError(path, "", f"refused: nested more than {MAX_NESTING} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -141,7 +220,7 @@ def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
     for key in doc:
         if key not in TOP_KEYS:
             raise SeedsError(
-                path, str(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})"
+                path, _key(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})"
             )
     sources_raw = doc.get("sources")
     if not isinstance(sources_raw, list) or not sources_raw:
@@ -157,7 +236,7 @@ def parse_seeds(raw: str, path: str | Path = "<string>") -> Seeds:
             raise SeedsError(
                 path,
                 f"sources[{i}].name",
-                f"duplicate name {src.name!r} (also sources[{seen[src.name]}])",
+                f"duplicate name {show_value(src.name)} (also sources[{seen[src.name]}])",
             )
         seen[src.name] = i
         sources.append(src)
@@ -170,11 +249,13 @@ def _parse_source(item: Any, path: str, where: str) -> Source:
     for key in item:
         if key not in SOURCE_KEYS:
             raise SeedsError(
-                path, f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(SOURCE_KEYS))})"
+                path,
+                f"{where}.{_key(key)}",
+                f"unknown key (allowed: {', '.join(sorted(SOURCE_KEYS))})",
             )
     name = item.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SeedsError(path, f"{where}.name", f"must match [a-z0-9-]+ (got {name!r})")
+        raise SeedsError(path, f"{where}.name", f"must match [a-z0-9-]+ (got {show_value(name)})")
     kwargs: dict[str, Any] = {"name": name}
     for key in ("feeds", "sitemaps", "start_urls"):
         kwargs[key] = tuple(_url_list(item.get(key), path, f"{where}.{key}"))
@@ -200,7 +281,7 @@ def _parse_source(item: Any, path: str, where: str) -> Source:
             ):
                 bound = f" >= {low}" if low is not None else ""
                 raise SeedsError(
-                    path, f"{where}.{key}", f"must be an integer{bound} (got {value!r})"
+                    path, f"{where}.{key}", f"must be an integer{bound} (got {show_value(value)})"
                 )
             kwargs[key] = value
     if item.get("follow_links") is not None:
@@ -213,10 +294,16 @@ def _parse_source(item: Any, path: str, where: str) -> Source:
     for j, lang in enumerate(langs):
         if not re.fullmatch(r"[a-z]{2}", lang):
             raise SeedsError(
-                path, f"{where}.languages[{j}]", f"must be an ISO 639-1 code (got {lang!r})"
+                path,
+                f"{where}.languages[{j}]",
+                f"must be an ISO 639-1 code (got {show_value(lang)})",
             )
     kwargs["languages"] = tuple(langs)
     return Source(**kwargs)
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) and len(key) <= 80 else show_value(key)
 
 
 def parse_age(value: Any, path: str = "<value>", where: str = "max_age") -> timedelta:
@@ -227,7 +314,9 @@ def parse_age(value: Any, path: str = "<value>", where: str = "max_age") -> time
         m = AGE_RE.match(value.strip())
         if m and int(m.group(1)) > 0:
             return timedelta(**{AGE_UNITS[m.group(2)]: int(m.group(1))})
-    raise SeedsError(path, where, f"must be a duration like 30d, 12h or 2w (got {value!r})")
+    raise SeedsError(
+        path, where, f"must be a duration like 30d, 12h or 2w (got {show_value(value)})"
+    )
 
 
 def _str_list(value: Any, path: str, where: str) -> list[str]:
@@ -243,11 +332,11 @@ def _url_list(value: Any, path: str, where: str) -> list[str]:
     for j, url in enumerate(urls):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
-            raise SeedsError(path, f"{where}[{j}]", f"not an http(s) URL: {url!r}")
+            raise SeedsError(path, f"{where}[{j}]", f"not an http(s) URL: {show_value(url)}")
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            raise SeedsError(path, f"{where}[{j}]", f"bad port in URL: {url!r}") from None
+            raise SeedsError(path, f"{where}[{j}]", f"bad port in URL: {show_value(url)}") from None
     return urls
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from crawlers.seeds import Seeds, SeedsError
+from crawlers.seeds import Seeds, SeedsError, show_value
 
 ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_OUTPUT = "./data/lake"
@@ -58,6 +58,8 @@ SECRET_KEYS = {"redis_url"}  # may carry a password: environment only
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = {f.name: f.type for f in fields(PipelineSettings)}[name]
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise ValueError(f"{where}: must be a single value (got {show_value(value)})")
     try:
         if "bool" in str(kind):
             if isinstance(value, bool):
@@ -69,11 +71,17 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 return False
             if "None" in str(kind) and text in ("", "auto", "none"):
                 return None
-            raise ValueError(f"not a boolean: {value!r}")
+            raise ValueError(f"not a boolean: {show_value(value)}")
         if "int" in str(kind):
-            return int(value)
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"not an integer: {show_value(value)}") from None
         if "float" in str(kind):
-            return float(value)
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"not a number: {show_value(value)}") from None
         return None if value is None else str(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from None
@@ -93,7 +101,7 @@ def resolve_settings(
         if key not in names:
             raise SeedsError(
                 seeds.path if seeds else "?",
-                f"settings.{key}",
+                f"settings.{key if isinstance(key, str) else show_value(key)}",
                 f"unknown setting (allowed: {', '.join(n for n in names if n not in SECRET_KEYS)})",
             )
         if key in SECRET_KEYS:

@@ -86,3 +86,66 @@ def test_every_shipped_seeds_file_validates():
     for path in files:
         seeds = load_seeds(path)
         assert seeds.sources, path
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("name", ["alias-bomb.yaml", "alias-bomb-settings.yaml"])
+def test_alias_bomb_is_refused_at_once(name):
+    import time
+
+    path = data_path("seeds", name)
+    started = time.monotonic()
+    with pytest.raises(SeedsError) as err:
+        load_seeds(path)
+    assert time.monotonic() - started < 1.0
+    message = str(err.value)
+    assert message.startswith(str(path)) and "alias" in message
+    assert len(message) < 300  # the value is never spelled out
+
+
+@pytest.mark.parametrize("command", ["run", "config"])
+@pytest.mark.parametrize("name", ["alias-bomb.yaml", "alias-bomb-settings.yaml"])
+def test_cli_exits_2_quickly_on_an_alias_bomb(tmp_path, command, name):
+    out = tmp_path / "lake"
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", command, "--seeds", str(data_path("seeds", name)),
+         "--output", str(out)],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert name in proc.stderr and "alias" in proc.stderr
+    assert len(proc.stderr) < 400
+    assert not out.exists()
+
+
+def test_moderate_aliases_still_work():
+    seeds = load_seeds(data_path("seeds", "aliases-ok.yaml"))
+    assert [s.deny for s in seeds.sources] == [("/video/", "/live/", "/podcast/")] * 2
+
+
+def test_values_in_messages_are_cut_short(tmp_path):
+    from flows.config import resolve_settings
+
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "sources:\n  - name: [" + ", ".join(["x" * 1000] * 500) + "]\n"
+        "    feeds: [https://a.example/feed]\n"
+    )
+    with pytest.raises(SeedsError) as err:
+        load_seeds(path)
+    assert "sources[0].name" in str(err.value) and len(str(err.value)) < len(str(path)) + 200
+    head = "sources:\n  - name: a\n    feeds: [https://a.example/feed]\nsettings:\n"
+    path.write_text(head + "  user_agent: {a: [1, 2, 3]}\n")
+    with pytest.raises(ValueError, match="settings.user_agent: must be a single value"):
+        resolve_settings({}, load_seeds(path), environ={})
+    path.write_text(head + "  window_days: '" + "9x" * 5000 + "'\n")
+    with pytest.raises(ValueError, match="settings.window_days: not an integer") as err:
+        resolve_settings({}, load_seeds(path), environ={})
+    assert len(str(err.value)) < len(str(path)) + 200
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("sources: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(SeedsError, match="nested more than"):
+        load_seeds(path)
