@@ -1,38 +1,102 @@
-"""Telling article pages from home, section, tag, author, search and pagination pages."""
+"""Telling article pages from home, section, tag, author, search and pagination pages.
+
+The decision weighs evidence: being announced by the source's feed or sitemap is strong
+evidence, so are a page's declared article type and an article body (several long paragraphs
+side by side). A few URLs are listings by themselves (the bare site root, pagination, search,
+``/tag/<name>/``-style pages and the query forms of these); every other hint (``og:type``
+``website``, a root path with a query, a listing word deeper in the path) only weighs a little,
+so that no single weak hint drops a page.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 from parsel import Selector
 
+LISTING_WORDS = (
+    r"tag|tags|category|categories|section|sections|topic|topics|author|authors|search|"
+    r"archive|archives|kategori|topik|penulis|indeks|index|label|cari|arsip"
+)
+# /tag/economy/, /category/world/page/3/, /search/, /author/jane/: a listing word followed by
+# at most one name and an optional page number, at the end of the path.
 LISTING_PATH = re.compile(
-    r"/(?:tag|tags|category|categories|section|sections|topic|topics|author|authors|"
-    r"search|page|archive|archives|kategori|topik|penulis|indeks|index)(?:/|$)",
+    rf"/(?:{LISTING_WORDS})(?:/[^/]+)?/?(?:page/\d+/?)?$",
     re.I,
 )
-LISTING_QUERY = re.compile(r"(?:^|&)(?:page|p|s|q|query|search|paged)=", re.I)
+# A listing word somewhere before more path: a weak hint (/category/2024/05/some-story).
+LISTING_PATH_HINT = re.compile(rf"/(?:{LISTING_WORDS})/", re.I)
+PAGINATION_PATH = re.compile(r"/page/\d+/?$", re.I)
+# Query parameters that make a URL a search, a tag or category listing, or a feed.
+LISTING_PARAMS = frozenset(
+    {"s", "q", "query", "search", "tag", "cat", "category", "author", "paged", "feed", "m",
+     "year", "monthnum", "day"}
+)
+# Pagination parameters: a listing when nothing else is in the query.
+PAGE_PARAMS = frozenset({"page", "pg", "start", "offset"})
+# Query parameters that name one post (WordPress's default permalinks ?p=123, ?page_id=7,
+# and the common id forms of other CMSs).
+ARTICLE_PARAMS = frozenset(
+    {"p", "page_id", "id", "article", "articleid", "article_id", "story", "storyid",
+     "story_id", "news", "newsid", "news_id", "post", "postid", "post_id", "aid", "nid"}
+)
 DATED_PATH = re.compile(r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])(?:/|-)")
 ARTICLE_TYPES = {"article", "newsarticle", "reportagenews", "blogposting", "analysisnewsarticle",
                  "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report"}
 LISTING_TYPES = ("collectionpage", "itemlist", "searchresultspage", "profilepage")
 JSONLD_TYPE = re.compile(r'"@type"\s*:\s*(?:\[\s*)?"([A-Za-z]+)"')
 
+THRESHOLD = 3
+ANNOUNCED = 4  # a feed or sitemap entry: an article unless strong evidence says otherwise
+STRONG = 3  # og:type article, a JSON-LD article type; a listing JSON-LD type, a page of teasers
+WEAK = 1  # og:type website, a listing word deep in the path, a root path with a query
+BODY = 2  # several long paragraphs in one container
+LONG_PARAGRAPH_WORDS = 12
+
+
+def _params(query: str) -> dict[str, str]:
+    return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
+
+
+def listing_query(query: str) -> bool:
+    """A search, tag, category or feed query, or pagination with nothing else."""
+    params = _params(query)
+    if not params:
+        return False
+    if LISTING_PARAMS & params.keys():
+        return True
+    return params.keys() <= PAGE_PARAMS
+
+
+def article_query(query: str) -> bool:
+    """A query naming one post by its id (``?p=123``, ``?page_id=7``, ``?id=42``)."""
+    params = _params(query)
+    return any(params.get(k, "").strip() for k in ARTICLE_PARAMS) and not listing_query(query)
+
 
 def listing_url(url: str) -> bool:
-    """URLs that name a listing: the site root, section/tag/author/search/pagination paths."""
+    """URLs that are listings by themselves: the bare site root, pagination, search, tag,
+    category and author pages (as paths or queries). A root path with a query naming a post
+    (WordPress's ``/?p=123``) is not one."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    if path in ("", "/") or re.fullmatch(r"/(?:index\.\w+)?", path):
+    if listing_query(parts.query):
         return True
-    if LISTING_PATH.search(path) or LISTING_QUERY.search(parts.query):
+    if article_query(parts.query):
+        return False
+    if re.fullmatch(r"/(?:index\.\w+)?", path):
+        return not parts.query  # the home page; with another query, the page decides
+    if PAGINATION_PATH.search(path):
         return True
-    return False
+    # /tag/<name>/, unless the name looks like an article's slug (/section/a-long-story-slug)
+    return bool(LISTING_PATH.search(path)) and article_url_score(url) < 2
 
 
 def article_url_score(url: str) -> int:
-    path = urlsplit(url).path
+    parts = urlsplit(url)
+    path = parts.path
     score = 0
     if DATED_PATH.search(path):
         score += 2
@@ -41,9 +105,21 @@ def article_url_score(url: str) -> int:
         score += 2
     if re.search(r"\d{5,}", slug):
         score += 1
-    if slug.endswith((".html", ".htm", ".php", ".aspx")):
+    if slug.endswith((".html", ".htm", ".php", ".aspx")) and not slug.startswith("index."):
         score += 1
+    if article_query(parts.query):
+        score += 2
     return score
+
+
+def weak_url_hint(url: str) -> bool:
+    """URL hints of a listing too weak to decide alone: a listing word with more path after
+    it, a root path with a query that names no post."""
+    parts = urlsplit(url)
+    if LISTING_PATH_HINT.search(parts.path):
+        return True
+    root = re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is not None
+    return root and bool(parts.query) and not article_query(parts.query)
 
 
 def _may_say_listing(lowered: str) -> bool:
@@ -57,41 +133,73 @@ def _may_say_listing(lowered: str) -> bool:
     return lowered.count("<article") >= 3
 
 
-def is_article(url: str, html: str, *, announced: bool = False) -> bool:
-    """Whether a fetched page is a single article rather than a listing.
+def _body_paragraphs(sel: Selector) -> int:
+    """The most long paragraphs (``LONG_PARAGRAPH_WORDS`` words or more) under one parent: an
+    article's body has several side by side, a listing's teasers one each."""
+    per_parent: dict[int, int] = {}
+    for p in sel.root.iter("p"):
+        if len(p.text_content().split()) >= LONG_PARAGRAPH_WORDS:
+            parent = p.getparent()
+            per_parent[id(parent)] = per_parent.get(id(parent), 0) + 1
+    return max(per_parent.values(), default=0)
 
-    ``announced`` is true for URLs a feed or sitemap listed, which are articles unless the
-    page or URL says otherwise.
-    """
+
+@dataclass(frozen=True)
+class Verdict:
+    article: bool
+    reason: str | None  # why not an article: listing_url | listing | not_article
+    score: int
+
+
+def judge(url: str, html: str, *, announced: bool = False) -> Verdict:
+    """Whether a fetched page is a single article, with the evidence's score and, for
+    non-articles, why: ``listing_url`` (the URL alone names a listing), ``listing`` (the page
+    says it lists others), ``not_article`` (too little evidence of an article)."""
     if listing_url(url):
-        return False
+        return Verdict(False, "listing_url", 0)
     if not html:
-        return False
+        return Verdict(False, "not_article", 0)
     head = html[:400_000]
-    if announced and not _may_say_listing(head.lower()):
-        # Announced pages start at the threshold and nothing here can lower the score:
+    if announced and not weak_url_hint(url) and not _may_say_listing(head.lower()):
+        # Announced pages start above the threshold and nothing here can lower the score:
         # the same answer as the full scoring below, without parsing the page.
-        return True
+        return Verdict(True, None, ANNOUNCED)
     sel = Selector(text=head)
-    score = 3 if announced else 0
+    score = ANNOUNCED if announced else 0
     score += article_url_score(url)
+    if weak_url_hint(url):
+        score -= WEAK
+    listing_signal = False
     og_type = (sel.xpath("//meta[@property='og:type']/@content").get() or "").strip().lower()
     if og_type == "article":
-        score += 3
+        score += STRONG
     elif og_type in ("website", "profile"):
-        score -= 3
+        score -= WEAK
     jsonld = " ".join(sel.xpath("//script[@type='application/ld+json']/text()").getall())
     types = {t.lower() for t in JSONLD_TYPE.findall(jsonld)}
     if types & ARTICLE_TYPES:
-        score += 3
+        score += STRONG
     if types.intersection(LISTING_TYPES):
-        score -= 3
+        score -= STRONG
+        listing_signal = True
+    body = _body_paragraphs(sel) >= 3
+    if body:
+        score += BODY
     n_articles = len(sel.xpath("//article"))
     if n_articles == 1:
         score += 1
-    elif n_articles >= 3:
-        score -= 3
-    paragraphs = [p for p in sel.xpath("//p//text()").getall() if len(p.split()) >= 12]
-    if len(paragraphs) >= 3:
-        score += 1
-    return score >= 3
+    elif n_articles >= 3 and not body:
+        score -= STRONG  # a page of teasers
+        listing_signal = True
+    if score >= THRESHOLD:
+        return Verdict(True, None, score)
+    return Verdict(False, "listing" if listing_signal else "not_article", score)
+
+
+def is_article(url: str, html: str, *, announced: bool = False) -> bool:
+    """Whether a fetched page is a single article rather than a listing (:func:`judge`).
+
+    ``announced`` is true for URLs a feed or sitemap listed, which are articles unless the
+    page or URL gives strong evidence otherwise.
+    """
+    return judge(url, html, announced=announced).article

@@ -1,22 +1,34 @@
-"""Item pipelines: write every fetched article page to ``pages.jsonl.gz`` in the run folder."""
+"""Item pipelines: write every fetched article page to ``pages.jsonl.gz`` in the run folder,
+and every fetched page the crawler judged not to be an article (a listing, a non-HTML body,
+past the source's cap) as a light record (URL and reason, no HTML) to ``rejected.jsonl.gz``."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
-from crawlers.records import Page
+from crawlers.records import Page, Rejected
+
+PAGES_FILE = "pages.jsonl.gz"
+REJECTED_FILE = "rejected.jsonl.gz"  # crawlers.records.Rejected per line, stage "crawl"
 
 
 class PageWriterPipeline:
-    """Appends pages as JSON lines; the file is complete once the spider closes."""
+    """Appends pages as JSON lines; the file is complete once the spider closes.
+
+    Each record is flushed as it is written (a zlib sync flush: a few bytes per page, the
+    compression dictionary is kept), so when the process is killed before its spider closes,
+    the ``.part`` file still holds every record written so far: :func:`salvage` reads it.
+    """
 
     def __init__(self, out_dir: str, crawler: Any = None) -> None:
         self.out_dir = Path(out_dir)
         self.crawler = crawler
         self.fh: Any = None
+        self.rejected_fh: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PageWriterPipeline:
@@ -25,18 +37,97 @@ class PageWriterPipeline:
     def open_spider(self, spider: Any = None) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.fh = gzip.open(
-            self.out_dir / "pages.jsonl.gz.part", "wt", encoding="utf-8", compresslevel=3
+            self.out_dir / f"{PAGES_FILE}.part", "wt", encoding="utf-8", compresslevel=3
+        )
+        self.rejected_fh = gzip.open(
+            self.out_dir / f"{REJECTED_FILE}.part", "wt", encoding="utf-8", compresslevel=3
         )
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, Page):
             self.fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+            self.fh.flush()
+        elif isinstance(item, Rejected):
+            self.rejected_fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+            self.rejected_fh.flush()
         return item
 
     def close_spider(self, spider: Any = None) -> None:
         self.fh.close()
-        (self.out_dir / "pages.jsonl.gz.part").replace(self.out_dir / "pages.jsonl.gz")
+        self.rejected_fh.close()
+        # The rejected file first: a finished pages file means both are complete.
+        (self.out_dir / f"{REJECTED_FILE}.part").replace(self.out_dir / REJECTED_FILE)
+        (self.out_dir / f"{PAGES_FILE}.part").replace(self.out_dir / PAGES_FILE)
         spider = spider or getattr(self.crawler, "spider", None)
         validators = getattr(spider, "validators", None)
         if validators is not None:
             (self.out_dir / "validators.json").write_text(json.dumps(validators))
+
+
+def read_complete_lines(path: Path) -> list[str]:
+    """The complete JSON lines of a gzipped file that may have been cut off anywhere (a
+    killed writer): what decompresses, up to the last newline."""
+    inflater = zlib.decompressobj(wbits=31)
+    data = bytearray()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                data += inflater.decompress(chunk)
+            except zlib.error:
+                break
+            if inflater.eof:  # one gzip member per writer: nothing follows
+                break
+    end = data.rfind(b"\n")
+    if end < 0:
+        return []
+    lines = []
+    for raw in bytes(data[: end + 1]).decode("utf-8", errors="replace").splitlines():
+        if not raw.strip():
+            continue
+        try:
+            json.loads(raw)
+        except ValueError:
+            continue
+        lines.append(raw)
+    return lines
+
+
+def salvage(out_dir: Path) -> int | None:
+    """Turn what a killed crawl left in ``out_dir`` into finished files.
+
+    ``pages.jsonl.gz`` (and ``rejected.jsonl.gz``) are rewritten from the complete records of
+    their ``.part`` files, and ``validators.json`` from those pages (what the next run needs
+    to skip them). Returns the number of pages kept, or None when there was nothing to
+    salvage (the spider had closed, and its files are complete, or it never opened).
+    """
+    out_dir = Path(out_dir)
+    part = out_dir / f"{PAGES_FILE}.part"
+    if (out_dir / PAGES_FILE).exists() or not part.exists():
+        return None
+    rejected = out_dir / f"{REJECTED_FILE}.part"
+    if rejected.exists():
+        _rewrite(read_complete_lines(rejected), out_dir / REJECTED_FILE)
+        rejected.unlink()
+    lines = read_complete_lines(part)
+    validators: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        page = Page.from_dict(json.loads(line))
+        entry = {
+            "kind": "article",
+            "etag": page.headers.get("ETag"),
+            "last_modified": page.headers.get("Last-Modified"),
+            "date": page.hint_date.isoformat() if page.hint_date else None,
+        }
+        validators[page.url] = validators[page.final_url] = entry
+    _rewrite(lines, out_dir / PAGES_FILE)
+    part.unlink()
+    (out_dir / "validators.json").write_text(json.dumps(validators))
+    return len(lines)
+
+
+def _rewrite(lines: list[str], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as fh:
+        for line in lines:
+            fh.write(line + "\n")
+    tmp.replace(path)

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import re
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urldefrag, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
@@ -35,10 +36,11 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from w3lib.http import basic_auth_header
 
-from crawlers.classify import is_article, listing_url
+from crawlers.classify import judge, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
-from crawlers.guard import BlockedAddress
-from crawlers.records import Page, page_headers
+from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_scheme
+from crawlers.middlewares import DeferredToNextRun
+from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
 
 SKIP_EXTENSIONS = [
@@ -51,9 +53,33 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_KINDS = ("article", "link", "start")
 
 
+# Query parameters that only track where a reader came from (or, for replytocom, open a
+# comment form): the page is the same without them.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+     "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "ref_src", "ref_url", "cmpid",
+     "replytocom", "amp_js_v", "usqp", "oly_enc_id", "oly_anon_id", "vero_id", "mkt_tok"}
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+
+
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
 def _normalise(url: str) -> str:
-    """The URL as a key: no fragment, no ``user:password@``."""
-    return _split_credentials(urldefrag(url)[0])[0]
+    """The URL as a key: no fragment, no ``user:password@``, no tracking parameters
+    (``utm_*``, ``fbclid``, ``gclid``...); other query parameters keep their order."""
+    url = _split_credentials(urldefrag(url)[0])[0]
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in params if not _tracking(k)]
+    if len(kept) == len(params):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def _site(url: str) -> str:
@@ -129,6 +155,14 @@ class NewsSpider(scrapy.Spider):
         self.unshared: list[str] = []  # candidates not yet added to self.shared
         self.held_starts: list[str] = []  # start URLs waiting for the shared discovery
         self.held_since = 0.0
+        # Bounds on what feeds and sitemaps can make the spider fetch and hold (settings
+        # NEWSDEDUP_MAX_DISCOVERY_*, set in from_crawler).
+        self.discovery_docs = 0  # feed and sitemap documents requested in this run
+        self.max_discovery_docs = 50
+        self.max_sitemap_depth = 2
+        self.max_doc_entries = 50_000
+        self.max_candidates = 20_000
+        self.max_discovery_bytes = 10 * 1024 * 1024
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -137,6 +171,15 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
         limit = crawler.settings.getint("NEWSDEDUP_MAX_LINK_PAGES")
         spider.max_link_pages = limit if limit > 0 else 2 * spider.source.max_pages
+        settings = crawler.settings
+        spider.max_discovery_docs = settings.getint("NEWSDEDUP_MAX_DISCOVERY_DOCS", 50)
+        spider.max_sitemap_depth = settings.getint("NEWSDEDUP_MAX_SITEMAP_DEPTH", 2)
+        spider.max_doc_entries = settings.getint("NEWSDEDUP_MAX_DOC_ENTRIES", 50_000)
+        spider.max_candidates = settings.getint("NEWSDEDUP_MAX_CANDIDATES", 20_000)
+        spider.max_discovery_bytes = min(
+            settings.getint("NEWSDEDUP_MAX_DISCOVERY_BYTES", 10 * 1024 * 1024),
+            settings.getint("DOWNLOAD_MAXSIZE") or 2**62,
+        )
         if crawler.settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
             from crawlers.frontier import Announcements
 
@@ -206,11 +249,25 @@ class NewsSpider(scrapy.Spider):
 
     # -- start -----------------------------------------------------------------------------
 
+    def _discovery_request(
+        self, url: str, callback: Any, kind: str, depth: int = 0
+    ) -> scrapy.Request:
+        """A feed or sitemap request: counted against NEWSDEDUP_MAX_DISCOVERY_DOCS and cut
+        off past NEWSDEDUP_MAX_DISCOVERY_BYTES (on the wire and after decompression)."""
+        self.discovery_docs += 1
+        self._count(f"{kind}_documents")
+        return self._request(
+            url, callback, kind, priority=100, sitemap_depth=depth,
+            download_maxsize=self.max_discovery_bytes,
+        )  # fmt: skip
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # The seeds' own feeds and sitemaps are always fetched (they count towards the
+        # bound on documents, which then only limits what sitemap indexes add).
         for url in self.source.feeds:
-            yield self._request(url, self.parse_feed, "feed", priority=100)
+            yield self._discovery_request(url, self.parse_feed, "feed")
         for url in self.source.sitemaps:
-            yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
+            yield self._discovery_request(url, self.parse_sitemap, "sitemap")
         if self.shared is not None and (self.source.feeds or self.source.sitemaps):
             # A shared frontier: follow links only once every process's feeds and sitemaps
             # are parsed (on_idle), so that no process reaches announced pages through links.
@@ -263,6 +320,9 @@ class NewsSpider(scrapy.Spider):
             return
         self._remember(response, "feed")
         entries = parse_feed(response.body)
+        if len(entries) > self.max_doc_entries:
+            self._count("skipped/doc_entries", len(entries) - self.max_doc_entries)
+            entries = entries[: self.max_doc_entries]
         self._count("feed_entries", len(entries))
         for entry in entries:
             self._announce(response, entry)
@@ -279,24 +339,55 @@ class NewsSpider(scrapy.Spider):
             return
         self._remember(response, "sitemap")
         try:
-            body = maybe_gunzip(response.body, self.settings.getint("DOWNLOAD_MAXSIZE"))
-        except (OSError, ValueError) as exc:
+            body = maybe_gunzip(response.body, self.max_discovery_bytes)
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            # A sitemap that fails to decompress (or inflates past the bound) is an error of
+            # the site, named in the run's errors.
+            kind = "sitemap_too_large" if "inflates past" in str(exc) else "sitemap_gzip"
             self.logger.warning("unreadable sitemap %s: %s", response.url, exc)
-            self._count("errors/sitemap")
+            self._count(f"errors/{kind}")
             return
         entries = parse_sitemap(body)
+        del body
+        if len(entries) > self.max_doc_entries:
+            self._count("skipped/doc_entries", len(entries) - self.max_doc_entries)
+            entries = entries[: self.max_doc_entries]
         self._count("sitemap_entries", len(entries))
+        depth = response.meta.get("sitemap_depth", 0) + 1
+        children = [e for e in entries if e.is_sitemap]
+        # Newest child sitemaps first, so that the bound on documents keeps the fresh ones.
+        children.sort(key=lambda e: e.date or datetime.min.replace(tzinfo=UTC), reverse=True)
+        for entry in children:
+            url = _normalise(response.urljoin(entry.url))
+            if url in self.scheduled:
+                continue
+            scheme = url_scheme(url)
+            if scheme not in ALLOWED_SCHEMES:
+                # Never file://, ftp://, s3://...: counted like the guard's refusals.
+                self._count(f"blocked_scheme/{scheme or 'none'}")
+                self.logger.warning("sitemap %s names %s: only http(s) is fetched",
+                                    response.url, url)  # fmt: skip
+                continue
+            if _site(url) not in self.domains:
+                self._count("skipped/out_of_scope")
+                continue
+            if depth > self.max_sitemap_depth:
+                self._count("skipped/sitemap_depth")
+                continue
+            if self.discovery_docs >= self.max_discovery_docs:
+                self._count("skipped/discovery_docs")
+                continue
+            yield self._discovery_request(url, self.parse_sitemap, "sitemap", depth)
         for entry in entries:
-            if entry.is_sitemap:
-                url = _normalise(response.urljoin(entry.url))
-                if url not in self.scheduled and _site(url) in self.domains:
-                    yield self._request(url, self.parse_sitemap, "sitemap", priority=100)
-            else:
+            if not entry.is_sitemap:
                 self._announce(response, entry)
         self._share_candidates()
 
     def _announce(self, response: Response, entry: Entry) -> None:
         url = _normalise(response.urljoin(entry.url))
+        if url_scheme(url) not in ALLOWED_SCHEMES:
+            self._count(f"blocked_scheme/{url_scheme(url) or 'none'}")
+            return
         if not self._in_scope(url):
             self._count("skipped/out_of_scope")
             return
@@ -312,6 +403,21 @@ class NewsSpider(scrapy.Spider):
             self.candidates[url] = Entry(url, entry.date, title)
             if self.shared is not None and known is None:
                 self.unshared.append(url)
+            if len(self.candidates) > self.max_candidates + self.max_candidates // 4:
+                self._trim_candidates()
+
+    def _trim_candidates(self) -> None:
+        """Keep the newest NEWSDEDUP_MAX_CANDIDATES announced URLs (only the newest
+        max_pages are ever scheduled); the rest are counted and dropped for this run."""
+        ordered = sorted(
+            self.candidates.values(),
+            key=lambda e: (e.date is not None, e.date or datetime.min.replace(tzinfo=UTC)),
+            reverse=True,
+        )
+        dropped = ordered[self.max_candidates :]
+        for entry in dropped:
+            del self.candidates[entry.url]
+        self._count("skipped/candidates", len(dropped))
 
     def _share_candidates(self) -> None:
         """With a shared frontier, tell the other processes which URLs are announced."""
@@ -379,11 +485,18 @@ class NewsSpider(scrapy.Spider):
             return
         if not isinstance(response, HtmlResponse):
             self._count("skipped/not_html")
+            yield self._rejected(response, "not_html")
             return
         html = response.text
         announced = bool(meta.get("announced"))
-        article = is_article(response.url, html, announced=announced)
-        if article and self.articles_emitted < self.source.max_pages:
+        verdict = judge(response.url, html, announced=announced)
+        article = verdict.article
+        if article and self.articles_emitted >= self.source.max_pages:
+            # Past the source's max_pages (link-found pages of a tar-pit, mostly): kept out
+            # of this run, and listed as such.
+            self._count("skipped/source_cap")
+            yield self._rejected(response, "source_cap")
+        elif article:
             self.articles_emitted += 1
             self._remember(response, "article", meta.get("hint_date"))
             self._count("articles")
@@ -400,12 +513,26 @@ class NewsSpider(scrapy.Spider):
                 hint_date=meta.get("hint_date"),
                 hint_title=meta.get("hint_title"),
             )
-        elif not article:
+        else:
             self.listing_pages += 1
             self._count("listing_pages")
             self._remember(response, "listing")
+            yield self._rejected(response, verdict.reason or "not_article")
         if meta.get("kind") in ("start", "link") and self.source.follow_links:
             yield from self._follow(response, meta.get("link_depth", 0))
+
+    def _rejected(self, response: Response, reason: str) -> Rejected:
+        """A light record of a fetched page that is no article: URL and reason, no HTML."""
+        return Rejected(
+            url=_requested_url(response),
+            final_url=response.url,
+            domain=_site(response.url),
+            source=self.source.name,
+            reason=reason,
+            fetched_at=datetime.now(UTC),
+            stage="crawl",
+            title=response.meta.get("hint_title"),
+        )
 
     def _follow(self, response: HtmlResponse, depth: int) -> Iterator[scrapy.Request]:
         if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
@@ -454,9 +581,29 @@ class NewsSpider(scrapy.Spider):
             # Counted by the guard (newsdedup/blocked_private), not an error of the site.
             self.logger.warning("%s", message)
             return
+        if isinstance(exc, BlockedScheme):
+            # Counted by the guard (newsdedup/blocked_scheme/<scheme>); a redirect there is
+            # also the site's error.
+            if exc.redirect:
+                self._count(f"errors/redirect_to_{exc.scheme}")
+            self.logger.warning("%s", message)
+            return
+        if isinstance(exc, DeferredToNextRun):
+            self.logger.info("%s", message)  # counted as newsdedup/deferred
+            return
         if isinstance(exc, IgnoreRequest) and "robots.txt" in message:
             return  # counted by Scrapy as robotstxt/forbidden
+        if isinstance(exc, IgnoreRequest) and "max redirections" in message:
+            self._count("errors/too_many_redirects")
+            self.logger.warning("fetch failed %s: too many redirects (a loop?)", url)
+            return
         if "max size" in message or "DOWNLOAD_MAXSIZE" in message:
+            kind = request.meta.get("kind") if request is not None else None
+            if kind in ("feed", "sitemap"):
+                # A feed or sitemap past NEWSDEDUP_MAX_DISCOVERY_BYTES: the site's error.
+                self._count(f"errors/{kind}_too_large")
+                self.logger.warning("dropped oversized %s %s", kind, url)
+                return
             self._count("skipped/too_large")
             self.logger.warning("dropped oversized page %s", url)
             return
