@@ -75,6 +75,9 @@ def estimated_containment(
 # over two standard deviations of the containment estimate: a pair it skips is a near
 # certain non-reprint.
 VERIFY_MARGIN = 0.2
+# Why a decision makes a duplicate (Decision.reason).
+EXACT = "exact"
+NEAR = "near_duplicate"
 # Pairs whose signatures are compared at a time: each pair takes two rows of num_perm uint32
 # (1 KB at 128), so a chunk is about 8 MB.
 _PAIR_CHUNK = 8_192
@@ -206,6 +209,11 @@ class IndexBase(ABC):
     def staged_ids(self) -> list[str]:
         return [e.id for e in self._staged]
 
+    def known_ids(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that are indexed stories (committed or staged)."""
+        wanted = set(ids)
+        return self._known_ids(list(wanted)) | (wanted & set(self.staged_ids()))
+
     def discard(self) -> None:
         """Forget entries staged by dedup() that were not committed."""
         self._staged = []
@@ -234,7 +242,7 @@ class IndexBase(ABC):
         exact = self._exact(prep.text_hashes)
         for i, d in enumerate(docs):
             if decisions[i] is None and nonempty[i] and exact[i] is not None:
-                decisions[i] = Decision(d.id, exact[i], exact[i], 1.0)  # type: ignore[arg-type]
+                decisions[i] = Decision(d.id, exact[i], exact[i], 1.0, EXACT)  # type: ignore[arg-type]
 
         pending = np.array(
             [i for i in range(m) if decisions[i] is None and prep.sizes[i] > 0], dtype=np.int64
@@ -260,7 +268,7 @@ class IndexBase(ABC):
                     ):
                         best[i] = score
                 for i, (sim, eid) in best.items():
-                    decisions[i] = Decision(docs[i].id, eid, eid, round(sim, 4))
+                    decisions[i] = Decision(docs[i].id, eid, eid, round(sim, 4), NEAR)
 
         rest = [i for i in range(m) if decisions[i] is None]
         now_ts = now.timestamp()
@@ -364,11 +372,11 @@ class IndexBase(ABC):
             cid = docs[canon].id
             out[canon] = Decision(cid, cid, None, None)
             for x in members[node][1:]:
-                out[x] = Decision(docs[x].id, cid, cid, 1.0)
+                out[x] = Decision(docs[x].id, cid, cid, 1.0, EXACT)
             for nb, sim in sorted(edges.get(node, {}).items()):
                 if assigned[nb]:
                     continue
                 assigned[nb] = True
                 for x in members[nb]:
-                    out[x] = Decision(docs[x].id, cid, cid, round(float(sim), 4))
+                    out[x] = Decision(docs[x].id, cid, cid, round(float(sim), 4), NEAR)
         return out

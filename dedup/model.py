@@ -31,3 +31,6 @@ class Decision:
     # (exact within a batch, estimated from MinHash against the index); 1.0 for an
     # exact duplicate. None for kept stories.
     similarity: float | None
+    # For duplicates, why: "exact" (the same normalised text) or "near_duplicate" (verified
+    # by Jaccard or containment). None for kept stories.
+    reason: str | None = None

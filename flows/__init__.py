@@ -6,7 +6,7 @@ output root or ``s3://bucket/prefix``, only from committed runs.
 
 from typing import Any
 
-__all__ = ["list_runs", "read_articles", "read_duplicates", "read_table", "stats"]
+__all__ = ["list_runs", "read_articles", "read_duplicates", "read_rejected", "read_table", "stats"]
 
 
 def __getattr__(name: str) -> Any:  # imported on first use: the CLI starts faster

@@ -285,7 +285,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
     except ValueError:
         _err(f"--before {args.before!r} is not a date (YYYY-MM-DD)")
         return EXIT_BAD_INPUT
-    tables = [args.table] if args.table else ("articles", "duplicates")
+    tables = [args.table] if args.table else ("articles", "duplicates", "rejected")
     try:
         docs = compact_before(_root(args.uri), before, tables=tables)
     except RunInProgress as exc:
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
     )
-    p.add_argument("--table", choices=["articles", "duplicates"], default="articles")
+    p.add_argument("--table", choices=["articles", "duplicates", "rejected"], default="articles")
     p.add_argument("--since", help="YYYY-MM-DD (run date, inclusive)")
     p.add_argument("--until", help="YYYY-MM-DD (run date, inclusive)")
     p.add_argument("--source", action="append", default=[])
@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
     )
     p.add_argument("--before", required=True, help="YYYY-MM-DD, exclusive")
-    p.add_argument("--table", choices=["articles", "duplicates"])
+    p.add_argument("--table", choices=["articles", "duplicates", "rejected"])
     p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("prune", help="retention: old raw/ days, old state versions, leftovers")

@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,8 +174,11 @@ def dedup_task(
     priorities: dict[str, int],
     run_id: str,
     seen: dict[str, dict[str, Any]] | None = None,
+    rejected: list[Any] | None = None,
 ) -> stages.DedupOutcome:
-    result = stages.dedup_stage(articles, index, priorities, run_id, seen=seen)
+    result = stages.dedup_stage(
+        articles, index, priorities, run_id, seen=seen, rejected=rejected or ()
+    )
     _logger().info(
         "dedup: %d new stories, %d duplicates",
         result.counts["stories"],
@@ -201,7 +205,8 @@ def publish_task(
     from flows.publish import publish_run
 
     manifest = publish_run(
-        storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra
+        storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra,
+        rejected=dedup.rejected,
     )
     _logger().info("published run %s: %s", run_id, storage.url_for(f"runs/{run_id}.json"))
     return manifest
@@ -461,6 +466,8 @@ def _run_locked(
         {s.name: s.priority for s in chosen},
         run_id,
         quote(seen),
+        # Every fetched page the crawl or the cleaning dropped, to be listed in `rejected`.
+        quote([r for o in outcomes for r in o.rejected] + list(cleaned.rejected)),
     )
     timings["dedup"] = time.monotonic() - t0
     lock.refresh()
@@ -476,6 +483,9 @@ def _run_locked(
                 "clean": cleaned.per_source.get(o.source, {}),
                 "stories": sum(1 for r in deduped.articles if r["source"] == o.source),
                 "duplicates": sum(1 for r in deduped.duplicates if r["source"] == o.source),
+                "rejected": dict(
+                    Counter(r["reason"] for r in deduped.rejected if r["source"] == o.source)
+                ),
             }
             for o in outcomes
         },
@@ -483,6 +493,7 @@ def _run_locked(
         "pages": sum(o.stats.get("articles", 0) for o in outcomes),
         "articles": len(deduped.articles),
         "duplicates": len(deduped.duplicates),
+        "rejected": len(deduped.rejected),
     }
     outcome = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
     extra = {
@@ -523,6 +534,7 @@ def _run_locked(
         "pages": counts["pages"],
         "articles": counts["articles"],
         "duplicates": counts["duplicates"],
+        "rejected": counts["rejected"],
         "seconds": round((datetime.now(UTC) - started_at).total_seconds(), 2),
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         "objects": manifest.get("objects", []) if isinstance(manifest, dict) else [],
@@ -652,7 +664,7 @@ def run_shards(
     from prefect.deployments import run_deployment
 
     from crawlers.clean import TemplateState
-    from crawlers.records import Article
+    from crawlers.records import Article, Rejected
 
     logger = _logger()
     n = min(settings.shards, len(chosen))
@@ -689,6 +701,7 @@ def run_shards(
 
     outcomes: list[stages.CrawlOutcome] = []
     articles: list[Article] = []
+    rejected: list[Rejected] = []
     per_source: dict[str, dict[str, Any]] = {}
     for index in range(n):
         payload = json.loads(
@@ -696,12 +709,15 @@ def run_shards(
         )
         outcomes += [stages.CrawlOutcome(**o) for o in payload["outcomes"]]
         articles += [Article.from_dict(a) for a in payload["articles"]]
+        rejected += [Rejected.from_dict(r) for r in payload.get("rejected", [])]
         per_source.update(payload["per_source"])
         delta = TemplateState.from_bytes(base64.b64decode(payload["templates"]))
         templates.sites.update(delta.sites)  # shards learn disjoint sites
     order = {s.name: i for i, s in enumerate(chosen)}
     outcomes.sort(key=lambda o: order.get(o.source, 0))
-    return outcomes, stages.CleanOutcome(articles=articles, per_source=per_source)
+    return outcomes, stages.CleanOutcome(
+        articles=articles, per_source=per_source, rejected=rejected
+    )
 
 
 @flow(name="news-shard", log_prints=True)
@@ -737,6 +753,7 @@ def news_shard(
             {
                 "outcomes": [dataclasses.asdict(o) for o in outcomes],
                 "articles": [a.to_dict() for a in cleaned.articles],
+                "rejected": [r.to_dict() for r in cleaned.rejected],
                 "per_source": cleaned.per_source,
                 "templates": base64.b64encode(touched.to_bytes()).decode(),
             }
@@ -794,6 +811,7 @@ def source_rows(summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "dropped": dict(sorted(clean.get("dropped", {}).items())),
             "stories": s.get("stories", 0),
             "duplicates": s.get("duplicates", 0),
+            "rejected": dict(sorted(s.get("rejected", {}).items())),
             "errors": s.get("error")
             or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items()),
         }
@@ -808,14 +826,17 @@ def _write_report(summary: dict[str, Any], storage: Any) -> None:
     lines = [
         f"# Run {summary['run_id']} ({summary['status']})",
         "",
-        "| source | fetched | 304 | extracted | dropped | new stories | duplicates | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| source | fetched | 304 | extracted | dropped | new stories | duplicates | rejected "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in source_rows(summary):
         dropped = ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0"
+        # Every fetched page that is neither, by reason (crawl, clean and dedup stages).
+        rejected = ", ".join(f"{k}: {v}" for k, v in r["rejected"].items()) or "0"
         lines.append(
             f"| {r['source']} | {r['fetched']} | {r['not_modified']} | {r['extracted']} | "
-            f"{dropped} | {r['stories']} | {r['duplicates']} | {r['errors']} |"
+            f"{dropped} | {r['stories']} | {r['duplicates']} | {rejected} | {r['errors']} |"
         )
     manifest = summary["manifest"]
     lines += [

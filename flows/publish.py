@@ -10,6 +10,7 @@ Layout under the output root::
 
     articles/dt=YYYY-MM-DD/<run_id>-<n>.parquet
     duplicates/dt=YYYY-MM-DD/<run_id>-<n>.parquet
+    rejected/dt=YYYY-MM-DD/<run_id>-<n>.parquet
     runs/<run_id>.json
     compactions/<compaction_id>.json      (see :func:`compact`)
 """
@@ -41,7 +42,7 @@ RUNS_PREFIX = "runs/"
 COMPACTIONS_PREFIX = "compactions/"
 RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 _DATA_KEY_RE = re.compile(
-    r"^(?P<table>articles|duplicates)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<stem>.+)-(?P<n>\d+)\.parquet$"
+    r"^(?P<table>articles|duplicates|rejected)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<stem>.+)-(?P<n>\d+)\.parquet$"
 )
 
 # A row group of this many rows is a few MB of text: big enough for scans, small enough that
@@ -193,8 +194,11 @@ def publish_run(
     extra: Mapping[str, Any] | None = None,
     *,
     ended_at: datetime | None = None,
+    rejected: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write the run's rows as Parquet, then its manifest; return the manifest.
+
+    ``rejected`` holds the fetched pages that became neither a story nor a duplicate.
 
     Idempotent: if the run already has a committed (``ok``) manifest nothing is written and that
     manifest is returned, so a retried task cannot publish a run twice. Objects left by a
@@ -212,7 +216,8 @@ def publish_run(
         return existing[0]
 
     plan: list[tuple[str, str, bytes, int]] = []  # key, table, bytes, rows
-    for name, rows in (("articles", articles), ("duplicates", duplicates)):
+    for name, rows in (("articles", articles), ("duplicates", duplicates),
+                       ("rejected", rejected)):
         table = rows_to_table(name, ({**r, "run_id": r.get("run_id") or run_id} for r in rows))
         for n, part in enumerate(split_table(_sorted(table, name))):
             plan.append((data_key(name, dt, run_id, n), name, encode_parquet(part), part.num_rows))

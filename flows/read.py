@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flows.publish import Catalog, load_catalog, parse_data_key
-from flows.schema import TABLES, conform, schema_for
+from flows.schema import conform, schema_for
 from flows.storage import NotFound, Storage, StorageError, open_storage
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,11 @@ def read_duplicates(uri_or_storage: str | os.PathLike[str] | Storage, **kwargs: 
     return read_table(uri_or_storage, "duplicates", **kwargs)
 
 
+def read_rejected(uri_or_storage: str | os.PathLike[str] | Storage, **kwargs: Any) -> pa.Table:
+    """Fetched pages that became neither a story nor a duplicate, with ``reason`` and ``stage``."""
+    return read_table(uri_or_storage, "rejected", **kwargs)
+
+
 def list_runs(uri_or_storage: str | os.PathLike[str] | Storage) -> list[dict[str, Any]]:
     """Every run manifest (committed and failed), oldest first; malformed ones are skipped
     with a warning."""
@@ -245,7 +250,7 @@ def stats(uri_or_storage: str | os.PathLike[str] | Storage,
     """Per day and source: unique stories and reprints, from committed runs."""
     counts: dict[tuple[str, str], list[int]] = {}
     storage = _storage(uri_or_storage)
-    for i, table in enumerate(TABLES):
+    for i, table in enumerate(("articles", "duplicates")):
         t = read_table(storage, table, since=since, until=until, columns=["source"],
                        check_strays=False, with_dt=True)
         for day, source in zip(t["dt"].to_pylist(), t["source"].to_pylist(), strict=True):

@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: duplicates gained authors, language, word_count, site_name, reason;
+# the table rejected was added
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -62,17 +63,46 @@ DUPLICATES_SCHEMA = pa.schema(
         pa.field("section", pa.string()),
         pa.field("tags", pa.list_(pa.string())),
         pa.field("extractor", pa.string()),
+        # version 2
+        pa.field("authors", pa.list_(pa.string())),
+        pa.field("language", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("site_name", pa.string()),
+        pa.field("reason", pa.string()),  # canonical | exact | near_duplicate
     ],
     metadata={"newsdedup.table": "duplicates"},
 )
 
-SCHEMAS: dict[str, pa.Schema] = {"articles": ARTICLES_SCHEMA, "duplicates": DUPLICATES_SCHEMA}
+# Fetched pages that became neither a story nor a duplicate, and why (version 2).
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("stage", pa.string()),  # crawl | clean | dedup
+        pa.field("title", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("canonical_url", pa.string()),
+        pa.field("fetched_at", TS),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    metadata={"newsdedup.table": "rejected"},
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "articles": ARTICLES_SCHEMA,
+    "duplicates": DUPLICATES_SCHEMA,
+    "rejected": REJECTED_SCHEMA,
+}
 TABLES = tuple(SCHEMAS)
 # Rows in a file are ordered by these columns: equal input gives byte-equal files (which makes
 # a re-publish recognisable) and a source filter prunes row groups.
 SORT_KEYS: dict[str, list[str]] = {
     "articles": ["source", "article_id"],
     "duplicates": ["source", "duplicate_of", "url"],
+    "rejected": ["source", "reason", "url"],
 }
 
 

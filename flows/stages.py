@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from crawlers.records import Article, Page
+from crawlers.pipelines import REJECTED_FILE
+from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
 
 log = logging.getLogger("newsdedup")
@@ -46,6 +48,8 @@ class CrawlOutcome:
     stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    # Pages the crawler fetched and judged no article (Rejected.to_dict() each): light records
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
 # Scrapy's start-up report (versions, settings, enabled components) is useful when debugging a
@@ -189,6 +193,7 @@ def crawl_sources(
                 stats=stats,
                 error=error,
                 seconds=seconds,
+                rejected=read_rejected([part / REJECTED_FILE]) if error is None else [],
             )
         )
     return outcomes
@@ -273,6 +278,7 @@ def crawl_source(
         stats=_sum_stats(part_stats),
         error=None if ok else "; ".join(dict.fromkeys(errors)),
         seconds=round(seconds, 3),
+        rejected=read_rejected([part / REJECTED_FILE for part in parts]) if ok else [],
     )
 
 
@@ -332,6 +338,16 @@ def _run_crawl(
     return proc.returncode, timed_out, tail
 
 
+def read_rejected(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The crawler's light records of fetched pages that are no article (missing files: none)."""
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        if path.exists():
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                rows += [json.loads(line) for line in fh if line.strip()]
+    return rows
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -378,6 +394,7 @@ def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
 class CleanOutcome:
     articles: list[Article]
     per_source: dict[str, dict[str, Any]]
+    rejected: list[Rejected] = field(default_factory=list)  # pages the cleaning dropped
 
 
 EXTRACT_WINDOW = 256  # pages handed to the extraction pool at a time
@@ -402,6 +419,7 @@ def clean_stage(
 
     by_source: dict[str, list[Any]] = {}
     failures: Counter[str] = Counter()
+    rejected: list[Rejected] = []
     if workers > 1:
         # Executor.map takes its whole input at once; windows of pages keep only a bounded
         # amount of HTML in memory however many pages the run fetched.
@@ -418,6 +436,8 @@ def clean_stage(
         if error is not None:
             failures[source_name] += 1
             log.warning("extraction failed: %s", error)
+            url = error.split(": ", 1)[0]  # _extract_safely says "<url>: <error>"
+            rejected.append(_extraction_error(source_name, url, "extraction_error"))
             continue
         by_source.setdefault(source_name, []).append(extracted)
     articles: list[Article] = []
@@ -428,7 +448,7 @@ def clean_stage(
             min_words=src.min_words if src and src.min_words is not None else min_words,
             languages=src.languages if src else (),
         )
-        kept, dropped = finish_source(by_source.get(name, []), templates, options)
+        kept, dropped = finish_source(by_source.get(name, []), templates, options, rejected)
         if failures[name]:
             dropped["extraction_error"] += failures[name]
         articles.extend(kept)
@@ -437,7 +457,19 @@ def clean_stage(
             "extracted": len(kept),
             "dropped": dict(dropped),
         }
-    return CleanOutcome(articles=articles, per_source=per_source)
+    return CleanOutcome(articles=articles, per_source=per_source, rejected=rejected)
+
+
+def _extraction_error(source: str, url: str, reason: str) -> Rejected:
+    """A page whose extraction failed or passed a bound, as a listed drop."""
+    return Rejected(
+        url=url,
+        final_url=url,
+        domain=urlsplit(url).netloc.lower(),
+        source=source,
+        reason=reason,
+        fetched_at=datetime.now(UTC),
+    )
 
 
 def _extract_safely(page: Page) -> tuple[str, Any, str | None]:
@@ -463,6 +495,41 @@ class DedupOutcome:
     articles: list[dict[str, Any]]
     duplicates: list[dict[str, Any]]
     counts: dict[str, int]
+    # Every fetched page that became neither: the crawler's and the cleaning's drops passed
+    # in, plus this stage's (same_page, already_published, source_cap), as table rows.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Why a page is in ``duplicates`` (the column ``reason``); dedup.Decision gives the others.
+CANONICAL = "canonical"
+
+
+def _site_of(url: str | None) -> str:
+    """``host[:port]`` without ``user:password@`` and a leading ``www.``."""
+    netloc = urlsplit(url or "").netloc.lower().rsplit("@", 1)[-1]
+    return netloc.removeprefix("www.")
+
+
+def cross_site_canonical(art: Article) -> bool:
+    """Whether the page's ``rel=canonical`` names a page of another site: a syndicated copy
+    of that site's story (same-site canonicals are aliases of one page)."""
+    return bool(art.canonical_url) and _site_of(art.canonical_url) != _site_of(art.url)
+
+
+def _dropped(art: Article, reason: str, run_id: str) -> dict[str, Any]:
+    return {
+        "url": art.url,
+        "final_url": art.url,
+        "domain": art.domain,
+        "source": art.source,
+        "reason": reason,
+        "stage": "dedup",
+        "title": art.title,
+        "word_count": art.word_count,
+        "canonical_url": art.canonical_url,
+        "fetched_at": art.fetched_at,
+        "run_id": run_id,
+    }
 
 
 def dedup_stage(
@@ -472,24 +539,49 @@ def dedup_stage(
     run_id: str,
     now: datetime | None = None,
     seen: dict[str, dict[str, Any]] | None = None,
+    rejected: Iterable[Rejected | dict[str, Any]] = (),
 ) -> DedupOutcome:
     """Split the run's articles into new stories and reprints, against the index of earlier
     runs and within the run. The index stages the new stories; committing it is the caller's
     job, after publishing.
 
+    A page whose ``rel=canonical`` names another site's page is a duplicate of that page's
+    story (reason ``canonical``) when this run or the index has it, else it is kept as the
+    story, under its canonical URL. Pages of one site sharing a canonical URL (redirects,
+    URL variants) are one story; the other URLs are dropped as ``same_page``.
+
     ``seen`` is the seen-URL store of earlier runs: a reprint whose page an earlier run
     already judged (fetched again because its feed announced a change) is not published as
-    a duplicate a second time, just as a story already published is not."""
+    a duplicate a second time, just as a story already published is not. Both are dropped
+    as ``already_published``. ``rejected`` (the crawl's and cleaning's drops) is passed
+    through into :attr:`DedupOutcome.rejected` with this stage's own drops."""
+    from crawlers.clean.finish import article_id as page_id
     from dedup import Document
 
     now = now or datetime.now(UTC)
+    dropped: list[dict[str, Any]] = [
+        {**(r.to_dict() if isinstance(r, Rejected) else r), "run_id": run_id} for r in rejected
+    ]
     unique: dict[str, Article] = {}
+    copies: list[Article] = []
     same_page = 0
-    for art in articles:
-        if art.article_id in unique:
+    # Pages on their canonical URL's own site first: of a group sharing a canonical URL, the
+    # story is the page of the site it names.
+    for art in sorted(articles, key=cross_site_canonical):
+        if cross_site_canonical(art):
+            copies.append(art)
+        elif art.article_id in unique:
             same_page += 1  # two URLs of one page (redirects, canonical links)
-            continue
-        unique[art.article_id] = art
+            dropped.append(_dropped(art, "same_page", run_id))
+        else:
+            unique[art.article_id] = art
+    indexed = index.known_ids([a.article_id for a in copies if a.article_id not in unique])
+    canonical_copies: list[Article] = []
+    for art in copies:
+        if art.article_id in unique or art.article_id in indexed:
+            canonical_copies.append(art)
+        else:
+            unique[art.article_id] = art  # the original is unknown: this copy is the story
     docs = [
         Document(
             id=a.article_id,
@@ -506,30 +598,54 @@ def dedup_stage(
     # A story whose id the index already holds comes back as its own canonical, unstaged:
     # an earlier run published it (the page was fetched again), so it is not new.
     new_stories = set(index.staged_ids()) - staged_before
+    decided = {art.article_id: d for art, d in zip(unique.values(), decisions, strict=True)}
     kept: list[dict[str, Any]] = []
     dups: list[dict[str, Any]] = []
     republished = 0
-    for art, decision in zip(unique.values(), decisions, strict=True):
+
+    def row_of(art: Article, cluster_id: str) -> dict[str, Any]:
         row = art.to_dict()
         row["published_at"] = art.published_at
         row["fetched_at"] = art.fetched_at
-        row["cluster_id"] = decision.cluster_id
+        row["cluster_id"] = cluster_id
         row["run_id"] = run_id
+        return row
+
+    for art, decision in zip(unique.values(), decisions, strict=True):
+        row = row_of(art, decision.cluster_id)
         if decision.duplicate_of is None and art.article_id in new_stories:
             kept.append(row)
         elif decision.duplicate_of is None or decision.duplicate_of == art.article_id:
             republished += 1  # the same story, already published by an earlier run
+            dropped.append(_dropped(art, "already_published", run_id))
         elif _judged_before(art, seen):
             republished += 1  # this reprint's page has its duplicates row already
+            dropped.append(_dropped(art, "already_published", run_id))
         else:
             row["duplicate_of"] = decision.duplicate_of
             row["similarity"] = decision.similarity
+            row["reason"] = decision.reason
             dups.append(row)
+    for art in canonical_copies:
+        if _judged_before(art, seen):
+            republished += 1
+            dropped.append(_dropped(art, "already_published", run_id))
+            continue
+        original = decided.get(art.article_id)
+        story = (original.duplicate_of if original else None) or art.article_id
+        row = row_of(art, original.cluster_id if original else story)
+        row["article_id"] = page_id(art.url)  # its own id: the canonical one is the story's
+        row["duplicate_of"] = story
+        row["similarity"] = None  # declared by the page, not measured
+        row["reason"] = CANONICAL
+        dups.append(row)
     counts = {
         "input": len(articles),
         "same_page": same_page,
         "stories": len(kept),
         "duplicates": len(dups),
+        "canonical": sum(1 for d in dups if d["reason"] == CANONICAL),
         "already_published": republished,
+        "rejected": len(dropped),
     }
-    return DedupOutcome(articles=kept, duplicates=dups, counts=counts)
+    return DedupOutcome(articles=kept, duplicates=dups, counts=counts, rejected=dropped)

@@ -40,7 +40,7 @@ def test_publish_then_read_back(storage: Storage) -> None:
                            {"fetched": 4, "stories": 3, "duplicates": 1}, {"seeds": "test"})
 
     assert manifest["status"] == "ok" and manifest["dt"] == "2025-03-01"
-    assert manifest["rows"] == {"articles": 3, "duplicates": 1}
+    assert manifest["rows"] == {"articles": 3, "duplicates": 1, "rejected": 0}
     assert manifest["counts"]["fetched"] == 4 and manifest["extra"] == {"seeds": "test"}
     assert manifest["schema_version"] >= 1 and "pyarrow" in manifest["versions"]
     keys = [o["key"] for o in manifest["objects"]]

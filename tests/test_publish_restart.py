@@ -69,7 +69,7 @@ def test_server_restart_during_publish(own_server: S3Server) -> None:
     try:
         manifest = publish(store)
         outcome = "retried through"
-        assert manifest["rows"] == {"articles": 3, "duplicates": 1}
+        assert manifest["rows"] == {"articles": 3, "duplicates": 1, "rejected": 0}
     except StorageError as exc:  # retries exhausted before the server was back
         outcome = "failed loudly"
         assert "put_if_absent" in str(exc) and "/articles/" in str(exc)
@@ -125,5 +125,5 @@ def test_outage_longer_than_botocore_retries_is_waited_out(own_server: S3Server)
     manifest = publish(store)
     print(f"publish waited out an outage of >3s in {time.monotonic() - t0:.1f}s")
     restarter[0].join()
-    assert manifest["rows"] == {"articles": 3, "duplicates": 1}
+    assert manifest["rows"] == {"articles": 3, "duplicates": 1, "rejected": 0}
     assert_every_row_once(store)
