@@ -71,7 +71,7 @@ class _TooBig(ValueError):
     pass
 
 
-def _measure(root: yaml.Node) -> None:
+def _measure(root: yaml.Node | None) -> None:
     """Raise :class:`_TooBig` when ``root`` expanded exceeds the bounds. Shared nodes (aliases)
     are measured once and counted at every use, so the walk is as long as the file."""
     memo: dict[int, tuple[int, int]] = {}

@@ -41,6 +41,21 @@ class PipelineSettings:
     # Crawl each source with this many processes sharing one request queue and seen-set in
     # Redis (redis_url); 1 keeps one process per source.
     frontier_processes: int = 1
+    # Bounds on one page's extraction (flows/extraction.py says why these values): a page
+    # past one is dropped as too_large, too_many_elements or extraction_timeout.
+    extract_max_bytes: int = 5 * 1024 * 1024
+    extract_max_elements: int = 100_000
+    extract_timeout: float = 30.0  # seconds; the worker process is killed if it overruns
+
+    def extract_limits(self) -> Any:
+        """These settings' :class:`flows.extraction.ExtractLimits`."""
+        from flows.extraction import ExtractLimits
+
+        return ExtractLimits(
+            max_html_bytes=self.extract_max_bytes,
+            max_elements=self.extract_max_elements,
+            seconds=self.extract_timeout,
+        )
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with credentials in URLs replaced by ``***``."""
@@ -58,7 +73,8 @@ SECRET_KEYS = {"redis_url"}  # may carry a password: environment only
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = {f.name: f.type for f in fields(PipelineSettings)}[name]
-    if value is not None and not isinstance(value, str | int | float | bool):
+    scalar = value is None or isinstance(value, str | int | float | bool)
+    if not scalar:
         raise ValueError(f"{where}: must be a single value (got {show_value(value)})")
     try:
         if "bool" in str(kind):

@@ -148,7 +148,9 @@ def crawl_task(
     return outcomes
 
 
-@task(name="clean", cache_policy=NO_CACHE, timeout_seconds=3 * 3600)
+# No Prefect timeout: it cannot interrupt a task running in a worker thread (it only warns).
+# Extraction is bounded per page instead (extract_timeout and the other extract_* settings).
+@task(name="clean", cache_policy=NO_CACHE)
 def clean_task(
     pages: stages.PageFeed,
     sources: dict[str, Source],
@@ -159,7 +161,12 @@ def clean_task(
     then finish each source: templates, boilerplate rules, metadata, quality gates."""
     workers = max(1, min(cpu_count(), settings.concurrency or cpu_count()))
     result = stages.clean_stage(
-        pages, sources, templates, min_words=settings.min_words, workers=workers
+        pages,
+        sources,
+        templates,
+        min_words=settings.min_words,
+        workers=workers,
+        limits=settings.extract_limits(),
     )
     _logger().info(
         "cleaned: %d articles from %d sources", len(result.articles), len(result.per_source)

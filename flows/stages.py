@@ -7,10 +7,8 @@ stage can be called and tested without Prefect.
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -20,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from urllib.parse import urlsplit
 from crawlers.pipelines import REJECTED_FILE
 from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
+from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
 
 log = logging.getLogger("newsdedup")
 
@@ -397,12 +396,7 @@ class CleanOutcome:
     rejected: list[Rejected] = field(default_factory=list)  # pages the cleaning dropped
 
 
-EXTRACT_WINDOW = 256  # pages handed to the extraction pool at a time
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # "spawn": the parent runs threads (Prefect, log pumps), which fork does not copy safely.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+EXTRACT_WINDOW = 256  # pages taken ahead of the one whose extraction is awaited
 
 
 def clean_stage(
@@ -412,30 +406,34 @@ def clean_stage(
     *,
     min_words: int = 80,
     workers: int = 1,
+    limits: ExtractLimits | None = None,
 ) -> CleanOutcome:
-    """Extract every page (in ``workers`` processes), then finish each source: site templates,
-    boilerplate rules, metadata and quality gates."""
+    """Extract every page (in ``workers`` processes; 0: in this one), then finish each source:
+    site templates, boilerplate rules, metadata and quality gates.
+
+    Extraction is bounded per page (``limits``: size, elements, seconds); a page past a bound
+    is dropped with its reason (``too_large``, ``too_many_elements``, ``extraction_timeout``,
+    ...) and counted in its source's ``dropped``, and the stage goes on."""
     from crawlers.clean import CleanOptions, finish_source
 
     by_source: dict[str, list[Any]] = {}
-    failures: Counter[str] = Counter()
+    failures: dict[str, Counter[str]] = {}
     rejected: list[Rejected] = []
-    if workers > 1:
-        # Executor.map takes its whole input at once; windows of pages keep only a bounded
-        # amount of HTML in memory however many pages the run fetched.
-        def extract_all() -> Iterator[tuple[str, Any, str | None]]:
-            with _pool(workers) as pool:
-                it = iter(pages)
-                while window := list(itertools.islice(it, EXTRACT_WINDOW)):
-                    yield from pool.map(_extract_safely, window, chunksize=8)
+    limits = limits or ExtractLimits()
+    if workers > 0:
+        # Worker processes that can be killed and replaced when a page hangs one of them;
+        # only a bounded window of pages is held, however many pages the run fetched.
+        def extract_all() -> Iterator[Extraction]:
+            with ExtractionPool(workers, limits) as pool:
+                yield from pool.map(pages, window=EXTRACT_WINDOW)
 
-        results: Iterable[tuple[str, Any, str | None]] = extract_all()
+        results: Iterable[Extraction] = extract_all()
     else:
-        results = (_extract_safely(p) for p in pages)
-    for source_name, extracted, error in results:
-        if error is not None:
-            failures[source_name] += 1
-            log.warning("extraction failed: %s", error)
+        results = (extract_bounded(p, limits) for p in pages)
+    for source_name, _url, extracted, reason, error in results:
+        if reason is not None:
+            failures.setdefault(source_name, Counter())[reason] += 1
+            log.warning("page dropped (%s): %s", reason, error)
             url = error.split(": ", 1)[0]  # _extract_safely says "<url>: <error>"
             rejected.append(_extraction_error(source_name, url, "extraction_error"))
             continue
@@ -449,11 +447,11 @@ def clean_stage(
             languages=src.languages if src else (),
         )
         kept, dropped = finish_source(by_source.get(name, []), templates, options, rejected)
-        if failures[name]:
-            dropped["extraction_error"] += failures[name]
+        for reason, count in failures.get(name, Counter()).items():
+            dropped[reason] += count
         articles.extend(kept)
         per_source[name] = {
-            "pages": len(by_source.get(name, [])) + failures[name],
+            "pages": len(by_source.get(name, [])) + sum(failures.get(name, Counter()).values()),
             "extracted": len(kept),
             "dropped": dict(dropped),
         }
@@ -472,13 +470,9 @@ def _extraction_error(source: str, url: str, reason: str) -> Rejected:
     )
 
 
-def _extract_safely(page: Page) -> tuple[str, Any, str | None]:
-    from crawlers.clean import extract_page
-
-    try:
-        return page.source, extract_page(page), None
-    except Exception as exc:  # noqa: BLE001 - one malformed page must not stop the run
-        return page.source, None, f"{page.url}: {type(exc).__name__}: {exc}"
+def _extract_safely(page: Page, limits: ExtractLimits | None = None) -> Extraction:
+    """One page's bounded extraction in this process (see :mod:`flows.extraction`)."""
+    return extract_bounded(page, limits)
 
 
 # -- dedup ----------------------------------------------------------------------------------

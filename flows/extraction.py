@@ -1,0 +1,358 @@
+"""Extraction of pages with bounds: no page can stall the clean stage or exhaust its memory.
+
+Each page is checked before it is parsed (its size and a cheap count of its tags), and parsed
+under a deadline. Pages past a bound are dropped with a reason, counted per source like the
+quality gates' drops, and the stage goes on:
+
+- ``too_large``: more HTML than :attr:`ExtractLimits.max_html_bytes`;
+- ``too_many_elements``: more opening tags than :attr:`ExtractLimits.max_elements`;
+- ``extraction_timeout``: extraction took longer than :attr:`ExtractLimits.seconds`;
+- ``extraction_crashed``: the worker process died on the page (killed for memory, say);
+- ``extraction_error``: the extractor raised.
+
+:class:`ExtractionPool` runs the extraction in worker processes. A worker interrupts itself
+with ``SIGALRM`` at the deadline (Python code, which is where trafilatura spends its time);
+a worker stuck past the deadline and a grace period (inside one long C call) is killed by the
+parent and replaced. :func:`extract_bounded` is the same bounded extraction in the calling
+process, for tests and tools: there the deadline applies only in the main thread, where
+signals are delivered (an alarm the caller had set is put back afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, NamedTuple
+
+from crawlers.records import Page
+
+log = logging.getLogger("newsdedup")
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Bounds on one page's extraction. The defaults leave real news pages far inside them:
+    of the 634 pages of the two extraction benchmark sets the largest has 2.9 MB of HTML and
+    11,400 tags, and none takes a second to extract; 100,000 paragraphs take about 20 s and
+    250 MB, a 5 MB page of plain text about 2 s and 170 MB."""
+
+    max_html_bytes: int = 5 * 1024 * 1024
+    max_elements: int = 100_000
+    seconds: float = 30.0
+    # A worker that has not answered this long after the deadline is killed and replaced.
+    grace_seconds: float = 10.0
+
+
+class Extraction(NamedTuple):
+    """What became of one page: its extraction, or why it was dropped (``reason``)."""
+
+    source: str
+    url: str
+    extracted: Any  # crawlers.clean.Extracted, or None when dropped
+    reason: str | None = None  # the drop reason (see the module docstring)
+    error: str | None = None  # a message for the log when dropped
+
+
+def precheck(page: Page, limits: ExtractLimits) -> str | None:
+    """Why ``page`` must not be parsed at all, or None. Linear in the page, at C speed."""
+    html = page.html or ""
+    # A character is at most 4 bytes in UTF-8: most pages need no encoding to be measured.
+    if len(html) * 4 > limits.max_html_bytes:
+        size = len(html.encode("utf-8", "surrogatepass"))
+        if size > limits.max_html_bytes:
+            return "too_large"
+    # Opening tags, comments and doctypes: every "<" that does not start a closing tag.
+    if html.count("<") - html.count("</") > limits.max_elements:
+        return "too_many_elements"
+    return None
+
+
+def _dropped(page: Page, reason: str, detail: str) -> Extraction:
+    return Extraction(page.source, page.url, None, reason, f"{page.url}: {detail}")
+
+
+def _precheck_result(page: Page, limits: ExtractLimits) -> Extraction | None:
+    reason = precheck(page, limits)
+    if reason == "too_large":
+        return _dropped(page, reason, f"more than {limits.max_html_bytes:,} bytes of HTML")
+    if reason == "too_many_elements":
+        return _dropped(page, reason, f"more than {limits.max_elements:,} elements")
+    return None
+
+
+class _Deadline(BaseException):
+    """Raised by the SIGALRM handler; a BaseException so no ``except Exception`` in the
+    extractor swallows it."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _Deadline
+
+
+def extract_bounded(page: Page, limits: ExtractLimits | None = None) -> Extraction:
+    """Extract one page within ``limits``; any failure becomes a dropped :class:`Extraction`."""
+    from crawlers.clean import extract_page
+
+    limits = limits or ExtractLimits()
+    refused = _precheck_result(page, limits)
+    if refused is not None:
+        return refused
+    timed = threading.current_thread() is threading.main_thread() and limits.seconds > 0
+    previous: Any = None
+    earlier = (0.0, 0.0)
+    started = time.monotonic()
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        earlier = signal.setitimer(signal.ITIMER_REAL, limits.seconds)
+    try:
+        return Extraction(page.source, page.url, extract_page(page))
+    except _Deadline:
+        return _dropped(page, "extraction_timeout", f"extraction took over {limits.seconds:g}s")
+    except Exception as exc:  # noqa: BLE001 - one malformed page must not stop the run
+        return _dropped(page, "extraction_error", f"{type(exc).__name__}: {exc}")
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if earlier[0] > 0:  # the caller's own alarm (pytest-timeout, say), re-armed
+                left = earlier[0] - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(0.001, left), earlier[1])
+
+
+def _serve(conn: Connection, limits: ExtractLimits) -> None:
+    """A worker process: extract the pages sent to it, one at a time, until told to stop."""
+    import crawlers.clean  # noqa: F401 - import before the first page, not under its deadline
+
+    with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
+        while (job := conn.recv()) is not None:
+            seq, page = job
+            conn.send((seq, extract_bounded(page, limits)))
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.Process
+    conn: Connection
+    job: tuple[int, Page] | None = None
+    deadline: float = 0.0
+
+
+class ExtractionPool:
+    """``workers`` extraction processes (spawned: the parent runs threads, which fork does not
+    copy safely), each given one page at a time, so a stuck one costs only its page."""
+
+    def __init__(self, workers: int, limits: ExtractLimits | None = None) -> None:
+        self.size = max(1, workers)
+        self.limits = limits or ExtractLimits()
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self.replaced = 0  # workers killed or lost, and started again
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_serve, args=(child, self.limits), name="newsdedup-extract", daemon=True
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _stop(self, worker: _Worker, kill: bool) -> None:
+        if kill:
+            worker.process.kill()
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+        worker.process.join(timeout=None if kill else 5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> list[int]:
+        """Start the worker processes (done by :meth:`map` when needed); their pids."""
+        if not self._workers:
+            self._workers = [self._start() for _ in range(self.size)]
+        return [w.process.pid for w in self._workers]
+
+    def close(self) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            self._stop(worker, kill=worker.job is not None)
+
+    def map(self, pages: Iterable[Page], window: int = 256) -> Iterator[Extraction]:
+        """The extraction of every page, in input order. At most ``window`` pages are taken
+        from ``pages`` ahead of the one yielded next, so memory stays bounded however many
+        pages come. ``pages`` may block (a feed of crawls still running): a thread reads it,
+        so the workers' deadlines are watched all the same."""
+        self.start()
+        feed = _Feed(pages, prefetch=self.size)
+        next_seq = 0  # sequence number of the next page taken from the input
+        emit = 0  # sequence number of the next result to yield
+        done: dict[int, Extraction] = {}
+        queued: list[tuple[int, Page]] = []
+        try:
+            while True:
+                # Take pages while the window allows; refused pages are done at once.
+                while next_seq - emit < window and len(queued) < self.size:
+                    page = feed.take()
+                    if page is None:
+                        break
+                    refused = _precheck_result(page, self.limits)
+                    if refused is not None:
+                        done[next_seq] = refused
+                    else:
+                        queued.append((next_seq, page))
+                    next_seq += 1
+                for worker in self._workers:
+                    if worker.job is None and queued:
+                        worker.job = queued.pop(0)
+                        worker.deadline = (
+                            time.monotonic() + self.limits.seconds + self.limits.grace_seconds
+                        )
+                        worker.conn.send(worker.job)
+                while emit in done:
+                    yield done.pop(emit)
+                    emit += 1
+                busy = [w for w in self._workers if w.job is not None]
+                if not busy and not queued and feed.exhausted:
+                    return
+                can_take = next_seq - emit < window and len(queued) < self.size
+                if can_take and feed.ready():
+                    continue
+                waitables: list[Any] = [w.conn for w in busy]
+                waitables += [w.process.sentinel for w in busy]
+                if can_take:
+                    waitables.append(feed.bell)
+                timeout = (
+                    max(0.0, min(w.deadline for w in busy) - time.monotonic()) if busy else None
+                )
+                ready = set(wait(waitables, timeout))
+                if feed.bell in ready:
+                    feed.quiet()
+                self._collect(busy, ready, done)
+        finally:
+            feed.stop()
+
+    def _collect(self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction]) -> None:
+        """Results of the workers that answered; drops for those that died or overran."""
+        now = time.monotonic()
+        for worker in busy:
+            assert worker.job is not None
+            seq, page = worker.job
+            if worker.conn in ready:
+                try:
+                    got_seq, result = worker.conn.recv()
+                except (EOFError, OSError):
+                    pass  # the process died: its sentinel is ready too, handled below
+                else:
+                    done[got_seq] = result
+                    worker.job = None
+                    continue
+            if worker.process.sentinel in ready or not worker.process.is_alive():
+                worker.process.join()
+                code = worker.process.exitcode
+                done[seq] = _dropped(
+                    page, "extraction_crashed", f"extraction worker died (exit {code})"
+                )
+            elif now >= worker.deadline:
+                done[seq] = _dropped(
+                    page,
+                    "extraction_timeout",
+                    f"extraction worker stuck past {self.limits.seconds:g}s: killed",
+                )
+            else:
+                continue
+            log.warning("%s", done[seq].error)
+            self._stop(worker, kill=True)
+            self._workers[self._workers.index(worker)] = self._start()
+            self.replaced += 1
+
+
+_END = object()
+
+
+class _Feed:
+    """Pages read from an iterable by a thread into a small queue; ``bell`` (a socket that
+    :func:`multiprocessing.connection.wait` can watch) becomes readable when one arrives."""
+
+    def __init__(self, pages: Iterable[Page], prefetch: int) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, prefetch))
+        self.bell, self._ring = socket.socketpair()
+        self.bell.setblocking(False)
+        self._stopped = threading.Event()
+        self.exhausted = False
+        self._thread = threading.Thread(
+            target=self._read, args=(pages,), name="newsdedup-extract-feed", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+            except queue.Full:
+                continue
+            with contextlib.suppress(OSError):
+                self._ring.send(b"\0")
+            return True
+        return False
+
+    def _read(self, pages: Iterable[Page]) -> None:
+        try:
+            for page in pages:
+                if not self._put(page):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(_Failed(exc))
+            return
+        self._put(_END)
+
+    def ready(self) -> bool:
+        return not self.exhausted and not self._queue.empty()
+
+    def take(self) -> Page | None:
+        """The next page if one is waiting, else None (``exhausted`` tells the end)."""
+        if self.exhausted:
+            return None
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if item is _END:
+            self.exhausted = True
+            return None
+        if isinstance(item, _Failed):
+            self.exhausted = True
+            raise item.exc
+        return item  # type: ignore[no-any-return]
+
+    def quiet(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self.bell.recv(4096):
+                pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.bell.close()
+        self._ring.close()
+
+
+@dataclass
+class _Failed:
+    exc: BaseException
