@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -19,6 +20,7 @@ from trafilatura.utils import load_html
 
 from crawlers.clean import metadata as md
 from crawlers.clean.boilerplate import remove_boilerplate
+from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
 from crawlers.records import Page
 
 CLEAN_VERSION = 2  # bump when the cleaning gives different text or metadata for the same page
@@ -26,7 +28,8 @@ EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VER
 
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
                   "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "webpage"}  # fmt: skip  # noqa: E501
-_LISTING_TYPES = {"collectionpage", "itemlist", "searchresultspage", "website", "profilepage"}
+# A WebSite node describes the site (most pages carry one), not the page: it is no listing type.
+_LISTING_TYPES = {"collectionpage", "itemlist", "searchresultspage", "profilepage"}
 _LISTING_PATH = re.compile(
     r"/(tag|tags|topic|topics|category|categories|kategori|label|author|authors|penulis|"
     r"section|search|cari|archive|archives|arsip|indeks|index|page)(/|$|\.)",
@@ -66,8 +69,17 @@ class Extracted:
     byline_outlet: str | None = None
     raw_line_count: int = 0  # lines trafilatura returned, before any cleaning
     removed: dict[str, int] = field(default_factory=dict)  # rule id -> lines removed
-    listing_hint: bool = False  # from URL path and page type
-    headline_links: int = 0  # linked h2-h4 headings, on pages not typed as articles
+    headline_links: int = 0  # linked h2-h4 headings
+    # Evidence for the article/listing decision (crawlers/clean/evidence.py), read from the
+    # page's markup and URL; none of it decides alone.
+    discovered_via: str = "link"
+    typed_article: bool = False  # JSON-LD Article type or og:type=article
+    typed_listing: bool = False  # JSON-LD CollectionPage/ItemList/... and no Article type
+    og_website: bool = False
+    listing_path: bool = False  # /tag/, /category/, /page/ ... in the path
+    root_path: bool = False
+    article_elements: int = 0  # <article> elements on the page
+    teaser_links: int = 0  # distinct links with headline-length text (5 to 25 words)
     error: str | None = None
 
 
@@ -148,11 +160,16 @@ class _Anchors:
 
     def __init__(self, tree: HtmlElement) -> None:
         texts = set()
+        teasers = set()
         for a in tree.iter("a"):
             t = " ".join(a.text_content().split()).lower()
             if len(t) >= 12:
                 texts.add(t)
+                if 5 <= t.count(" ") + 1 <= 25:
+                    teasers.add(t)
         self.texts = texts
+        # Distinct links whose text reads like a headline: a listing is a page of them.
+        self.teasers = len(teasers)
         self.by_length = sorted(texts, key=len)
         self.lengths = [len(t) for t in self.by_length]
 
@@ -168,19 +185,13 @@ class _Anchors:
         return any(a in low for a in self.by_length[start:end])
 
 
-# favor_precision keeps less navigation and teaser text; when it leaves a page too short to be
-# an article, the balanced settings get a second try so that short real articles survive.
-RETRY_BELOW_WORDS = 120
-
-
 def _trafilatura_text(
-    tree: HtmlElement, url: str, out: Extracted, *, favor_precision: bool = False,
-    fast: bool = False,
-) -> str:  # fmt: skip
+    tree: HtmlElement, url: str, out: Extracted, *, favor_recall: bool = False
+) -> str:
     try:
         doc = trafilatura.bare_extraction(
             tree, url=url, include_comments=False, with_metadata=False,
-            favor_precision=favor_precision, fast=fast,
+            favor_recall=favor_recall,
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
         out.error = f"trafilatura: {type(exc).__name__}"
@@ -215,12 +226,30 @@ def _unwrap_layout_tables(tree: HtmlElement) -> int:
 
 
 def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
-    text = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
-    if len(text.split()) < RETRY_BELOW_WORDS:
-        balanced = _trafilatura_text(tree, url, out)
-        if len(balanced.split()) > len(text.split()):
-            text = balanced
-    return text
+    """trafilatura's balanced extraction (its own comparison with jusText and readability
+    included), widened by its recall settings where they find more of the same body.
+
+    The recall pass often adds what the balanced one cut inside the article (lists,
+    subheadings, a paragraph it doubted) and also what surrounds it (related posts, comments).
+    Its lines between the first and the last line both passes agree on are the body; what
+    lies outside is left out. When the recall pass misses a line the balanced one kept, the
+    two disagree on what the body is, and the balanced text stands."""
+    text = _trafilatura_text(tree, url, out)
+    recall = _trafilatura_text(tree, url, out, favor_recall=True)
+    return _widen(text, recall)
+
+
+def _widen(text: str, recall: str) -> str:
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    wide = [ln.strip() for ln in recall.split("\n") if ln.strip()]
+    have = set(lines)
+    shared = [i for i, ln in enumerate(wide) if ln in have]
+    if len(shared) < 2:
+        return text
+    inner = wide[shared[0] : shared[-1] + 1]
+    if len(inner) == len(lines) or not have.issubset(inner):
+        return text
+    return "\n".join(inner)
 
 
 def extract_page(page: Page) -> Extracted:
@@ -244,8 +273,11 @@ def extract_page(page: Page) -> Extracted:
         return out
     _read_metadata(tree, page, out)
     anchors = _Anchors(tree)
+    out.teaser_links = anchors.teasers
     _unwrap_layout_tables(tree)
-    text = _main_text(tree, final_url, out)
+    # NFC, as trafilatura.extract gives it: the same letters the same code points, whatever
+    # the page used (decomposed accents, Hangul jamo), so that matching and dedup agree.
+    text = unicodedata.normalize("NFC", _main_text(tree, final_url, out))
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     out.raw_line_count = len(raw_lines)
     without_link_lists = _drop_link_lists(raw_lines, anchors)
@@ -258,8 +290,7 @@ def extract_page(page: Page) -> Extracted:
     total = sum(len(ln) for ln in out.lines)
     linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
     out.link_density = linked / total if total else 0.0
-    # Teaser lists: many linked headlines and a body made mostly of links.
-    out.is_listing = out.listing_hint or (out.headline_links >= 8 and out.link_density > 0.3)
+    out.is_listing = listing_evidence(out) >= LISTING_THRESHOLD
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
     out.credited_source = (
         # Credit lines ("Source: AP") are boilerplate to the reader but say which outlet a
@@ -269,7 +300,114 @@ def extract_page(page: Page) -> Extracted:
         # "© 2019 Associated Press": a wire story; the site's own copyright credits nobody.
         or md.wire_copyright(raw_lines)
     )
+    out.lines = _drop_credit_lines(out)
+    _bound_metadata(out)
     return out
+
+
+# Metadata fields come from the page, which anyone writes: bounded before they are published.
+MAX_TITLE_CHARS = 500
+MAX_NAME_CHARS = 200  # an author, the site's name, the section, a tag
+MAX_AUTHORS = 20
+MAX_TAGS = 30
+
+
+def _bound(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFC", " ".join(value.split()))
+    if len(value) <= limit:
+        return value or None
+    cut = value[:limit].rsplit(" ", 1)[0] if " " in value[:limit] else value[:limit]
+    return cut.rstrip(" ,;:-|") + "…"
+
+
+def _bound_metadata(out: Extracted) -> None:
+    out.title = _bound(out.title, MAX_TITLE_CHARS)
+    out.site_name = _bound(out.site_name, MAX_NAME_CHARS)
+    out.section = _bound(out.section, MAX_NAME_CHARS)
+    out.credited_source = _bound(out.credited_source, MAX_NAME_CHARS)
+    out.authors = [a for a in (_bound(x, MAX_NAME_CHARS) for x in out.authors[:MAX_AUTHORS]) if a]
+    out.tags = [t for t in (_bound(x, MAX_NAME_CHARS) for x in out.tags[:MAX_TAGS]) if t]
+
+
+CREDIT_EDGE_LINES = 4  # credit lines are looked for among this many lines at each end
+_CREDIT_LABEL = re.compile(
+    r"(?i)^\W*(?:by|oleh|reporter|reporting|reported by|writer|written by|author|penulis|"
+    r"pewarta|wartawan|kontributor|contributor|editor|edited by|redaktur|penyunting|source|"
+    r"sumber|credit|credits|foto|photo|baca juga)\b\s*[:\-–—]?\s*"
+)
+
+
+def _drop_credit_lines(out: Extracted) -> list[str]:
+    """Remove credit and byline lines at the start or end of the body that restate what the
+    metadata already holds: the page's authors or the outlet it credits ("Name Surname,
+    Outlet" above the dateline, "Ayu Lestari/Antara", "Reporter: Name | Source: Outlet").
+
+    A line goes when every name in it is one of the page's authors, or when it names the
+    credited outlet and nothing else but person names: a sentence that mentions the outlet,
+    or a line with any other word, stays."""
+    lines = out.lines
+    if not lines:
+        return lines
+    authors = {md_norm(n) for n in out.authors if n} - {""}
+    outlets = {md_norm(n) for n in (out.credited_source, out.byline_outlet, out.site_name)
+               if n} - {""}  # fmt: skip
+    if not authors and not outlets:
+        return lines
+    edge = min(CREDIT_EDGE_LINES, len(lines))
+    drop = {
+        i
+        for i in [*range(edge), *range(len(lines) - edge, len(lines))]
+        if _restates_credit(lines[i], authors, outlets)
+    }
+    if not drop:
+        return lines
+    out.removed["credit-line"] = out.removed.get("credit-line", 0) + len(drop)
+    return [ln for i, ln in enumerate(lines) if i not in drop]
+
+
+_PERSON = re.compile(
+    r"^[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|bin|binti|van|de|da|von|al|el)){1,4}$"
+)
+
+
+def _credit_names(line: str) -> list[str] | None:
+    """The names a short credit line is made of, or None when it holds anything else."""
+    if len(line) > 160 or len(line.split()) > 20:
+        return None
+    names: list[str] = []
+    for part in re.split(r"\s*[|/]\s*|\s+[-–—]\s+", line):
+        part = part.strip(" .")
+        if not part:
+            continue
+        who = md.visible_byline(part)
+        if who is not None:
+            names.extend(who[0])
+            names.extend([who[1]] if who[1] else [])
+            continue
+        label = _CREDIT_LABEL.match(part)
+        rest = part[label.end() :] if label else part
+        pieces = [p.strip() for p in re.split(r"\s*(?:,|&|\band\b|\bdan\b)\s*", rest)]
+        pieces = [p for p in pieces if p]
+        if not pieces or any(len(p.split()) > 5 or any(c.isdigit() for c in p) for p in pieces):
+            return None
+        names.extend(pieces)
+    return names or None
+
+
+def _restates_credit(line: str, authors: set[str], outlets: set[str]) -> bool:
+    names = _credit_names(line)
+    if not names:
+        return False
+    keys = [md_norm(n) for n in names]
+    if all(k in authors for k in keys):
+        return True
+    # "Name Surname, Outlet": the credited outlet's own reporter, whom the metadata may not
+    # list (an aggregator names its own account as the author).
+    return any(k in outlets for k in keys) and all(
+        k in outlets or k in authors or _PERSON.match(n) for n, k in zip(names, keys, strict=True)
+    )
 
 
 def _foreign_byline_outlet(out: Extracted) -> str | None:
@@ -387,14 +525,15 @@ def _read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
             seen[t] = None
     out.tags = list(seen)[:30]
 
-    is_article = bool(articles) or og_type == "article"
     path = urlsplit(out.final_url).path
-    typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
-    headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
-    out.listing_hint = not is_article and (
-        path in ("", "/") or bool(_LISTING_PATH.search(path)) or typed_listing
-    )
-    out.headline_links = 0 if is_article else headline_links
+    out.discovered_via = page.discovered_via
+    out.typed_article = bool(articles) or og_type == "article"
+    out.typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
+    out.og_website = og_type == "website"
+    out.listing_path = bool(_LISTING_PATH.search(path))
+    out.root_path = path in ("", "/") or bool(re.fullmatch(r"/index\.\w+", path))
+    out.article_elements = sum(1 for _ in tree.iter("article"))
+    out.headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
 
 
 _DAY = 36 * 3600  # two dates this close (seconds) can be the same day in different zones

@@ -1,0 +1,111 @@
+"""Article or listing? The cleaning stage's decision, weighed from several pieces of evidence.
+
+No single hint decides: a ``WebSite`` JSON-LD node, ``og:type=website``, ``/page/`` or
+``/index.php/`` in the path, or a query string on the root path are each weak, and real
+articles carry them. Each piece adds or takes away points; a page is a listing only when the
+listing side clearly wins. Being announced by the source's feed or sitemap is strong evidence
+for an article, as is a body of running prose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from crawlers.clean.extract import Extracted
+
+# A listing needs this many points net of the article evidence: two or three independent
+# signs, never one (the largest single listing sign is 2.5).
+LISTING_THRESHOLD = 3.5
+ANNOUNCED = ("article", "feed", "sitemap")  # Page.discovered_via of feed and sitemap entries
+_DATED_PATH = re.compile(r"/(?:19|20)\d\d/")
+_SLUG_SEPARATOR = re.compile(r"[-_]")
+_STORY_ID = re.compile(r"\d{4,}")
+
+_SENTENCE_END = re.compile(r"[.!?。！？…:;\"'”’)\]]\s*$")
+PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running prose
+
+
+def prose_share(lines: list[str], link_lines: list[bool]) -> float:
+    """Share of the body's characters in long, unlinked lines that end like sentences."""
+    total = sum(len(ln) for ln in lines)
+    if not total:
+        return 0.0
+    prose = sum(
+        len(ln)
+        for ln, linked in zip(lines, link_lines, strict=False)
+        if not linked and (len(ln.split()) >= PROSE_MIN_WORDS or len(ln) >= 160)
+        and _SENTENCE_END.search(ln)
+    )
+    return prose / total
+
+
+def url_article_marks(url: str) -> int:
+    """How many of an article URL's usual marks the URL has: a dated path, a slug of four or
+    more words, a long number (a story id)."""
+    path = urlsplit(url).path
+    slug = path.rstrip("/").rsplit("/", 1)[-1]
+    marks = 0
+    if _DATED_PATH.search(path):
+        marks += 1
+    if len(_SLUG_SEPARATOR.findall(slug)) >= 3:
+        marks += 1
+    if _STORY_ID.search(slug):
+        marks += 1
+    return marks
+
+
+def listing_evidence(page: Extracted) -> float:
+    """Points for "this page is a listing" minus points for "this page is an article"."""
+    score = 0.0
+    # What the page says it is.
+    if page.discovered_via in ANNOUNCED:
+        score -= 3.0  # the source's own feed or sitemap lists it as a story
+    if page.typed_article:
+        score -= 3.0
+    if page.typed_listing:
+        score += 2.0
+    if page.og_website and not page.typed_article:
+        score += 0.5
+    has_meta = page.published_at is not None or bool(page.authors)
+    if page.published_at is not None:
+        score -= 0.5
+    if page.authors:
+        score -= 0.5
+    if not page.typed_article and not has_meta:
+        score += 1.0  # nothing at all says "story": no type, no date, no author
+    # Its address. A query string makes the root path an address like any other
+    # (WordPress's /?p=123), not the home page.
+    query = urlsplit(page.final_url).query
+    if page.root_path:
+        score += 0.5 if query else 2.5
+    if page.listing_path:
+        score += 1.0
+    marks = url_article_marks(page.final_url)
+    if marks == 0 and not page.root_path:
+        score += 0.5
+    elif marks >= 2:
+        score -= 1.0
+    # Its layout: many teasers, linked headlines, <article> cards.
+    if page.article_elements >= 3:
+        score += 1.5
+    if page.headline_links >= 8:
+        score += 1.0
+    if page.headline_links >= 20:
+        score += 1.0
+    words = sum(len(ln.split()) for ln in page.lines)
+    if page.teaser_links * 15 > words:
+        score += 1.0
+    # Its text: running prose, or short lines and links.
+    prose = prose_share(page.lines, page.link_lines)
+    if prose >= 0.6:
+        score -= 2.0
+    elif prose >= 0.35:
+        score -= 1.0
+    elif prose < 0.15:
+        score += 1.5
+    if page.link_density > 0.3:
+        score += 1.5
+    return score
