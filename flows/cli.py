@@ -7,9 +7,11 @@ Exit status: 0 success, 1 a run or stage failed (the message says which), 2 bad 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,32 +130,62 @@ def cmd_reextract(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from flows.read import read_table
+    from datetime import date
 
+    from flows.schema import schema_for
+
+    # Bad arguments are refused before anything is read.
+    for flag, value in (("--since", args.since), ("--until", args.until)):
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                _err(f"{flag} {value[:40]!r} is not a date (YYYY-MM-DD)")
+                return EXIT_BAD_INPUT
+    known = schema_for(args.table).names
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    if columns is not None:
+        unknown = [c for c in columns if c not in known]
+        if unknown or not all(columns):
+            _err(
+                f"no column {', '.join(map(repr, unknown)) or repr('')} in table {args.table}; "
+                f"its columns: {', '.join(known)}"
+            )
+            return EXIT_BAD_INPUT
+    if args.format == "parquet" and not args.out and sys.stdout.isatty():
+        _err("--format parquet writes binary data: give --out FILE or redirect standard output")
+        return EXIT_BAD_INPUT
+
+    from flows.read import read_table
+    from flows.storage import open_storage
+
+    root = _root(args.uri)
     try:
+        storage = open_storage(root)
+        if next(iter(storage.list("runs/")), None) is None:
+            _err(f"{storage.uri} holds no newsdedup output (no run manifests under runs/)")
+            return EXIT_FAILED
         table = read_table(
-            _root(args.uri),
+            storage,
             table=args.table,
             since=args.since,
             until=args.until,
             sources=args.source or None,
-            columns=args.columns.split(",") if args.columns else None,
+            columns=columns,
         )
-    except Exception as exc:  # noqa: BLE001
-        _err(f"cannot read: {exc}")
+    except Exception as exc:  # noqa: BLE001 - storage errors say what and where
+        _err(f"cannot read {root}: {exc}")
         return EXIT_FAILED
-    fmt = args.format
-    if fmt == "parquet":
+    if args.format == "parquet":
         import pyarrow.parquet as pq
 
+        pq.write_table(table, args.out or sys.stdout.buffer, compression="zstd")
         if not args.out:
-            _err("--format parquet needs --out FILE")
-            return EXIT_BAD_INPUT
-        pq.write_table(table, args.out, compression="zstd")
+            sys.stdout.buffer.flush()
         return 0
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     try:
-        if fmt == "csv":
+        if args.format == "csv":
             import csv
 
             writer = csv.DictWriter(out, fieldnames=table.column_names)
@@ -165,6 +197,7 @@ def cmd_read(args: argparse.Namespace) -> int:
                 out.write(
                     json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
                 )
+        out.flush()
     finally:
         if out is not sys.stdout:
             out.close()
@@ -405,7 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="YYYY-MM-DD (run date, inclusive)")
     p.add_argument("--source", action="append", default=[])
     p.add_argument("--columns", help="comma-separated column names")
-    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=["jsonl", "csv", "parquet"],
+        default="jsonl",
+        help="parquet goes to --out, or to standard output when that is not a terminal",
+    )
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_read)
 
@@ -479,7 +517,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "httpcore", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``newsdedup read ... | head``): stop quietly, as
+    Unix tools do. Standard output is pointed at /dev/null so that Python's final flush does
+    not complain again; the status is a shell's for a process ended by SIGPIPE."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

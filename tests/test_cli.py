@@ -163,3 +163,64 @@ def test_run_summary_table_shows_each_source_and_its_errors(capsys):
     assert alder.endswith("http_404: 2")
     assert any(line.startswith("down") and "connection refused" in line for line in out)
     assert out[-1].startswith("total: 7 pages, 4 new stories, 2 duplicates")
+
+
+# -- the command line as users of Unix tools expect ---------------------------------------
+
+
+def test_read_into_a_closed_pipe_exits_quietly(lake):
+    root, _, _ = lake
+    # The reader is gone before the first write (as `| head -1` is after its line).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "read", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode(), err.decode()
+    assert proc.returncode == 141  # as a shell reports a process ended by SIGPIPE
+
+
+def test_read_parquet_to_standard_output(lake):
+    root, articles, _ = lake
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "read", str(root), "--format", "parquet"],
+        capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert pq.read_table(io.BytesIO(proc.stdout)).num_rows == len(articles)
+
+
+def test_read_parquet_to_a_terminal_is_refused_cleanly(lake):
+    import pty
+
+    root, _, _ = lake
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "read", str(root), "--format", "parquet"],
+            stdout=follower, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2, proc.stderr
+    assert "--out" in proc.stderr and "terminate" not in proc.stderr
+
+
+def test_read_unknown_column_names_it_and_lists_the_tables_columns(lake):
+    root, _, _ = lake
+    out = cli("read", str(root), "--columns", "url,no_such_column")
+    assert out.returncode == 2
+    assert "'no_such_column'" in out.stderr and "article_id" in out.stderr and "title" in out.stderr
+    assert "unreadable" not in out.stderr and out.stdout == ""
+
+
+def test_read_of_a_root_without_a_lake_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "empty", tmp_path / "missing"):
+        out = cli("read", str(root))
+        assert out.returncode == 1, out.stderr
+        assert "no newsdedup output" in out.stderr and str(root) in out.stderr
+    out = cli("read", str(tmp_path / "empty"), "--since", "yesterday")
+    assert out.returncode == 2 and "--since" in out.stderr
