@@ -259,3 +259,83 @@ def start_prefect_server(home: Path, timeout: float = 120.0) -> PrefectServer:
         time.sleep(0.25)
     proc.kill()
     raise TimeoutError(f"prefect server not healthy after {timeout}s; see {home / 'server.log'}")
+
+
+@dataclass
+class FixtureSites:
+    """Static sites from ``tests/fixtures/sites/<name>/`` on loopback, one port each.
+
+    Each folder's ``routes.yaml`` maps a request path with its query (``/?p=101``) to a file,
+    or to ``{file, type}`` for another Content-Type than HTML. ``{<site name>}`` in a file is
+    that site's base URL. Unknown paths are 404s; ``robots.txt`` allows everything unless a
+    route gives one. Every request is logged in ``requests`` as (site, path, status).
+    """
+
+    names: list[str]
+    ports: dict[str, int] = field(default_factory=dict)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+    _servers: list = field(default_factory=list)
+
+    def base_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self) -> FixtureSites:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import yaml
+
+        root = Path(__file__).parent / "fixtures" / "sites"
+        servers = {name: ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+                   for name in self.names}
+        self.ports = {name: s.server_address[1] for name, s in servers.items()}
+        bases = {name: self.base_url(name) for name in self.names}
+        sites = self
+
+        def page(name: str, path: str) -> tuple[int, str, bytes]:
+            routes = yaml.safe_load((root / name / "routes.yaml").read_text())
+            route = routes.get(path)
+            if route is None:
+                if path == "/robots.txt":
+                    return 200, "text/plain", b"User-agent: *\nAllow: /\n"
+                return 404, "text/html", b"<html><body>Not found</body></html>"
+            file, ctype = (route, "text/html; charset=utf-8") if isinstance(route, str) else (
+                route["file"], route["type"])
+            text = (root / name / file).read_text(encoding="utf-8")
+            for site, base in bases.items():
+                text = text.replace("{" + site + "}", base)
+            return 200, ctype, text.encode("utf-8")
+
+        for name, server in servers.items():
+
+            class Handler(BaseHTTPRequestHandler):
+                site = name
+
+                def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                    status, ctype, body = page(self.site, self.path)
+                    sites.requests.append((self.site, self.path, status))
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                    pass
+
+            server.RequestHandlerClass = Handler
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers.append(server)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def __enter__(self) -> FixtureSites:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
