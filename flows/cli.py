@@ -62,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (SeedsError, ValueError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    if (failed := _prefect_api()) is not None:
+        return failed
     from flows.pipeline import news_pipeline
 
     state = news_pipeline(
@@ -73,6 +75,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return_state=True,
     )
     return _finish(state)
+
+
+def _prefect_api() -> int | None:
+    """A Prefect API for the flow run: ``PREFECT_API_URL``, or a temporary server that cannot
+    outlive this process (see flows/prefect_server.py). An exit status when there is none."""
+    from flows.prefect_server import ensure_api
+
+    try:
+        ensure_api()
+    except (OSError, RuntimeError) as exc:
+        _err(f"cannot start a temporary Prefect server ({exc}); set PREFECT_API_URL")
+        return EXIT_FAILED
+    return None
 
 
 def _finish(state: Any) -> int:
@@ -115,6 +130,8 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     except (SeedsError, ValueError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    if (failed := _prefect_api()) is not None:
+        return failed
     from flows.pipeline import news_reextract
 
     state = news_reextract(
@@ -369,6 +386,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if (failed := _prefect_api()) is not None:
+        return failed
     from flows.deploy import DeployError, serve
 
     try:
@@ -510,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "dedup":
         return cmd_dedup(argv[1:])
     parser = build_parser()
+    from flows.prefect_server import quiet_prefect
+
+    quiet_prefect()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

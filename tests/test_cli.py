@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -224,3 +225,96 @@ def test_read_of_a_root_without_a_lake_says_so(tmp_path):
         assert "no newsdedup output" in out.stderr and str(root) in out.stderr
     out = cli("read", str(tmp_path / "empty"), "--since", "yesterday")
     assert out.returncode == 2 and "--since" in out.stderr
+
+
+def _descendants(pid: int) -> list:  # type: ignore[type-arg]
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cmdlines(procs: list) -> list[str]:  # type: ignore[type-arg]
+    import psutil
+
+    lines = []
+    for p in procs:
+        try:
+            lines.append(" ".join(p.cmdline()))
+        except psutil.Error:
+            lines.append("")
+    return lines
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_run_leaves_no_prefect_server_behind(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    from tests.silent_server import SilentServer
+
+    with SilentServer() as site:
+        seeds = tmp_path / "seeds.yaml"
+        seeds.write_text(f"sources:\n  - name: hung\n    start_urls: ['{site.url}/']\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update({"PREFECT_HOME": str(tmp_path / "prefect"), "NEWSDEDUP_CRAWL_TIMEOUT": "60"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "run", "--seeds", str(seeds),
+             "--output", str(tmp_path / "lake"), "--allow-private"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        seen: list = []  # type: ignore[type-arg]
+        try:
+            # Wait until the run is under way, its Prefect server started.
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None:
+                seen = _descendants(proc.pid)
+                if any("uvicorn" in c for c in _cmdlines(seen)):
+                    time.sleep(2)
+                    seen = _descendants(proc.pid)
+                    break
+                time.sleep(0.2)
+            servers = [p for p, c in zip(seen, _cmdlines(seen), strict=True) if "uvicorn" in c]
+            assert servers, f"no temporary Prefect server among {_cmdlines(seen)}"
+            # It sends no telemetry (whose failure every run logged as an error).
+            command = servers[0].cmdline()
+            port = command[command.index("--port") + 1]
+            settings = json.loads(_get(f"http://127.0.0.1:{port}/api/admin/settings"))
+            assert settings["server"]["analytics_enabled"] is False
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            _, alive = psutil.wait_procs(servers, timeout=10)
+            assert not alive, "the Prefect server outlived the killed run"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            for p in seen:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+
+
+def _get(url: str, timeout: float = 30.0) -> bytes:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_the_clean_task_has_no_prefect_timeout_that_cannot_interrupt_it():
+    # Prefect only warns that it cannot stop a task in a worker thread; pages are bounded
+    # one by one instead (tests/test_extraction_limits.py).
+    from flows.pipeline import clean_task
+
+    assert clean_task.timeout_seconds is None
