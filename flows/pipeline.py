@@ -108,6 +108,7 @@ def crawl_task(
     seen: dict[str, Any],
     archive: bool = False,
     label: str = "",
+    caps: dict[str, int] | None = None,
 ) -> list[stages.CrawlOutcome]:
     """Crawl a group of sources in one process (``sources_per_crawl``); with a shared
     frontier (``frontier_processes`` > 1 and Redis) one source in several processes."""
@@ -122,6 +123,9 @@ def crawl_task(
         "log_line": lambda line: logger.log(_line_level(line), "[%s] %s", tag, line),
         "archive": archive,
     }
+    own_caps = {s.name: caps[s.name] for s in sources if caps and s.name in caps}
+    if own_caps:  # link-found articles each source's history supports (link_article_caps)
+        common["extra_settings"] = {"NEWSDEDUP_SOURCE_CAPS": json.dumps(own_caps)}
     if frontier:
         # A shared frontier per source and run: several processes work one large site.
         key = f"newsdedup:frontier:{Path(work_dir).name}:{sources[0].name}"
@@ -574,6 +578,11 @@ def crawl_and_clean(
     per_process = 1 if shared else settings.sources_per_crawl
     waiting = stages.crawl_groups(chosen, width, per_process)
     own_seen = split_seen(seen, chosen)
+    caps = {}
+    if storage is not None:
+        from flows.publish import recent_source_counts
+
+        caps = stages.link_article_caps(chosen, recent_source_counts(storage))
     feed = stages.PageFeed()
     cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, quote(templates), settings)
     outcomes: list[stages.CrawlOutcome] = []
@@ -591,6 +600,7 @@ def crawl_and_clean(
                 quote(group_seen),
                 archive_to is not None,
                 label,
+                caps,
             )
 
         running = [launch(group) for group in waiting[:width]]

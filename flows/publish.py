@@ -184,6 +184,28 @@ def _put_data(storage: Storage, key: str, data: bytes) -> None:
         raise PublishConflict(f"{storage.url_for(key)} is being written by another publisher")
 
 
+def recent_source_counts(storage: Storage, runs: int = 5) -> dict[str, list[int]]:
+    """Per source, the pages it published (stories plus duplicates) in each of the last
+    ``runs`` committed runs that crawled it, newest first: the history that bounds how many
+    link-found pages a run may take from it (:func:`flows.stages.link_article_caps`)."""
+    keys = sorted((k for k in storage.list(RUNS_PREFIX) if k.endswith(".json")), reverse=True)
+    counts: dict[str, list[int]] = {}
+    found = 0
+    for key in keys[: 4 * runs]:  # failed runs in between are skipped, within a bound
+        doc = _load_json(storage, key)
+        if doc is None or doc.get("status") != "ok":
+            continue
+        sources = (doc.get("counts") or {}).get("sources") or {}
+        for name, source in sources.items() if isinstance(sources, dict) else ():
+            if isinstance(source, dict) and source.get("ok", True):
+                published = int(source.get("stories") or 0) + int(source.get("duplicates") or 0)
+                counts.setdefault(name, []).append(published)
+        found += 1
+        if found >= runs:
+            break
+    return counts
+
+
 def publish_run(
     storage: Storage,
     run_id: str,

@@ -386,6 +386,27 @@ def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
                     yield Page.from_dict(json.loads(line))
 
 
+# A link-found, unannounced article beyond this many times what the source published in
+# its last runs (at most, per run; at least LINK_CAP_FLOOR) is not taken in this run: it is
+# listed in `rejected` as source_cap and fetched again by a later run.
+LINK_CAP_FACTOR = 5
+LINK_CAP_FLOOR = 50
+
+
+def link_article_caps(
+    sources: Iterable[Source], history: dict[str, list[int]]
+) -> dict[str, int]:
+    """Per source with a history (:func:`flows.publish.recent_source_counts`), how many
+    link-found, unannounced articles one run may take from it (never above ``max_pages``)."""
+    caps = {}
+    for source in sources:
+        past = history.get(source.name)
+        if past:
+            cap = max(LINK_CAP_FLOOR, LINK_CAP_FACTOR * max(past))
+            caps[source.name] = min(cap, source.max_pages)
+    return caps
+
+
 # -- clean ----------------------------------------------------------------------------------
 
 

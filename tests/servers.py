@@ -7,6 +7,7 @@ serves shared state. Each helper returns a handle whose ``stop()`` ends the proc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -266,9 +267,11 @@ class FixtureSites:
     """Static sites from ``tests/fixtures/sites/<name>/`` on loopback, one port each.
 
     Each folder's ``routes.yaml`` maps a request path with its query (``/?p=101``) to a file,
-    or to ``{file, type}`` for another Content-Type than HTML. ``{<site name>}`` in a file is
-    that site's base URL. Unknown paths are 404s; ``robots.txt`` allows everything unless a
-    route gives one. Every request is logged in ``requests`` as (site, path, status).
+    or to ``{file, type}`` for another Content-Type than HTML; a key ``re:<pattern>`` matches
+    whole paths, and ``{1}``, ``{2}``... in its file are the pattern's groups. ``{<site
+    name>}`` in a file is that site's base URL. Unknown paths are 404s; ``robots.txt``
+    allows everything unless a route gives one. Every request is logged in ``requests`` as
+    (site, path, status).
     """
 
     names: list[str]
@@ -294,7 +297,10 @@ class FixtureSites:
 
         def page(name: str, path: str) -> tuple[int, str, bytes]:
             routes = yaml.safe_load((root / name / "routes.yaml").read_text())
-            route = routes.get(path)
+            route, groups = routes.get(path), ()
+            for key, target in routes.items():  # "re:<pattern>": {1}... in the file are groups
+                if route is None and key.startswith("re:") and (m := re.fullmatch(key[3:], path)):
+                    route, groups = target, m.groups()
             if route is None:
                 if path == "/robots.txt":
                     return 200, "text/plain", b"User-agent: *\nAllow: /\n"
@@ -302,6 +308,8 @@ class FixtureSites:
             file, ctype = (route, "text/html; charset=utf-8") if isinstance(route, str) else (
                 route["file"], route["type"])
             text = (root / name / file).read_text(encoding="utf-8")
+            for i, group in enumerate(groups, 1):
+                text = text.replace("{" + str(i) + "}", group)
             for site, base in bases.items():
                 text = text.replace("{" + site + "}", base)
             return 200, ctype, text.encode("utf-8")

@@ -147,6 +147,10 @@ class NewsSpider(scrapy.Spider):
         self.scheduled: set[str] = set()  # URLs requested (or about to be) in this run
         self.validators: dict[str, dict[str, Any]] = {}  # what the next run may send back
         self.articles_emitted = 0
+        # Articles found through links, not announced, and how many this run may emit: set
+        # by the flow from what the source published in its last runs (NEWSDEDUP_SOURCE_CAPS).
+        self.link_articles = 0
+        self.link_article_cap: int | None = None
         self.listing_pages = 0
         self.ok_responses = 0
         self.link_pages = 0  # pages requested through link-following (start URLs included)
@@ -171,6 +175,9 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
         limit = crawler.settings.getint("NEWSDEDUP_MAX_LINK_PAGES")
         spider.max_link_pages = limit if limit > 0 else 2 * spider.source.max_pages
+        caps = crawler.settings.getdict("NEWSDEDUP_SOURCE_CAPS")
+        if spider.source.name in caps:
+            spider.link_article_cap = int(caps[spider.source.name])
         settings = crawler.settings
         spider.max_discovery_docs = settings.getint("NEWSDEDUP_MAX_DISCOVERY_DOCS", 50)
         spider.max_sitemap_depth = settings.getint("NEWSDEDUP_MAX_SITEMAP_DEPTH", 2)
@@ -491,13 +498,18 @@ class NewsSpider(scrapy.Spider):
         announced = bool(meta.get("announced"))
         verdict = judge(response.url, html, announced=announced)
         article = verdict.article
-        if article and self.articles_emitted >= self.source.max_pages:
-            # Past the source's max_pages (link-found pages of a tar-pit, mostly): kept out
-            # of this run, and listed as such.
+        past_cap = not announced and self.link_article_cap is not None and (
+            self.link_articles >= self.link_article_cap
+        )
+        if article and (self.articles_emitted >= self.source.max_pages or past_cap):
+            # Past the source's max_pages, or link-found beyond what the source's history
+            # supports (a link tar-pit, mostly): not emitted, not remembered (so a later run
+            # may fetch it again), and listed as such.
             self._count("skipped/source_cap")
             yield self._rejected(response, "source_cap")
         elif article:
             self.articles_emitted += 1
+            self.link_articles += 0 if announced else 1
             self._remember(response, "article", meta.get("hint_date"))
             self._count("articles")
             yield Page(
@@ -537,6 +549,8 @@ class NewsSpider(scrapy.Spider):
     def _follow(self, response: HtmlResponse, depth: int) -> Iterator[scrapy.Request]:
         if depth >= self.source.max_depth or self.articles_emitted >= self.source.max_pages:
             return
+        if self.link_article_cap is not None and self.link_articles >= self.link_article_cap:
+            return  # nothing found through links could be taken any more in this run
         links = [_normalise(link.url) for link in self.link_extractor.extract_links(response)]
         # With a shared frontier, what another process's feeds announced counts as announced.
         elsewhere = self.shared.known(links) if self.shared is not None else ()
