@@ -66,15 +66,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         return failed
     from flows.pipeline import news_pipeline
 
-    state = news_pipeline(
-        seeds=str(args.seeds),
-        sources=args.source or None,
-        output=args.output,
-        allow_private=args.allow_private,
-        window_days=args.window_days,
-        return_state=True,
-    )
+    with _progress(args):
+        state = news_pipeline(
+            seeds=str(args.seeds),
+            sources=args.source or None,
+            output=args.output,
+            allow_private=args.allow_private,
+            window_days=args.window_days,
+            return_state=True,
+        )
     return _finish(state)
+
+
+def _progress(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """A status line on a terminal (the stage, sources crawled, pages fetched and extracted),
+    in place of the INFO log lines unless --verbose; nothing when stderr is not a terminal."""
+    from flows.progress import StatusLine
+
+    if not StatusLine.wanted():
+        return contextlib.nullcontext()
+    return StatusLine(quiet_info=not getattr(args, "verbose", False))
 
 
 def _prefect_api() -> int | None:
@@ -134,15 +145,16 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         return failed
     from flows.pipeline import news_reextract
 
-    state = news_reextract(
-        seeds=str(args.seeds),
-        since=args.since,
-        until=args.until,
-        raw_from=args.raw_from,
-        output=args.output,
-        sources=args.source or None,
-        return_state=True,
-    )
+    with _progress(args):
+        state = news_reextract(
+            seeds=str(args.seeds),
+            since=args.since,
+            until=args.until,
+            raw_from=args.raw_from,
+            output=args.output,
+            sources=args.source or None,
+            return_state=True,
+        )
     return _finish(state)
 
 

@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote as _quote
 
 from crawlers.seeds import Seeds, Source, load_seeds, split_seen
-from flows import stages
+from flows import progress, stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
 from flows.state import StateConflict, StateError
 from flows.storage import crash_point
@@ -460,6 +460,7 @@ def _run_locked(
         )
 
     timings: dict[str, float] = {}
+    progress.report(stage="crawl", sources=len(chosen), sources_done=0, fetched=0)
     t0 = time.monotonic()
     if produce is None and settings.shards > 1 and len(chosen) > 1:
         outcomes, cleaned = run_shards(storage, run_id, seeds, chosen, settings, seen, templates)
@@ -468,6 +469,7 @@ def _run_locked(
             seeds, chosen, settings, seen, templates, storage, run_id
         )
     timings["crawl_clean"] = time.monotonic() - t0
+    progress.report(stage="dedup")
     lock.refresh()  # raises RunInProgress if another run took the lock over meanwhile
 
     t0 = time.monotonic()
@@ -481,6 +483,7 @@ def _run_locked(
         quote([r for o in outcomes for r in o.rejected] + list(cleaned.rejected)),
     )
     timings["dedup"] = time.monotonic() - t0
+    progress.report(stage="publish")
     lock.refresh()
 
     failed = {o.source: o.error for o in outcomes if not o.ok}
@@ -520,6 +523,7 @@ def _run_locked(
     t0 = time.monotonic()
     manifest = publish_task(storage, run_id, started_at, quote(deduped), counts, extra)
     timings["publish"] = time.monotonic() - t0
+    progress.report(stage="commit state")
     crash_point("after-manifest")
     lock.refresh()
 
@@ -612,12 +616,17 @@ def crawl_and_clean(
                 running.append(launch(waiting.pop(0)))
             finished = done.result()
             outcomes += finished
+            progress.add(
+                sources_done=len(finished),
+                fetched=sum(int(o.stats.get("articles", 0) or 0) for o in finished),
+            )
             if archive_to is not None:
                 upload_raw(storage, archive_to, finished)
             for outcome in finished:
                 if outcome.ok and outcome.pages_path:
                     feed.put(outcome.pages_path)
         crash_point("after-crawl")
+        progress.report(stage="clean")
     finally:
         feed.close()
         try:

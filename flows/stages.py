@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from crawlers.pipelines import REJECTED_FILE
 from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
+from flows import progress
 from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
 
 log = logging.getLogger("newsdedup")
@@ -452,6 +453,7 @@ def clean_stage(
     else:
         results = (extract_bounded(p, limits) for p in pages)
     for source_name, _url, extracted, reason, error in results:
+        progress.add(extracted=1)
         if reason is not None:
             failures.setdefault(source_name, Counter())[reason] += 1
             log.warning("page dropped (%s): %s", reason, error)
