@@ -1,16 +1,25 @@
 """Network guard: by default the crawler talks only to public internet addresses.
 
+Only ``http`` and ``https`` URLs are ever requested: any other scheme (``file``, ``ftp``,
+``s3``, ``data``, ``gopher``...) is refused whatever the other settings, counted per scheme in
+``newsdedup/blocked_scheme/<scheme>`` (and Scrapy's own handlers for those schemes are off in
+crawlers/settings.py). A redirect to such a URL is refused the same way, and counted among the
+source's errors as ``redirect_to_<scheme>``.
+
 Loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved and
 unspecified addresses are refused, whether a URL names them directly or a hostname resolves
 to them, and whether the request is a page, robots.txt, a feed, a sitemap or a redirect
 (Scrapy sends robots.txt requests and redirect targets through the downloader middlewares
 again, so the guard sees them all).
 
-- ``--allow-private`` (setting ``NEWSDEDUP_ALLOW_PRIVATE``) lifts the guard entirely, for
+- ``--allow-private`` (setting ``NEWSDEDUP_ALLOW_PRIVATE``) lifts the address check, for
   local sites such as the demo network.
 - ``NEWSDEDUP_ALLOW_HOSTS`` lists exceptions while the guard stays on: ``host`` or
   ``host:port`` entries (e.g. an intranet news site) that may be non-public. Every other
   address, including other ports of the same host, is still refused.
+- Cloud metadata addresses (:data:`METADATA_NETWORKS`: all of IPv4 and IPv6 link-local, the
+  IPv6 metadata service address, the 100.100.100.200 metadata address) are refused even then:
+  no news site lives there, and one redirect to them hands out cloud credentials.
 
 Hostnames are checked on the address they resolve to: the middleware resolves them through
 the reactor's resolver before the request goes out (the address is cached, so the connection
@@ -24,7 +33,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.resolver import CachingThreadedResolver
@@ -34,14 +43,53 @@ from twisted.internet.error import DNSLookupError
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ALLOWED_SCHEMES = frozenset(DEFAULT_PORTS)
 BLOCKED_STAT = "newsdedup/blocked_private"
+BLOCKED_SCHEME_STAT = "newsdedup/blocked_scheme"  # /<scheme>
+METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",  # IPv4 link-local: the common metadata service address
+        "fe80::/10",  # IPv6 link-local
+        "fd00:ec2::/32",  # the IPv6 metadata service address
+        "100.100.100.200/32",  # another cloud's metadata address (inside shared space)
+    )
+)
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class BlockedAddress(IgnoreRequest):
     """A request to a non-public address while the guard is on."""
+
+
+class BlockedScheme(IgnoreRequest):
+    """A request (or a redirect) to a URL whose scheme is not http or https."""
+
+    def __init__(self, message: str, scheme: str, redirect: bool = False) -> None:
+        super().__init__(message)
+        self.scheme = scheme
+        self.redirect = redirect
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of ``url``, lower-cased; '' when it has none."""
+    head, sep, _ = url.partition(":")
+    if not sep or not head or not head[0].isalpha():
+        return ""
+    return head.strip().lower()
+
+
+def is_metadata_ip(address: str) -> bool:
+    """A cloud metadata address (:data:`METADATA_NETWORKS`), refused even when private
+    addresses are allowed."""
+    ip = ipaddress.ip_address(address.strip("[]"))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in METADATA_NETWORKS)
 
 
 class GuardedLookupError(DNSLookupError):
@@ -84,6 +132,14 @@ def check_host(host: str) -> str | None:
     return None
 
 
+def check_metadata_host(host: str) -> str | None:
+    """Why ``host`` must not be contacted even when private addresses are allowed."""
+    address = literal_ip(host.lower().rstrip("."))
+    if address is not None and is_metadata_ip(address):
+        return f"{host} is a cloud metadata address"
+    return None
+
+
 class HostAllowlist:
     """``NEWSDEDUP_ALLOW_HOSTS``: ``host`` (any port) or ``host:port`` entries."""
 
@@ -123,10 +179,14 @@ class HostAllowlist:
 
 
 class NetworkGuardMiddleware:
-    """Downloader middleware refusing requests to non-public addresses.
+    """Downloader middleware refusing requests to non-public addresses and other schemes.
 
     Runs before robots.txt handling, so a refused host never even gets its robots.txt
-    requested. Refusals are counted in ``newsdedup/blocked_private``, not as errors.
+    requested. Address refusals are counted in ``newsdedup/blocked_private``, scheme refusals
+    in ``newsdedup/blocked_scheme/<scheme>``; neither is an error of the site, except a
+    redirect to another scheme (the spider counts it as ``errors/redirect_to_<scheme>``).
+    Scrapy's redirect middleware hands such redirects back unfollowed; the guard, last to
+    see every response, turns them into a refusal instead of a silent 3xx.
     """
 
     def __init__(
@@ -147,26 +207,61 @@ class NetworkGuardMiddleware:
             HostAllowlist.from_settings(crawler.settings),
         )
 
-    def _refuse(self, request: Request, reason: str) -> BlockedAddress:
+    def _inc(self, key: str) -> None:
         if self.crawler is not None and self.crawler.stats is not None:
-            self.crawler.stats.inc_value(BLOCKED_STAT)
+            self.crawler.stats.inc_value(key)
+
+    def _refuse(self, request: Request, reason: str) -> BlockedAddress:
+        self._inc(BLOCKED_STAT)
         return BlockedAddress(
             f"network guard refused {request.url}: {reason} (use --allow-private for local sites)"
         )
 
+    def _refuse_scheme(self, url: str, scheme: str, redirect: bool = False) -> BlockedScheme:
+        self._inc(f"{BLOCKED_SCHEME_STAT}/{scheme or 'none'}")
+        what = "a redirect to" if redirect else "a request to"
+        return BlockedScheme(
+            f"network guard refused {what} {url}: only http and https are fetched",
+            scheme or "none",
+            redirect,
+        )
+
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        if self.allow_private or self.allow_hosts.allows_url(request.url):
-            return None
+        scheme = url_scheme(request.url)
+        if scheme not in ALLOWED_SCHEMES:
+            raise self._refuse_scheme(request.url, scheme)
         host = urlsplit(request.url).hostname or ""
-        reason = check_host(host)
+        reason = check_metadata_host(host)
         if reason:
             raise self._refuse(request, reason)
+        lifted = self.allow_private or self.allow_hosts.allows_url(request.url)
+        if not lifted:
+            reason = check_host(host)
+            if reason:
+                raise self._refuse(request, reason)
         if literal_ip(host) is not None:
             return None
         address = await self._resolve(host)
-        if address is not None and literal_ip(address) is not None and not is_public_ip(address):
+        if address is None or literal_ip(address) is None:
+            return None
+        if is_metadata_ip(address):
+            raise self._refuse(request, f"{host} resolves to cloud metadata address {address}")
+        if not lifted and not is_public_ip(address):
             raise self._refuse(request, f"{host} resolves to non-public address {address}")
         return None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        """A redirect left unfollowed because of its target's scheme is refused by name."""
+        location = response.headers.get(b"Location")
+        if response.status not in REDIRECTS or not location:
+            return response
+        target = urljoin(request.url, location.decode("latin-1").strip())
+        scheme = url_scheme(target)
+        if scheme in ALLOWED_SCHEMES:
+            return response
+        raise self._refuse_scheme(target, scheme, redirect=True)
 
     async def _resolve(self, host: str) -> str | None:
         """The address the connection will use (Scrapy's resolver caches it), or None when
@@ -200,11 +295,10 @@ class GuardedResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred:  # noqa: N802
         d = super().getHostByName(name, timeout)
-        if self.allow_private or self.allow_hosts.allows_name(name):
-            return d
+        lifted = self.allow_private or self.allow_hosts.allows_name(name)
 
         def check(address: str) -> str:
-            if not is_public_ip(address):
+            if is_metadata_ip(address) or (not lifted and not is_public_ip(address)):
                 raise GuardedLookupError(name, address)
             return address
 

@@ -5,6 +5,10 @@
 - :class:`PoliteThrottle`: Scrapy's AutoThrottle that also honours robots.txt ``Crawl-delay``
   as a floor under each site's download delay (Scrapy's robots middleware only obeys
   ``Disallow``).
+- :class:`CrawlDeadline`: what may not finish before the crawl's soft close
+  (``CLOSESPIDER_TIMEOUT``) is deferred to the next run instead of holding the close up.
+- :class:`HtmlCharsetMiddleware`: pages that declare no charset and are not UTF-8 are read
+  as windows-1252 (the web's de-facto Latin-1) unless a detector says otherwise.
 - :class:`LogSanitizer`: masks credentials (``user:pass@`` in URLs, secret query parameters,
   cookie and authorization headers) in every log line.
 """
@@ -14,13 +18,14 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.utils.response import response_status_message
 
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackoffRetryMiddleware",
+    "CrawlDeadline",
+    "DeferredToNextRun",
+    "HtmlCharsetMiddleware",
+    "RedirectLoopMiddleware",
     "LogSanitizer",
     "NetworkGuardMiddleware",
     "PoliteThrottle",
@@ -41,6 +50,81 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+# -- the crawl's deadline ---------------------------------------------------------------------
+
+DEFERRED_STAT = "newsdedup/deferred"
+
+
+class DeferredToNextRun(IgnoreRequest):
+    """A request left for the next run: it could not be done before this crawl's deadline."""
+
+
+class CrawlDeadline:
+    """Downloader middleware keeping a crawl within its soft close (``CLOSESPIDER_TIMEOUT``).
+
+    Scrapy's close waits for every request the downloader holds: requests queued behind a
+    site's download delay (a 120 s ``Retry-After`` slow-down, a 30 s ``Crawl-delay``) or
+    waiting for a retry. Past the deadline those would outlast the hard kill that follows
+    the soft close, and the kill costs every source of the process its pages. So at the
+    deadline the requests still queued in the downloader are failed with
+    :class:`DeferredToNextRun`, later ones are refused the same way, and
+    :class:`BackoffRetryMiddleware` never starts a wait that would end past it. Each
+    deferred request counts in ``newsdedup/deferred``; the next run announces it again.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.timeout = crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")
+        self.started: float | None = None
+        self.passed = False
+        crawler.newsdedup_deadline = self  # type: ignore[attr-defined]
+        crawler.signals.connect(self._opened, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlDeadline:
+        return cls(crawler)
+
+    def _opened(self, spider: Spider | None = None) -> None:
+        from scrapy.utils.asyncio import call_later
+
+        self.started = time.monotonic()
+        if self.timeout > 0:
+            call_later(self.timeout, self._expire)
+
+    def remaining(self) -> float:
+        """Seconds until the soft close; infinite without a deadline."""
+        if self.timeout <= 0 or self.started is None:
+            return float("inf")
+        return self.timeout - (time.monotonic() - self.started)
+
+    def defer(self, request: Request, why: str) -> DeferredToNextRun:
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(DEFERRED_STAT)
+        return DeferredToNextRun(f"deferred to the next run: {request.url} ({why})")
+
+    def _expire(self) -> None:
+        from twisted.python.failure import Failure
+
+        self.passed = True
+        engine = self.crawler.engine
+        downloader = engine.downloader if engine is not None else None
+        if downloader is None:
+            return
+        for slot in list(downloader.slots.values()):
+            while slot.queue:
+                request, waiting = slot.queue.popleft()
+                waiting.errback(Failure(self.defer(request, "queued at the crawl's deadline")))
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if self.passed:
+            raise self.defer(request, "past the crawl's deadline")
+
+
+def crawl_deadline(crawler: Crawler | None) -> CrawlDeadline | None:
+    return getattr(crawler, "newsdedup_deadline", None)
 
 
 # -- retries ----------------------------------------------------------------------------------
@@ -95,6 +179,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff = settings.getfloat("NEWSDEDUP_RETRY_BACKOFF", 1.0)
         self.backoff_max = settings.getfloat("NEWSDEDUP_RETRY_BACKOFF_MAX", 30.0)
         self.retry_after_max = settings.getfloat("NEWSDEDUP_RETRY_AFTER_MAX", 120.0)
+        self.download_timeout = settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
 
     def backoff_delay(self, retry_times: int) -> float:
         base = self.backoff * 2 ** max(0, retry_times - 1)
@@ -111,6 +196,15 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
+        deadline = crawl_deadline(self.crawler)
+        if (
+            retry_after is not None
+            and deadline is not None
+            and retry_after + self.download_timeout > deadline.remaining()
+            and retry_after <= self.retry_after_max
+        ):
+            # Longer than this run has left: not waited out, the next run comes back.
+            raise deadline.defer(request, f"Retry-After {retry_after:.0f}s outlasts the crawl")
         if retry_after is not None and retry_after > self.retry_after_max:
             self._stat("newsdedup/retry_after_too_long")
             logger.info(
@@ -137,6 +231,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return await self._wait_then(new, self.backoff_delay(new.meta.get("retry_times", 1)))
 
     async def _wait_then(self, request: Request, delay: float) -> Request:
+        deadline = crawl_deadline(self.crawler)
+        if deadline is not None and delay + self.download_timeout > deadline.remaining():
+            raise deadline.defer(request, f"a {delay:.0f}s retry wait outlasts the crawl")
         if delay > 0:
             self._stat("newsdedup/retry_wait_seconds", round(delay, 3))
             await _sleep(delay)
@@ -149,6 +246,102 @@ class BackoffRetryMiddleware(RetryMiddleware):
         slot = downloader.slots.get(downloader.get_slot_key(request))
         if slot is not None and slot.delay < seconds:
             slot.delay = seconds
+
+
+# -- redirect loops ---------------------------------------------------------------------------
+
+
+class RedirectLoop(IgnoreRequest):
+    """A redirect back to a URL of the same redirect chain."""
+
+
+class RedirectLoopMiddleware:
+    """Refuse a redirect to a URL already in its own chain, by name.
+
+    Scrapy's duplicate filter would drop the looping request silently (the page just never
+    arrives); here it fails with :class:`RedirectLoop`, which the spider counts as the
+    site's ``errors/redirect_loop``. Runs before Scrapy's redirect middleware (600).
+    """
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        location = response.headers.get(b"Location")
+        if response.status not in (301, 302, 303, 307, 308) or not location:
+            return response
+        from urllib.parse import urldefrag, urljoin
+
+        target = urldefrag(urljoin(request.url, location.decode("latin-1").strip()))[0]
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target in {urldefrag(u)[0] for u in chain}:
+            raise RedirectLoop(f"redirect loop: {request.url} -> {target}")
+        return response
+
+
+# -- charsets ---------------------------------------------------------------------------------
+
+# Single-byte code pages of Latin script that a detector may pick for a page in windows-1252:
+# their letters overlap, and short texts ("crème") do not tell them apart.
+LATIN_CODEPAGES = frozenset(
+    {"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_3",
+     "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+     "iso8859_16", "mac_roman", "mac_latin2", "mac_iceland", "cp437", "cp850", "cp858",
+     "hp_roman8"}
+)  # fmt: skip
+# Languages written in windows-1250 rather than windows-1252.
+CENTRAL_EUROPEAN = frozenset({"cs", "pl", "sk", "sl", "hu", "hr", "ro", "bs", "sr", "sq"})
+HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
+
+
+def guess_html_charset(body: bytes) -> str | None:
+    """The encoding of an HTML body that declares none (no header charset, BOM or meta), or
+    None to leave it to Scrapy (ASCII and UTF-8 bodies).
+
+    Browsers read such pages as windows-1252 by default; a statistical detector, shown a
+    few accented letters, picks any Latin code page (windows-1250 turns "crème" into
+    "crčme"). So windows-1252 wins whenever the detector's pick is a Latin code page, the
+    bytes are valid windows-1252, and the page's ``lang`` is not a windows-1250 language.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:65536]).best()
+    detected = best.encoding if best is not None else None
+    try:
+        body.decode("cp1252")
+    except UnicodeDecodeError:
+        return detected
+    if detected is not None and detected not in LATIN_CODEPAGES:
+        return detected
+    lang = HTML_LANG.search(body[:4096])
+    if detected and lang and lang.group(1).decode("ascii").lower() in CENTRAL_EUROPEAN:
+        return detected
+    return "cp1252"
+
+
+class HtmlCharsetMiddleware:
+    """Decode HTML pages that declare no charset with :func:`guess_html_charset`.
+
+    A charset in the Content-Type header, a BOM or the page's own ``<meta charset>`` always
+    wins (Scrapy reads them in that order); this only replaces Scrapy's guess for the rest.
+    """
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        from scrapy.http import HtmlResponse
+
+        if not isinstance(response, HtmlResponse) or response._declared_encoding():
+            return response
+        encoding = guess_html_charset(response.body)
+        if encoding is None:
+            return response
+        return response.replace(encoding=encoding)
 
 
 # -- Crawl-delay ------------------------------------------------------------------------------

@@ -6,9 +6,12 @@ source, and each writes into ``DIR/<source>/``. With one source the files go int
 itself. Twisted's reactor cannot be restarted, so the pipeline starts a new process for each
 group of sources. A crawl writes:
 
-- ``pages.jsonl.gz``: every article page fetched (:class:`crawlers.records.Page` per line);
+- ``pages.jsonl.gz``: every article page fetched (:class:`crawlers.records.Page` per line),
+  written as ``pages.jsonl.gz.part`` while the crawl runs and flushed page by page, so that a
+  killed process leaves every page written so far readable (``crawlers.pipelines.salvage``);
 - ``validators.json``: ETag / Last-Modified / announced date per URL, for the next run;
-- ``stats.json``: the per-source counters of :func:`summarise`;
+- ``stats.json``: the per-source counters of :func:`summarise`, written as soon as that
+  source's crawl closes (a later kill of the process does not take them);
 - with ``--warc-dir DIR``: ``DIR/<source>-<n>.warc.gz``, the raw responses (crawlers.archive).
 
 With ``--frontier-redis URL --frontier-key KEY`` several such processes share one source's
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_UNREACHABLE = 3
+ALLOW_HOSTS_ENV = "NEWSDEDUP_ALLOW_HOSTS"
 CONTACT = re.compile(r"https?://|@")
 
 
@@ -68,11 +72,32 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         "robots_disallowed": stats.get("robotstxt/forbidden", 0),
         "robots_crawl_delay": stats.get("newsdedup/robots_crawl_delay", 0),
         "blocked_private": stats.get("newsdedup/blocked_private", 0),
+        "blocked_scheme": {
+            key.rsplit("/", 1)[1]: value
+            for key, value in stats.items()
+            if key.startswith("newsdedup/blocked_scheme/")
+        },
+        "deferred": stats.get("newsdedup/deferred", 0),
+        "discovery_documents": stats.get("newsdedup/feed_documents", 0)
+        + stats.get("newsdedup/sitemap_documents", 0),
+        "skipped_discovery": {
+            kind: stats.get(f"newsdedup/skipped/{kind}", 0)
+            for kind in ("discovery_docs", "sitemap_depth", "doc_entries", "candidates")
+            if stats.get(f"newsdedup/skipped/{kind}")
+        },
         "retries": stats.get("retry/count", 0),
         "errors": errors,
         "warc_files": stats.get("newsdedup/warc_files", []),
         "finish_reason": stats.get("finish_reason"),
     }
+
+
+def _on_closed(name: str, source_out: Path, crawler: Any, shared: bool) -> Any:
+    def closed(spider: Any = None, reason: str | None = None) -> None:
+        write_summary(name, source_out, crawler, shared, reason)
+
+    closed.__name__ = f"write_summary_{name}"
+    return closed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.seen}: not a JSON file of validators: {exc}", file=sys.stderr)
             return 2
 
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
@@ -140,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         settings.set("USER_AGENT", user_agent, priority="cmdline")
-    if args.allow_host:
-        settings.set("NEWSDEDUP_ALLOW_HOSTS", args.allow_host, priority="cmdline")
+    # --allow-host and NEWSDEDUP_ALLOW_HOSTS (comma- or space-separated) add up, so the
+    # variable reaches every crawl the pipeline starts (`newsdedup run`, `crawl`, workers).
+    allow_hosts = [*args.allow_host, *re.split(r"[,\s]+", os.environ.get(ALLOW_HOSTS_ENV, ""))]
+    allow_hosts = [h for h in (h.strip() for h in allow_hosts) if h]
+    if allow_hosts:
+        settings.set("NEWSDEDUP_ALLOW_HOSTS", allow_hosts, priority="cmdline")
     if args.warc_dir:
         settings.set("NEWSDEDUP_WARC_DIR", args.warc_dir, priority="cmdline")
     if args.timeout:
@@ -163,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     process = CrawlerProcess(settings)
+    shared = bool(settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"))
     install_log_masking()  # also covers what is logged before the crawl's extensions load
     own_seen = split_seen(seen, sources)
     crawlers = []
@@ -175,27 +206,49 @@ def main(argv: list[str] | None = None) -> int:
         crawler.settings.set("NEWSDEDUP_OUT_DIR", str(source_out), priority=50)
         process.crawl(crawler, source=source, seen=own_seen[source.name])
         crawlers.append((source, source_out, crawler))
+        crawler.signals.connect(
+            _on_closed(source.name, source_out, crawler, shared),
+            signal=signals.spider_closed,
+            weak=False,  # the closure has no other reference
+        )
     process.start()
 
     status = 0
     for source, source_out, crawler in crawlers:
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-        summary = summarise(stats)
-        summary["reachable"] = bool(getattr(crawler.spider, "ok_responses", 0))
-        if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL") and not summary["requests"]:
-            # Sharing a frontier, the other processes may have fetched everything.
-            summary["reachable"] = True
-        if not summary["reachable"]:
-            summary["error"] = (
-                f"source {source.name!r}: no page could be fetched "
-                f"(requests: {summary['requests']}, errors: {summary['errors'] or 'none'}, "
-                f"blocked by network guard: {summary['blocked_private']}, "
-                f"disallowed by robots.txt: {summary['robots_disallowed']})"
-            )
+        summary = write_summary(source.name, source_out, crawler, shared)
+        if summary.get("error"):
             print(f"error: {summary['error']}", file=sys.stderr)
             status = EXIT_UNREACHABLE
-        (source_out / "stats.json").write_text(json.dumps(summary, indent=2, default=str))
     return status
+
+
+def write_summary(
+    name: str, source_out: Path, crawler: Any, shared: bool, reason: str | None = None
+) -> dict[str, Any]:
+    """Write one source's ``stats.json``. Called as soon as its spider closes (so a source
+    that finished keeps its counters even if the process is killed later over another
+    source), and again when the process ends."""
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    summary = summarise(stats)
+    if reason is not None and summary.get("finish_reason") is None:
+        summary["finish_reason"] = reason
+    summary["reachable"] = bool(getattr(crawler.spider, "ok_responses", 0))
+    if shared and not summary["requests"]:
+        # Sharing a frontier, the other processes may have fetched everything.
+        summary["reachable"] = True
+    if not summary["reachable"]:
+        summary["error"] = (
+            f"source {name!r}: no page could be fetched "
+            f"(requests: {summary['requests']}, errors: {summary['errors'] or 'none'}, "
+            f"blocked by network guard: {summary['blocked_private']}, "
+            f"refused schemes: {summary['blocked_scheme'] or 'none'}, "
+            f"disallowed by robots.txt: {summary['robots_disallowed']})"
+        )
+    tmp = source_out / "stats.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    tmp.replace(source_out / "stats.json")
+    return summary
+
 
 if __name__ == "__main__":
     sys.exit(main())

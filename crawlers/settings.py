@@ -32,7 +32,11 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 # Backoff between retries (crawlers.middlewares.BackoffRetryMiddleware): 1s, 2s, 4s... at
-# most 30s, or the server's Retry-After; a Retry-After above 120s is not waited out.
+# most 30s, or the server's Retry-After; a Retry-After above 120s is not waited out. Nor is
+# any wait that, plus DOWNLOAD_TIMEOUT, would end past the crawl's soft close
+# (CLOSESPIDER_TIMEOUT, which crawlers.run --timeout sets): the request is deferred to the
+# next run (newsdedup/deferred), and so are requests still queued at the soft close
+# (crawlers.middlewares.CrawlDeadline), so that the close is never held up past the hard kill.
 NEWSDEDUP_RETRY_BACKOFF = 1.0
 NEWSDEDUP_RETRY_BACKOFF_MAX = 30.0
 NEWSDEDUP_RETRY_AFTER_MAX = 120.0
@@ -51,14 +55,27 @@ EXTENSIONS = {
     "crawlers.archive.WarcArchive": 500,
 }
 
-# Network guard (see crawlers/guard.py): refuse non-public addresses unless allowed.
+# Network guard (see crawlers/guard.py): only http(s), and no non-public addresses unless
+# allowed. Cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254...) are refused
+# even with NEWSDEDUP_ALLOW_PRIVATE or NEWSDEDUP_ALLOW_HOSTS.
 NEWSDEDUP_ALLOW_PRIVATE = False
-NEWSDEDUP_ALLOW_HOSTS: list[str] = []  # host or host:port exceptions while the guard is on
+# host or host:port exceptions while the guard is on; crawlers.run also reads the
+# comma-separated environment variable NEWSDEDUP_ALLOW_HOSTS.
+NEWSDEDUP_ALLOW_HOSTS: list[str] = []
+# Scrapy's handlers for other schemes are off, so a sitemap, feed, link or redirect naming
+# file://, ftp://, s3:// or data: can never read the local disk, hang on a server that never
+# answers, or call a cloud API; the guard also refuses such requests (blocked_scheme/<scheme>).
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 TWISTED_DNS_RESOLVER = "crawlers.guard.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.CrawlDeadline": 40,
     "crawlers.middlewares.NetworkGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
+    # Sees redirects before Scrapy's redirect middleware (600) follows them.
+    "crawlers.middlewares.RedirectLoopMiddleware": 610,
+    # After decompression (590), before the spider reads the text.
+    "crawlers.middlewares.HtmlCharsetMiddleware": 580,
 }
 
 ITEM_PIPELINES = {
@@ -74,6 +91,23 @@ NEWSDEDUP_WARC_MAX_BYTES = 256 * 1024 * 1024
 # Link-following (sites without feeds) fetches at most this many pages per source; 0 means
 # twice the source's max_pages. Depth is bounded by the source's max_depth.
 NEWSDEDUP_MAX_LINK_PAGES = 0
+
+# Discovery bounds, per source and run, against sitemap-index tar-pits and giant documents:
+# - feed and sitemap documents requested, the seeds' own included (those are always
+#   fetched); sitemaps an index lists beyond it are skipped (skipped/discovery_docs), the
+#   newest (by the index's lastmod) first;
+NEWSDEDUP_MAX_DISCOVERY_DOCS = 50
+# - index levels below a seeds sitemap: 2 allows index -> index -> urlset
+#   (skipped/sitemap_depth beyond);
+NEWSDEDUP_MAX_SITEMAP_DEPTH = 2
+# - entries read from one feed or sitemap (the sitemap protocol's own maximum);
+NEWSDEDUP_MAX_DOC_ENTRIES = 50_000
+# - announced URLs held per source until they are scheduled: the newest are kept
+#   (skipped/candidates), and only the newest max_pages are ever fetched;
+NEWSDEDUP_MAX_CANDIDATES = 20_000
+# - bytes of one feed or sitemap, on the wire, after Content-Encoding and after gunzip of a
+#   .xml.gz (errors/<kind>_too_large); never above DOWNLOAD_MAXSIZE.
+NEWSDEDUP_MAX_DISCOVERY_BYTES = 10 * 1024 * 1024
 
 LOG_LEVEL = "INFO"
 # Scrapy parses the source of every generator callback, per response, to warn about a

@@ -13,8 +13,16 @@ Link-following is bounded twice: by the source's ``max_depth`` (hops from a star
 ``NEWSDEDUP_MAX_LINK_PAGES`` pages fetched through links (default twice ``max_pages``).
 Responses to page requests whose Content-Type is not HTML are cut off after the headers.
 Failures are counted by kind: robots.txt refusals and network-guard refusals have their own
-counters (``robotstxt/forbidden``, ``newsdedup/blocked_private``), oversized bodies count as
-``skipped/too_large``, everything else under ``newsdedup/errors/<kind>``.
+counters (``robotstxt/forbidden``, ``newsdedup/blocked_private``,
+``newsdedup/blocked_scheme/<scheme>``), oversized bodies count as ``skipped/too_large``,
+requests left for the next run as ``newsdedup/deferred``, everything else under
+``newsdedup/errors/<kind>`` (``redirect_to_<scheme>``, ``redirect_loop``, ``sitemap_gzip``...).
+
+Discovery is bounded per source and run (crawlers/settings.py): feed and sitemap documents
+(``NEWSDEDUP_MAX_DISCOVERY_DOCS``), sitemap-index depth (``NEWSDEDUP_MAX_SITEMAP_DEPTH``),
+entries per document (``NEWSDEDUP_MAX_DOC_ENTRIES``), announced URLs held
+(``NEWSDEDUP_MAX_CANDIDATES``) and bytes per document (``NEWSDEDUP_MAX_DISCOVERY_BYTES``);
+only http(s) URLs are ever requested.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from w3lib.http import basic_auth_header
 from crawlers.classify import judge, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
 from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_scheme
-from crawlers.middlewares import DeferredToNextRun
+from crawlers.middlewares import DeferredToNextRun, RedirectLoop
 from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
 
@@ -607,6 +615,10 @@ class NewsSpider(scrapy.Spider):
             return
         if isinstance(exc, IgnoreRequest) and "robots.txt" in message:
             return  # counted by Scrapy as robotstxt/forbidden
+        if isinstance(exc, RedirectLoop):
+            self._count("errors/redirect_loop")
+            self.logger.warning("fetch failed %s: %s", url, message)
+            return
         if isinstance(exc, IgnoreRequest) and "max redirections" in message:
             self._count("errors/too_many_redirects")
             self.logger.warning("fetch failed %s: too many redirects (a loop?)", url)
