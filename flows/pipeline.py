@@ -623,7 +623,7 @@ def crawl_and_clean(
             if archive_to is not None:
                 upload_raw(storage, archive_to, finished)
             for outcome in finished:
-                if outcome.ok and outcome.pages_path:
+                if outcome.pages_path:  # a killed crawl's pages too (crawl_sources)
                     feed.put(outcome.pages_path)
         crash_point("after-crawl")
         progress.report(stage="clean")

@@ -93,7 +93,7 @@ def _crawl_command(
         sys.executable, "-m", "crawlers.run",
         "--seeds", str(seeds_path), "--out", str(out), "--seen", str(seen_path),
         # Scrapy closes the crawl cleanly a little before the hard kill.
-        "--timeout", str(max(1.0, timeout * 0.9)),
+        "--timeout", str(soft_close(timeout, extra_settings)),
     ]  # fmt: skip
     for source in sources:
         cmd += ["--source", source.name]
@@ -108,6 +108,19 @@ def _crawl_command(
     for name, value in (extra_settings or {}).items():
         cmd += ["-s", f"{name}={value}"]
     return cmd
+
+
+def soft_close(timeout: float, extra_settings: dict[str, Any] | None = None) -> float:
+    """When a crawl process of ``timeout`` seconds closes its crawl itself: 10% before the
+    hard kill, and at least a download timeout and some seconds more (as long as that leaves
+    half the time), since the close waits for the downloads in flight."""
+    from crawlers import settings as crawl_settings
+
+    download = float(
+        (extra_settings or {}).get("DOWNLOAD_TIMEOUT", crawl_settings.DOWNLOAD_TIMEOUT)
+    )
+    margin = max(timeout * 0.1, min(timeout * 0.5, download + 10.0))
+    return max(1.0, timeout - margin)
 
 
 def _process_error(
@@ -128,6 +141,45 @@ def _source_error(name: str, directory: Path, stats: dict[str, Any]) -> str | No
     if not (directory / "pages.jsonl.gz").exists():
         return f"crawl of {name} wrote no pages file"
     return None
+
+
+def _source_outcome(
+    name: str, directory: Path, failure: str | None, seconds: float
+) -> CrawlOutcome:
+    """One source's outcome. When its process failed as a whole (killed at the hard timeout,
+    crashed), a source whose spider had already closed keeps everything it wrote; one still
+    running keeps the pages it had written before the kill (crawlers.pipelines.salvage) and
+    counts as failed, with why: one source's trouble never costs another its pages."""
+    from crawlers.pipelines import salvage
+
+    stats = _read_json(directory / "stats.json")
+    error: str | None
+    salvaged = False
+    if failure is None:
+        error = _source_error(name, directory, stats)
+    else:
+        kept = salvage(directory)
+        if kept is None and (directory / "pages.jsonl.gz").exists():
+            # Its spider closed (and wrote its files) before the process failed.
+            error = _source_error(name, directory, stats)
+        else:
+            kept = kept or 0
+            salvaged = kept > 0
+            stats = {**stats, "finish_reason": "killed", "pages_salvaged": kept}
+            stats.setdefault("articles", kept)
+            error = f"{failure}; {name} was still crawling: {kept} pages fetched before, kept"
+    keep = error is None or salvaged
+    pages = directory / "pages.jsonl.gz"
+    return CrawlOutcome(
+        source=name,
+        ok=error is None,
+        pages_path=str(pages) if keep else None,
+        validators=_read_json(directory / "validators.json") if keep else {},
+        stats=stats,
+        error=error,
+        seconds=seconds,
+        rejected=read_rejected([directory / REJECTED_FILE]) if keep else [],
+    )
 
 
 def crawl_groups(sources: Iterable[Source], width: int, per_process: int) -> list[list[Source]]:
@@ -179,24 +231,7 @@ def crawl_sources(
     seconds = round(time.monotonic() - started, 3)
     names = ", ".join(s.name for s in sources)
     failure = _process_error(names, timeout, returncode, timed_out, tail)
-    outcomes = []
-    for source in sources:
-        part = dirs[source.name]
-        stats = _read_json(part / "stats.json")
-        error = failure or _source_error(source.name, part, stats)
-        outcomes.append(
-            CrawlOutcome(
-                source=source.name,
-                ok=error is None,
-                pages_path=str(part / "pages.jsonl.gz") if error is None else None,
-                validators=_read_json(part / "validators.json") if error is None else {},
-                stats=stats,
-                error=error,
-                seconds=seconds,
-                rejected=read_rejected([part / REJECTED_FILE]) if error is None else [],
-            )
-        )
-    return outcomes
+    return [_source_outcome(s.name, dirs[s.name], failure, seconds) for s in sources]
 
 
 def crawl_source(
@@ -254,13 +289,14 @@ def crawl_source(
         clear(frontier[0], frontier[1])
     seconds = time.monotonic() - started
 
-    part_stats = [_read_json(part / "stats.json") for part in parts]
     errors = []
-    for part, stats, (returncode, timed_out, tail) in zip(parts, part_stats, results, strict=True):
-        error = _process_error(source.name, timeout, returncode, timed_out, tail)
-        error = error or _source_error(source.name, part, stats)
-        if error:
-            errors.append(error)
+    part_stats = []
+    for part, (returncode, timed_out, tail) in zip(parts, results, strict=True):
+        failure = _process_error(source.name, timeout, returncode, timed_out, tail)
+        part_outcome = _source_outcome(source.name, part, failure, seconds)
+        part_stats.append(part_outcome.stats)
+        if part_outcome.error:
+            errors.append(part_outcome.error)
     # One process may find nothing left to do; the source failed only when none got through.
     ok = len(errors) < len(parts)
     pages = out / "pages.jsonl.gz"
