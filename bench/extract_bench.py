@@ -1,9 +1,14 @@
 """Extraction benchmark: this project's cleaning vs plain trafilatura, in the same run.
 
-    python bench/extract_bench.py AEB_DIR [--boilerplate DIR] [--repeats N] [--out FILE]
-                                          [--worst N]
+    python bench/extract_bench.py DATA [--boilerplate DIR] [--repeats N] [--out FILE]
+                                       [--worst N]
 
-AEB_DIR holds ``html/<id>.html.gz`` and ``ground-truth.json`` (Article Extraction Benchmark).
+DATA is a folder holding ``aeb/`` and ``wcxb-dev/`` (both are run), or one of them.
+``aeb/`` holds ``html/<id>.html.gz`` and ``ground-truth.json`` (Article Extraction Benchmark).
+``wcxb-dev/`` holds real pages of many kinds (``html/<id>.html.gz``, the bytes as served, and
+``ground-truth.json``, a list with ``page_type`` and ``main_content``): article-page word F1,
+article pages dropped or emptied, and the share of each other kind kept as an article. Each
+page is cleaned on its own, as a first visit to its site.
 The project side runs ``extract_page`` on every page and ``finish_source`` over all of them
 (pages are grouped per site inside it) with default options; pages the quality gates drop count
 as empty predictions. That is the main figure. An extra row, labelled as such, scores the same
@@ -31,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import trafilatura
+from w3lib.encoding import html_to_unicode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,7 +47,12 @@ from crawlers.clean import (  # noqa: E402
     extract_page,
     finish_source,
 )
-from crawlers.clean.evaluate import aeb_scores, evaluate_boilerplate, page_counts  # noqa: E402
+from crawlers.clean.evaluate import (  # noqa: E402
+    aeb_scores,
+    evaluate_boilerplate,
+    page_counts,
+    wcxb_scores,
+)
 from crawlers.records import Page  # noqa: E402
 
 DEFAULT_BOILERPLATE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "boilerplate"
@@ -55,6 +66,60 @@ def load_aeb(root: Path) -> list[tuple[str, str, str]]:
             html = fh.read()
         items.append((truth[page_id]["url"], html, truth[page_id]["articleBody"] or ""))
     return items
+
+
+def load_wcxb(root: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(url, html, gold) per page and the page kinds; bytes decoded as the crawler does (the
+    page's own declaration, else detection)."""
+    truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+    items, kinds = [], []
+    for entry in truth:
+        body = gzip.decompress((root / "html" / f"{entry['id']}.html.gz").read_bytes())
+        _, html = html_to_unicode(None, body)
+        items.append((entry["url"], html, entry.get("main_content") or ""))
+        kinds.append(entry["page_type"])
+    return items, kinds
+
+
+def run_project_per_page(items: list[tuple[str, str, str]]) -> list[str]:
+    """Every page finished as its own source: no site templates learned from other pages."""
+    texts = []
+    for page in extract_all(items):
+        articles, _ = finish_source([page], TemplateState.empty(), CleanOptions())
+        texts.append(articles[0].text if articles else "")
+    return texts
+
+
+def wcxb_rows(root: Path, repeats: int, worst: int) -> tuple[list[tuple], dict]:
+    items, kinds = load_wcxb(root)
+    expected = [gold for _, _, gold in items]
+    base_rates, proj_rates = [], []
+    baseline_texts: list[str] = []
+    project_texts: list[str] = []
+    for _ in range(repeats):
+        baseline_texts, rate = timed(run_baseline, items, 1)
+        base_rates.append(rate)
+        project_texts, rate = timed(run_project_per_page, items, 1)
+        proj_rates.append(rate)
+    ours = wcxb_scores(kinds, expected, project_texts)
+    base = wcxb_scores(kinds, expected, baseline_texts)
+    ours["pages_per_s"], base["pages_per_s"] = (
+        statistics.median(proj_rates), statistics.median(base_rates))  # fmt: skip
+    rows = [
+        ("wcxb article-page F1", ours["article_f1"], base["article_f1"]),
+        ("wcxb articles dropped/empty", ours["article_empty"], base["article_empty"]),
+        ("wcxb listing+collection kept", ours["listing_collection_kept"],
+         base["listing_collection_kept"]),  # fmt: skip
+    ]
+    for kind in ours["kept_as_article"]:
+        rows.append((f"wcxb {kind} kept", ours["kept_as_article"][kind],
+                     base["kept_as_article"][kind]))  # fmt: skip
+    rows.append(("wcxb pages/s (1 core)", ours["pages_per_s"], base["pages_per_s"]))
+    if worst:
+        article = [i for i, k in enumerate(kinds) if k == "article"]
+        print_worst([items[i] for i in article], [project_texts[i] for i in article],
+                    [baseline_texts[i] for i in article], worst)  # fmt: skip
+    return rows, {**ours, "baseline": base, "pages": len(items)}
 
 
 def extract_all(items: list[tuple[str, str, str]]) -> list[Extracted]:
@@ -113,14 +178,20 @@ def print_worst(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("aeb_dir", type=Path)
+    parser.add_argument("data", type=Path, help="folder with aeb/ and wcxb-dev/, or aeb/ itself")
     parser.add_argument("--boilerplate", type=Path, default=DEFAULT_BOILERPLATE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench-results/extract.json"))
     parser.add_argument("--worst", type=int, default=0, help="list the N worst pages")
     args = parser.parse_args(argv)
+    aeb_dir = args.data / "aeb" if (args.data / "aeb").is_dir() else args.data
+    wcxb_dir = next((d for d in (args.data / "wcxb-dev", args.data.parent / "wcxb-dev")
+                     if (d / "ground-truth.json").is_file()), None)  # fmt: skip
+    if not (aeb_dir / "ground-truth.json").is_file():
+        print(f"extract_bench: no AEB set (ground-truth.json) in {aeb_dir}", file=sys.stderr)
+        return 2
 
-    items = load_aeb(args.aeb_dir)
+    items = load_aeb(aeb_dir)
     expected = [gold for _, _, gold in items]
     # Interleave the two sides so that machine load affects both alike.
     base_rates, proj_rates = [], []
@@ -167,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
             ("held-out sentence recall", held["sentence_recall"], held_base["sentence_recall"]),
             ("held-out leak, first visit", first["held_out"]["leak_rate"], held_base["leak_rate"]),
         ]
+    wcxb: dict = {}
+    if wcxb_dir is not None:
+        wrows, wcxb = wcxb_rows(wcxb_dir, args.repeats, args.worst)
+        rows = rows[:4] + wrows + rows[4:]
     print(f"AEB: {len(items)} pages; project dropped {sum(dropped.values())}: {dict(dropped)}")
+    if wcxb:
+        print(f"wcxb-dev: {wcxb['pages']} pages, {wcxb['article_pages']} articles")
     print(
         f"boilerplate set: {bp['pages']} pages in {bp['families']} families, "
         f"{held['pages']} pages in held-out families {', '.join(held['families']) or '-'}"
@@ -207,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "aeb_dropped": dict(dropped),
         "boilerplate_pages": bp["pages"],
         "repeats": args.repeats,
+        "wcxb": wcxb,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

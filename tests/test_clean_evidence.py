@@ -121,3 +121,18 @@ def test_titles_are_bounded() -> None:
     page = extract_page(Page(url=url, final_url=url, source="s", status=200,
                              fetched_at=FETCHED, html=html))  # fmt: skip
     assert page.title is not None and len(page.title) <= MAX_TITLE_CHARS + 1
+
+
+def test_a_short_brief_with_strong_article_evidence_is_kept() -> None:
+    url = "https://notes.example/2024/03/06/coast-road-reopens/"
+    [article], _ = clean("brief.html", url)
+    assert 40 <= article.word_count < CleanOptions().min_words
+    # The same text with nothing that says "story" is too short to be one.
+    html = (FIXTURES / "brief.html").read_text(encoding="utf-8")
+    bare = html.replace('content="article"', 'content="website"').replace(
+        'name="author"', 'name="generator"').replace("article:published_time", "x")  # fmt: skip
+    page = Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED, html=bare)
+    rejected: list[Rejected] = []
+    articles, _ = finish_source([extract_page(page)], TemplateState.empty(), CleanOptions(),
+                                rejected)  # fmt: skip
+    assert not articles and [r.reason for r in rejected] == ["too_short"]

@@ -172,3 +172,50 @@ def evaluate_boilerplate(
         "per_family": families,
         "leaks": leaks,
     }
+
+
+_WORD = re.compile(r"\w+")
+
+
+def word_f1(expected: str, predicted: str) -> float:
+    """WCXB's page score: F1 of the bags of lower-cased ``\\w+`` tokens (an empty prediction
+    scores 0 on a page with content; both empty score 1)."""
+    exp = Counter(_WORD.findall(expected.lower()))
+    pred = Counter(_WORD.findall(predicted.lower()))
+    if not exp:
+        return 1.0 if not pred else 0.0
+    tp = sum((exp & pred).values())
+    if not tp:
+        return 0.0
+    precision, recall = tp / sum(pred.values()), tp / sum(exp.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def wcxb_scores(
+    kinds: list[str], expected: list[str], predicted: list[str]
+) -> dict[str, Any]:
+    """Article-page word F1, article pages emptied or dropped, and per other kind the share of
+    pages that came out as an article."""
+    article = [
+        word_f1(e, p) for k, e, p in zip(kinds, expected, predicted, strict=True) if k == "article"
+    ]
+    empty = sum(
+        1 for k, p in zip(kinds, predicted, strict=True) if k == "article" and not p.strip()
+    )
+    kept: dict[str, list[int]] = {}
+    for kind, text in zip(kinds, predicted, strict=True):
+        if kind != "article":
+            counts = kept.setdefault(kind, [0, 0])
+            counts[0] += bool(text.strip())
+            counts[1] += 1
+    listing = [kept.get(k, [0, 0]) for k in ("listing", "collection")]
+    listing_total = sum(n for _, n in listing)
+    return {
+        "article_pages": len(article),
+        "article_f1": sum(article) / len(article) if article else 0.0,
+        "article_empty": empty,
+        "kept_as_article": {k: c[0] / c[1] for k, c in sorted(kept.items())},
+        "listing_collection_kept": (
+            sum(k for k, _ in listing) / listing_total if listing_total else 0.0
+        ),
+    }

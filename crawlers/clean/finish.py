@@ -39,6 +39,12 @@ class CleanOptions:
     gates: bool = True
 
 
+# listing_score at or below this is strong evidence of an article (evidence.py), under which
+# a body of SHORT_ARTICLE_MIN_WORDS is enough.
+STRONG_ARTICLE_SCORE = -3.0
+SHORT_ARTICLE_MIN_WORDS = 40
+
+
 def article_id(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
@@ -58,8 +64,13 @@ def _gate(page: Extracted, lines: list[str], options: CleanOptions) -> str | Non
         return "listing"
     if page.link_density > options.max_link_density:
         return "link_heavy"
-    if word_count("\n".join(lines)) < options.min_words:
-        return "too_short"
+    words = word_count("\n".join(lines))
+    if words < options.min_words:
+        # A brief is short: with strong evidence of an article (announced by the source's
+        # feed or sitemap, typed as an article, dated and signed) fewer words will do.
+        strong = page.listing_score <= STRONG_ARTICLE_SCORE
+        if not strong or words < min(options.min_words, SHORT_ARTICLE_MIN_WORDS):
+            return "too_short"
     return None
 
 
