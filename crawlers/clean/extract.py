@@ -186,11 +186,15 @@ class _Anchors:
         return any(a in low for a in self.by_length[start:end])
 
 
-def _trafilatura_text(tree: HtmlElement, url: str, out: Extracted, **options: bool) -> str:
+def _trafilatura_text(
+    tree: HtmlElement, url: str, out: Extracted, *, favor_precision: bool = False,
+    favor_recall: bool = False, fast: bool = False,
+) -> str:  # fmt: skip
     try:
         doc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, with_metadata=False, **options
-        )
+            tree, url=url, include_comments=False, with_metadata=False,
+            favor_precision=favor_precision, favor_recall=favor_recall, fast=fast,
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
         out.error = f"trafilatura: {type(exc).__name__}"
         return ""
