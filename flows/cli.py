@@ -58,10 +58,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds.select(args.source)
         from flows.config import resolve_settings
 
-        resolve_settings({"output": args.output}, seeds)
+        settings = resolve_settings({"output": args.output}, seeds)
     except (SeedsError, ValueError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    if (failed := _check_output(settings.output)) is not None:
+        return failed
     if (failed := _prefect_api()) is not None:
         return failed
     from flows.pipeline import news_pipeline
@@ -86,6 +88,20 @@ def _progress(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any
     if not StatusLine.wanted():
         return contextlib.nullcontext()
     return StatusLine(quiet_info=not getattr(args, "verbose", False))
+
+
+def _check_output(uri: str) -> int | None:
+    """Refuse an output root that cannot take the run's output before any work starts: exit 2
+    for a file, an unwritable directory, a missing bucket; 1 for a store that does not answer
+    (within the S3 time budget, see flows/storage.py)."""
+    from flows.storage import OutputRootError, check_output_root
+
+    try:
+        check_output_root(uri)
+    except OutputRootError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT if exc.bad_input else EXIT_FAILED
+    return None
 
 
 def _prefect_api() -> int | None:
@@ -138,9 +154,14 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         for value in (args.since, args.until):
             if value:
                 date.fromisoformat(value)
+        from flows.config import resolve_settings
+
+        settings = resolve_settings({"output": args.output}, seeds)
     except (SeedsError, ValueError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    if (failed := _check_output(settings.output)) is not None:
+        return failed
     if (failed := _prefect_api()) is not None:
         return failed
     from flows.pipeline import news_reextract

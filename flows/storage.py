@@ -334,16 +334,44 @@ def _error_code(exc: Exception) -> str:
     return code
 
 
+# How long S3 requests may take, so that an endpoint that is down, or that accepts connections
+# and never answers, fails a run in about a minute instead of holding it (README, "Writing to
+# S3"). Each request waits at most CONNECT seconds to connect and READ seconds for each
+# answer; botocore makes up to MAX_ATTEMPTS tries (backoff with jitter on throttling, 5xx,
+# resets, timeouts); an operation that still meets a dead endpoint is tried again until
+# OUTAGE seconds have passed since it started (a restart of the store is waited out), and then
+# fails. After that, operations of the same storage fail at once (no retries) for OUTAGE
+# seconds, so that the clean-up of a failed run does not wait the budget out again.
+S3_CONNECT_TIMEOUT = 5.0  # NEWSDEDUP_S3_CONNECT_TIMEOUT
+S3_READ_TIMEOUT = 20.0  # NEWSDEDUP_S3_READ_TIMEOUT
+S3_MAX_ATTEMPTS = 3  # NEWSDEDUP_S3_MAX_ATTEMPTS
+S3_OUTAGE_SECONDS = 60.0  # NEWSDEDUP_S3_OUTAGE_SECONDS
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw[:40]!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw[:40]!r} must not be negative")
+    return value
+
+
 def s3_client_config(max_attempts: int | None = None) -> Any:
     """Retries with exponential backoff and jitter on throttling, 5xx, resets and refused
     connections (botocore's ``standard`` mode), and timeouts so that a hung endpoint fails."""
     from botocore.config import Config
 
-    attempts = max_attempts or int(os.environ.get("NEWSDEDUP_S3_MAX_ATTEMPTS", "10"))
+    attempts = max_attempts or int(_env_number("NEWSDEDUP_S3_MAX_ATTEMPTS", S3_MAX_ATTEMPTS))
     return Config(
-        retries={"mode": "standard", "max_attempts": attempts},
-        connect_timeout=float(os.environ.get("NEWSDEDUP_S3_CONNECT_TIMEOUT", "5")),
-        read_timeout=float(os.environ.get("NEWSDEDUP_S3_READ_TIMEOUT", "60")),
+        # total_max_attempts counts the first try too (botocore's max_attempts does not).
+        retries={"mode": "standard", "total_max_attempts": max(1, attempts)},
+        connect_timeout=_env_number("NEWSDEDUP_S3_CONNECT_TIMEOUT", S3_CONNECT_TIMEOUT),
+        read_timeout=_env_number("NEWSDEDUP_S3_READ_TIMEOUT", S3_READ_TIMEOUT),
         tcp_keepalive=True,
     )
 
@@ -376,8 +404,11 @@ class S3Storage(Storage):
         # How long an unreachable endpoint is waited out beyond botocore's own retries.
         self.outage_seconds = float(
             outage_seconds if outage_seconds is not None
-            else os.environ.get("NEWSDEDUP_S3_OUTAGE_SECONDS", "60")
+            else _env_number("NEWSDEDUP_S3_OUTAGE_SECONDS", S3_OUTAGE_SECONDS)
         )
+        # Set when an operation gave up on a dead endpoint: until then, fail without retrying.
+        self._down_until = 0.0
+        self._down_error: BaseException | None = None
         # Set once the store has answered that it does not implement conditional writes.
         self.conditional_writes_supported = True
 
@@ -393,17 +424,30 @@ class S3Storage(Storage):
 
         retryable = (bce.EndpointConnectionError, bce.ConnectionClosedError,
                      bce.ConnectTimeoutError, bce.ReadTimeoutError)
-        deadline = time.monotonic() + self.outage_seconds
+        started = time.monotonic()
+        self._fail_if_down()
+        deadline = started + self.outage_seconds
         delay = 0.5
         while True:
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                self._down_until, self._down_error = 0.0, None
+                return result
             except retryable as exc:
                 if time.monotonic() + delay > deadline:
+                    self._down_until = time.monotonic() + self.outage_seconds
+                    self._down_error = exc
+                    log.error("S3 endpoint %s gave no answer for %.0fs: giving up",
+                              getattr(self.client.meta, "endpoint_url", "?"),
+                              time.monotonic() - started)
                     raise
                 log.warning("S3 endpoint unreachable (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay * (0.5 + random.random() / 2))
                 delay = min(delay * 2, 10.0)
+
+    def _fail_if_down(self) -> None:
+        if time.monotonic() < self._down_until and self._down_error is not None:
+            raise self._down_error  # given up on moments ago: do not wait the budget out again
 
     def _full(self, key: str) -> str:
         _check_key(key)
@@ -504,6 +548,7 @@ class S3Storage(Storage):
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
         try:
+            self._fail_if_down()
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for obj in page.get("Contents", []):
@@ -585,6 +630,55 @@ class _RangedObject(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+class OutputRootError(ValueError):
+    """The output root cannot take a run's output. ``bad_input`` tells a root that is wrong as
+    given (a file, not writable, no such bucket, access denied) from one that did not answer."""
+
+    def __init__(self, message: str, bad_input: bool = True) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
+
+
+_BAD_INPUT_CODES = {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                    "AllAccessDisabled", "InvalidBucketName", "403"}
+
+
+def check_output_root(uri: str | os.PathLike[str] | Storage | None) -> Storage:
+    """The output root's storage, once it has shown it can be written: a directory is created
+    if need be and a probe file written and removed; a bucket is listed. Raises
+    :class:`OutputRootError` saying what is wrong where, before a run starts any work."""
+    try:
+        storage = open_storage(uri)
+    except ValueError as exc:
+        raise OutputRootError(str(exc)) from None
+    if isinstance(storage, LocalStorage):
+        root = storage.root
+        blocker = next((p for p in (root, *root.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            where = "is" if blocker == root else f"is under {blocker}, which is"
+            raise OutputRootError(f"output root {root} {where} a file, not a directory")
+        probe = root / f".newsdedup-probe-{uuid.uuid4().hex}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise OutputRootError(
+                f"output root {root} is not writable: {exc.strerror or exc}"
+            ) from None
+        return storage
+    try:
+        next(iter(storage.list("_state/")), None)
+    except StorageError as exc:
+        cause = exc.cause if isinstance(exc.cause, Exception) else None
+        code = _error_code(cause) if cause is not None else ""
+        raise OutputRootError(
+            f"output root {storage.uri} cannot be used: {exc.cause}",
+            bad_input=code in _BAD_INPUT_CODES,
+        ) from None
+    return storage
 
 
 def open_storage(uri: str | os.PathLike[str] | Storage | None = None) -> Storage:
