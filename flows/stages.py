@@ -6,6 +6,7 @@ stage can be called and tested without Prefect.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -488,13 +489,12 @@ def clean_stage(
         results: Iterable[Extraction] = extract_all()
     else:
         results = (extract_bounded(p, limits) for p in pages)
-    for source_name, _url, extracted, reason, error in results:
+    for source_name, url, extracted, reason, error in results:
         progress.add(extracted=1)
         if reason is not None:
             failures.setdefault(source_name, Counter())[reason] += 1
             log.warning("page dropped (%s): %s", reason, error)
-            url = error.split(": ", 1)[0]  # _extract_safely says "<url>: <error>"
-            rejected.append(_extraction_error(source_name, url, "extraction_error"))
+            rejected.append(_extraction_error(source_name, url, reason))
             continue
         by_source.setdefault(source_name, []).append(extracted)
     articles: list[Article] = []
@@ -566,7 +566,23 @@ def _site_of(url: str | None) -> str:
 def cross_site_canonical(art: Article) -> bool:
     """Whether the page's ``rel=canonical`` names a page of another site: a syndicated copy
     of that site's story (same-site canonicals are aliases of one page)."""
-    return bool(art.canonical_url) and _site_of(art.canonical_url) != _site_of(art.url)
+    from crawlers.classify import listing_url
+
+    if not art.canonical_url or _site_of(art.canonical_url) == _site_of(art.url):
+        return False
+    return not listing_url(art.canonical_url)  # a home page or section is no story's page
+
+
+def _own_page_if_canonical_is_a_listing(art: Article) -> Article:
+    """The article keyed by its own URL when its ``rel=canonical`` names a listing (a site's
+    home page, a section): a misconfigured canonical, which would otherwise fold every page
+    of the site into one story."""
+    from crawlers.classify import listing_url
+    from crawlers.clean.finish import article_id as page_id
+
+    if not art.canonical_url or art.canonical_url == art.url or not listing_url(art.canonical_url):
+        return art
+    return dataclasses.replace(art, article_id=page_id(art.url))
 
 
 def _dropped(art: Article, reason: str, run_id: str) -> dict[str, Any]:
@@ -620,6 +636,7 @@ def dedup_stage(
     same_page = 0
     # Pages on their canonical URL's own site first: of a group sharing a canonical URL, the
     # story is the page of the site it names.
+    articles = [_own_page_if_canonical_is_a_listing(a) for a in articles]
     for art in sorted(articles, key=cross_site_canonical):
         if cross_site_canonical(art):
             copies.append(art)

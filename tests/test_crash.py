@@ -23,6 +23,7 @@ import pytest
 from flows.demo import DemoNetwork
 from flows.publish import load_catalog
 from flows.read import read_table
+from flows.schema import TABLES
 from flows.storage import CRASH_ENV, CRASH_EXIT_STATUS, CRASH_POINTS, S3Storage, Storage
 
 pytestmark = pytest.mark.slow
@@ -123,7 +124,7 @@ def test_rerun_after_a_crash_publishes_every_story_once(
     for manifest in ok_runs:
         for obj in manifest["objects"]:
             assert len(store.get(obj["key"])) == obj["bytes"], obj["key"]
-    data_objects = sorted(k for t in ("articles/", "duplicates/") for k in store.list(t))
+    data_objects = sorted(k for t in TABLES for k in store.list(f"{t}/"))
     assert data_objects == sorted(catalog.live)
     # The crashed run's manifest, when it got that far, is still there and still readable.
     if point in ("after-manifest", "during-state"):

@@ -115,3 +115,11 @@ def test_earlier_stages_drops_are_passed_through_with_the_run_id():
         ("http://gazette.example/?tag=harbour", "listing_url", "crawl", RUN),
         ("http://x/", "listing_url", "crawl", RUN),
     ]
+
+
+def test_a_canonical_naming_a_home_page_does_not_fold_a_site_into_one_story():
+    batch = articles("home_canonical_a", "home_canonical_b", "foreign_home_canonical")
+    out = dedup_stage(batch, ReprintIndex(DedupConfig()), {}, RUN, now=T0)
+    assert sorted(r["url"] for r in out.articles) == sorted(a.url for a in batch)
+    assert out.duplicates == [] and out.rejected == []
+    assert len({r["article_id"] for r in out.articles}) == 3
