@@ -48,7 +48,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         )
     print(
         f"total: {summary['pages']} pages, {summary['articles']} new stories, "
-        f"{summary['duplicates']} duplicates; manifest {summary['manifest']}"
+        f"{summary['duplicates']} duplicates, {summary.get('rejected', 0)} rejected "
+        f"(read --table rejected); manifest {summary['manifest']}"
     )
 
 
