@@ -413,6 +413,32 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_state(args: argparse.Namespace) -> int:
+    """``state check``: is the run state readable; ``state repair``: make it so (see
+    flows/repair.py and the README's 'Recovering damaged state')."""
+    from flows.repair import check_state, repair_state
+    from flows.state import RunInProgress
+    from flows.storage import open_storage
+
+    try:
+        storage = open_storage(_root(args.uri))
+        if args.action == "check":
+            report = check_state(storage)
+        else:
+            report = repair_state(storage, dry_run=args.dry_run)
+    except RunInProgress as exc:
+        _err(str(exc))
+        return EXIT_LOCKED
+    except Exception as exc:  # noqa: BLE001 - storage errors say what and where
+        _err(f"cannot {args.action} the state of {_root(args.uri)}: {exc}")
+        return EXIT_FAILED
+    print("\n".join(report.lines()))
+    if args.action == "check" and not report.sound:
+        _err(f"the state is damaged; to recover: newsdedup state repair {storage.uri}")
+        return EXIT_FAILED
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from flows.deploy import deploy
 
@@ -532,6 +558,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-versions", type=int, default=5)
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser("state", help="check or repair the run state under _state/")
+    p.add_argument("action", choices=["check", "repair"])
+    p.add_argument(
+        "uri", nargs="?", help=f"output root (default $NEWSDEDUP_OUTPUT or {DEFAULT_OUTPUT})"
+    )
+    p.add_argument("--dry-run", action="store_true", help="repair: say what would be done")
+    p.set_defaults(func=cmd_state)
 
     p = sub.add_parser("deploy", help="register the Prefect deployments (needs PREFECT_API_URL)")
     p.add_argument("--prefect-file", default="flows/prefect.yaml")

@@ -428,6 +428,30 @@ def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> 
     return produce
 
 
+def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
+    """The seen URLs, site templates and dedup index of the loaded state; a blob that cannot
+    be read is named in a StateError that says how to recover (``newsdedup state repair``)."""
+    from crawlers.clean import TemplateState
+    from flows.state import damaged
+
+    def blob(name: str, read: Any) -> Any:
+        try:
+            return read()
+        except Exception as exc:  # noqa: BLE001 - any failure to read a blob is damage
+            key = state.storage.url_for(f"_state/v/{state.version}/{name}")
+            raise damaged(state.storage, f"{key} cannot be read: {exc}") from exc
+
+    seen = blob(STATE_SEEN, lambda: load_seen(blobs.get(STATE_SEEN)))
+    templates = blob(
+        STATE_TEMPLATES, lambda: TemplateState.from_bytes(blobs.get(STATE_TEMPLATES, b""))
+    )
+    if settings.redis_url:
+        index = open_index(blobs, settings, state.storage.uri)  # not in _state/: no repair
+    else:
+        index = blob(STATE_DEDUP, lambda: open_index(blobs, settings, state.storage.uri))
+    return seen, templates, index
+
+
 def _run_locked(
     storage: Any,
     run_id: str,
@@ -440,7 +464,6 @@ def _run_locked(
 ) -> dict[str, Any]:
     """Everything a run does while holding the lock. ``produce`` makes the run's crawl
     outcomes and cleaned articles (default: crawl and clean the sources)."""
-    from crawlers.clean import TemplateState
     from flows.publish import sweep_orphans
     from flows.state import StateStore
 
@@ -449,9 +472,7 @@ def _run_locked(
     sweep_orphans(storage, older_than=timedelta(0))
     state = StateStore(storage)
     blobs = state.load()
-    seen = load_seen(blobs.get(STATE_SEEN))
-    templates = TemplateState.from_bytes(blobs.get(STATE_TEMPLATES, b""))
-    index = open_index(blobs, settings, storage.uri)
+    seen, templates, index = _read_state(state, blobs, settings)
     recovered = recover_unrecorded_runs(storage, state.version, seen, index)
     if recovered:
         _logger().warning(

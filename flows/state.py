@@ -34,6 +34,16 @@ class StateError(RuntimeError):
     """The stored state is unusable (a missing or damaged blob of the current version)."""
 
 
+RECOVERY = "README, 'Recovering damaged state'"
+
+
+def damaged(storage: Storage, problem: str) -> StateError:
+    """A :class:`StateError` naming the damaged object and how to recover from it."""
+    return StateError(
+        f"{problem}. To recover, run: newsdedup state repair {storage.uri} ({RECOVERY})"
+    )
+
+
 class StateConflict(RuntimeError):
     """Another writer committed state since this one loaded it."""
 
@@ -71,7 +81,9 @@ class StateStore:
             if not isinstance(pointer, dict) or not isinstance(pointer.get("blobs"), dict):
                 raise ValueError("no blobs")
         except ValueError as exc:
-            raise StateError(f"{self.storage.url_for(POINTER_KEY)} is damaged: {exc}") from exc
+            raise damaged(
+                self.storage, f"{self.storage.url_for(POINTER_KEY)} is damaged: {exc}"
+            ) from exc
         return pointer, etag
 
     def load(self) -> dict[str, bytes]:
@@ -87,11 +99,19 @@ class StateStore:
             try:
                 data = self.storage.get(info["key"])
             except NotFound as exc:
-                raise StateError(
-                    f"state version {pointer.get('version')} lacks blob {name!r}: {exc}"
+                raise damaged(
+                    self.storage,
+                    f"state version {pointer.get('version')} lacks blob {name!r}: {exc}",
+                ) from exc
+            except (KeyError, TypeError, ValueError) as exc:  # a malformed entry
+                raise damaged(
+                    self.storage, f"{self.storage.url_for(POINTER_KEY)} is damaged: {exc!r}"
                 ) from exc
             if _sha256(data) != info.get("sha256"):
-                raise StateError(f"state blob {info['key']} does not match its checksum")
+                raise damaged(
+                    self.storage,
+                    f"state blob {self.storage.url_for(info['key'])} does not match its checksum",
+                )
             blobs[name] = data
         self._base_etag, self.version = etag, pointer.get("version")
         return blobs
