@@ -7,7 +7,9 @@ PY := $(BIN)/python
 DATA ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck system-deps bench bench-crawl bench-extract bench-dedup bench-read clean
+INSTALL_CHECK_VENV ?= /tmp/newsdedup-install-check
+
+.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-read clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +36,14 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The project installs and cleans a page with the pip that a fresh `python3 -m venv` brings
+# (not upgraded): every package it imports is declared directly, whatever that pip resolves.
+install-check:
+	$(PYTHON) -m venv --clear $(INSTALL_CHECK_VENV)
+	$(INSTALL_CHECK_VENV)/bin/python -m pip --version
+	$(INSTALL_CHECK_VENV)/bin/python -m pip install --quiet -e .
+	$(INSTALL_CHECK_VENV)/bin/python tests/install_check.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check crawlers flows dedup tests bench
