@@ -201,7 +201,9 @@ class IndexBase(ABC):
         return Candidates(
             np.concatenate([cand.doc, qd]),
             cand.entry_ids + [self._staged[s].id for s in se],
-            np.concatenate([cand.sigs, np.stack([self._staged[s].sig for s in se])]),
+            np.concatenate(
+                [cand.sigs, np.stack([self._staged[s].sig for s in se]).astype(cand.sigs.dtype)]
+            ),
             np.concatenate([cand.sizes, [self._staged[s].size for s in se]]).astype(np.int64),
         )
 
@@ -251,7 +253,10 @@ class IndexBase(ABC):
             cand = self._candidates(prep.keys[pending])
             if len(cand.doc):
                 rows = pending[cand.doc]
-                jac = np.count_nonzero(cand.sigs == prep.sigs[rows], axis=1) / cfg.num_perm
+                # An index may keep only the low bits of each MinHash value (b-bit MinHash,
+                # dedup.segments): compare the batch's signatures truncated the same way.
+                mine = prep.sigs[rows].astype(cand.sigs.dtype, copy=False)
+                jac = np.count_nonzero(cand.sigs == mine, axis=1) / cfg.num_perm
                 size_doc = prep.sizes[rows]
                 con = estimated_containment(jac, size_doc, cand.sizes)
                 ok = accept(cfg, size_doc, cand.sizes, jac, con)
