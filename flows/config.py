@@ -27,7 +27,7 @@ class PipelineSettings:
     crawl_timeout: float = 900.0  # hard limit for one source's crawl process, seconds
     concurrency: int = 0  # parallel crawl processes; 0 means one per CPU core
     # Sources crawled side by side in one crawl process (one process start-up for all of them;
-    # a process that hangs past crawl_timeout fails them all); 1: a process per source.
+    # a process killed at crawl_timeout fails those still crawling); 1: a process per source.
     sources_per_crawl: int = 16
     user_agent: str | None = None
     min_words: int = 80

@@ -211,8 +211,9 @@ def crawl_sources(
 
     One process start-up (about a second of CPU: Python, Scrapy, Twisted) serves the whole
     group, and the sources' polite, mostly idle crawls overlap. The process gets ``timeout``
-    seconds; each crawl closes itself a little before, so a hard kill (which fails every
-    source of the group) only happens when a crawl hangs past its own deadline.
+    seconds; each crawl closes itself a little before, so a hard kill only happens when a
+    crawl hangs past its own deadline, and then fails only the sources still crawling (which
+    keep the pages they had written; see :func:`_source_outcome`).
     """
     lone = len(sources) == 1
     label = sources[0].name if lone else f"{sources[0].name} (+{len(sources) - 1})"
