@@ -165,8 +165,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     The n-th retry of a request waits ``NEWSDEDUP_RETRY_BACKOFF * 2**(n-1)`` seconds (plus up
     to 25% jitter, at most ``NEWSDEDUP_RETRY_BACKOFF_MAX``), or the server's ``Retry-After``
-    when that is longer. A ``Retry-After`` beyond ``NEWSDEDUP_RETRY_AFTER_MAX`` is not
-    waited out inside a crawl: the request is given up (the next scheduled run comes back).
+    when that is longer. A wait that would end past the crawl's soft close (with
+    ``DOWNLOAD_TIMEOUT`` to spare) is not started: the request is deferred to the next run
+    (:class:`CrawlDeadline`). Without a deadline, a ``Retry-After`` beyond
+    ``NEWSDEDUP_RETRY_AFTER_MAX`` is not waited out either: the request is given up (the
+    response goes on as the site's error, and the next scheduled run comes back).
     On 429 and 503 with ``Retry-After`` the whole site slows down: its download delay is
     raised to that value (AutoThrottle eases it off again as responses come back healthy).
 
@@ -201,7 +204,6 @@ class BackoffRetryMiddleware(RetryMiddleware):
             retry_after is not None
             and deadline is not None
             and retry_after + self.download_timeout > deadline.remaining()
-            and retry_after <= self.retry_after_max
         ):
             # Longer than this run has left: not waited out, the next run comes back.
             raise deadline.defer(request, f"Retry-After {retry_after:.0f}s outlasts the crawl")

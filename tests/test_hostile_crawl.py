@@ -303,8 +303,9 @@ def test_retry_after_longer_than_the_run_is_deferred(tmp_path):
         fine = article_paths(3)
         serve_articles(site, fine)
         site.on("/news/throttled-story-of-the-day", (429, {"Retry-After": "100"}, b"later"))
-        site.on("/sitemap.xml", (200, XML, sitemap(
-            [site.base + p for p in [*fine, "/news/throttled-story-of-the-day"]])))  # fmt: skip
+        site.on("/news/closed-until-tomorrow", (503, {"Retry-After": "86400"}, b"closed"))
+        listed = [*fine, "/news/throttled-story-of-the-day", "/news/closed-until-tomorrow"]
+        site.on("/sitemap.xml", (200, XML, sitemap([site.base + p for p in listed])))
         seeds_file(tmp_path / "seeds.yaml", "throttled", sitemaps=[f"{site.base}/sitemap.xml"])
         started = time.monotonic()
         # 100 s is within NEWSDEDUP_RETRY_AFTER_MAX (120 s) but beyond a 20 s crawl.
@@ -314,8 +315,9 @@ def test_retry_after_longer_than_the_run_is_deferred(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert seconds < 15, seconds  # not waited out, and the crawl did not wait for its close
     assert result.stats["finish_reason"] == "finished"
-    assert result.stats["deferred"] == 1
+    assert result.stats["deferred"] == 2
     assert site.paths().count("/news/throttled-story-of-the-day") == 1
+    assert site.paths().count("/news/closed-until-tomorrow") == 1
     assert sorted(result.urls) == sorted(site.base + p for p in fine)
     assert result.stats["errors"] == {}
 
@@ -451,6 +453,25 @@ def test_pages_without_a_charset_are_read_as_windows_1252(tmp_path):
     assert utf8.encoding == "utf-8" and "Crème brûlée" in utf8.html
     declared = result.page(site.base + paths[2])
     assert declared.encoding == "cp1250" and "Příliš žluťoučký kůň" in declared.html
+
+
+def test_other_download_handlers_are_off():
+    from crawlers import settings
+
+    assert settings.DOWNLOAD_HANDLERS == {"file": None, "ftp": None, "s3": None, "data": None}
+
+
+def test_guess_html_charset():
+    from crawlers.middlewares import guess_html_charset
+
+    latin = "<html><body><p>La crème brûlée du café, naïve et légère.</p></body></html>"
+    assert guess_html_charset(latin.encode("cp1252")) == "cp1252"
+    assert guess_html_charset(latin.encode("utf-8")) is None  # left to Scrapy: UTF-8
+    assert guess_html_charset(b"<html>plain ascii</html>") is None
+    russian = "<html><body><p>" + "Привет, это новости дня. " * 20 + "</p></body></html>"
+    assert guess_html_charset(russian.encode("cp1251")) not in (None, "cp1252")
+    czech = '<html lang="cs"><body><p>' + "Příliš žluťoučký kůň úpěl ďábelské ódy. " * 5
+    assert guess_html_charset(czech.encode("cp1250")) != "cp1252"
 
 
 def test_guard_helpers():
