@@ -213,9 +213,8 @@ class NetworkGuardMiddleware:
 
     def _refuse(self, request: Request, reason: str) -> BlockedAddress:
         self._inc(BLOCKED_STAT)
-        return BlockedAddress(
-            f"network guard refused {request.url}: {reason} (use --allow-private for local sites)"
-        )
+        hint = "" if "metadata" in reason else " (use --allow-private for local sites)"
+        return BlockedAddress(f"network guard refused {request.url}: {reason}{hint}")
 
     def _refuse_scheme(self, url: str, scheme: str, redirect: bool = False) -> BlockedScheme:
         self._inc(f"{BLOCKED_SCHEME_STAT}/{scheme or 'none'}")

@@ -170,6 +170,7 @@ class NewsSpider(scrapy.Spider):
         # Bounds on what feeds and sitemaps can make the spider fetch and hold (settings
         # NEWSDEDUP_MAX_DISCOVERY_*, set in from_crawler).
         self.discovery_docs = 0  # feed and sitemap documents requested in this run
+        self.scheme_warnings = 0
         self.max_discovery_docs = 50
         self.max_sitemap_depth = 2
         self.max_doc_entries = 50_000
@@ -378,10 +379,13 @@ class NewsSpider(scrapy.Spider):
                 continue
             scheme = url_scheme(url)
             if scheme not in ALLOWED_SCHEMES:
-                # Never file://, ftp://, s3://...: counted like the guard's refusals.
+                # Never file://, ftp://, s3://...: counted like the guard's refusals (and
+                # logged a few times only: a sitemap may list thousands).
                 self._count(f"blocked_scheme/{scheme or 'none'}")
-                self.logger.warning("sitemap %s names %s: only http(s) is fetched",
-                                    response.url, url)  # fmt: skip
+                self.scheme_warnings += 1
+                if self.scheme_warnings <= 5:
+                    self.logger.warning("sitemap %s names %s: only http(s) is fetched",
+                                        response.url, url)  # fmt: skip
                 continue
             if _site(url) not in self.domains:
                 self._count("skipped/out_of_scope")
