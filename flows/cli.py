@@ -394,7 +394,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     from flows.maintenance import prune
-    from flows.state import RunInProgress
+    from flows.state import RunInProgress, StateError
 
     try:
         report = prune(
@@ -409,6 +409,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    except StateError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     print("\n".join(report.lines()))
     return 0
 

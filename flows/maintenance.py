@@ -34,7 +34,7 @@ from flows.publish import (
     sweep_orphans,
 )
 from flows.schema import TABLES, conform, schema_for
-from flows.state import POINTER_KEY, RunLock, StateError, StateStore
+from flows.state import POINTER_KEY, RunLock, StateStore, damaged
 from flows.storage import NotFound, Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def state_version(storage: Storage) -> str | None:
     except NotFound:
         return None
     except ValueError as exc:
-        raise StateError(f"{storage.url_for(POINTER_KEY)} is damaged: {exc}") from exc
+        raise damaged(storage, f"{storage.url_for(POINTER_KEY)} is damaged: {exc}") from exc
     version = pointer.get("version") if isinstance(pointer, dict) else None
     return str(version) if version else None
 

@@ -154,3 +154,15 @@ def test_state_check_and_repair_from_the_command_line(tmp_path):
     out = cli("check")
     assert out.returncode == 0 and "sound" in out.stdout
     assert gzip.decompress(storage.get(f"_state/v/{V1}/{STATE_SEEN}"))  # untouched
+
+
+def test_prune_of_damaged_state_says_how_to_recover(tmp_path):
+    from flows.storage import LocalStorage
+
+    root = tmp_path / "lake"
+    storage = committed(LocalStorage(root))
+    DAMAGE["pointer garbage"](storage)
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "prune", str(root)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "current.json is damaged" in out.stderr and "state repair" in out.stderr
