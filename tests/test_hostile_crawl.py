@@ -275,12 +275,17 @@ def test_broken_and_oversized_sitemaps_are_named_errors(tmp_path):
         # 30 MB of whitespace in 30 KB: past NEWSDEDUP_MAX_DISCOVERY_BYTES once inflated.
         site.on("/bomb.xml.gz", (200, gz, gzip.compress(b" " * 30_000_000)))
         site.on("/good.xml.gz", (200, gz, good))
-        paths = ["/truncated.xml.gz", "/corrupt.xml.gz", "/bomb.xml.gz", "/good.xml.gz"]
+        # The same bomb as a Content-Encoding, and 11 MB of plain XML on the wire.
+        site.on("/encoded-bomb.xml", (200, {**XML, "Content-Encoding": "gzip"},
+                                      gzip.compress(b" " * 30_000_000)))  # fmt: skip
+        site.on("/huge.xml", (200, XML, b"<urlset>" + b" " * 11_000_000 + b"</urlset>"))
+        paths = ["/truncated.xml.gz", "/corrupt.xml.gz", "/bomb.xml.gz", "/good.xml.gz",
+                 "/encoded-bomb.xml", "/huge.xml"]  # fmt: skip
         seeds_file(tmp_path / "seeds.yaml", "gz", sitemaps=[site.base + p for p in paths])
         result = run_crawl(tmp_path / "seeds.yaml", "gz", tmp_path / "out", *FAST, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.urls == [site.base + fine[0]]
-    assert result.stats["errors"] == {"sitemap_gzip": 2, "sitemap_too_large": 1}
+    assert result.stats["errors"] == {"sitemap_gzip": 2, "sitemap_too_large": 3}
 
 
 def test_only_a_broken_sitemap_is_reported_with_its_error(tmp_path):
