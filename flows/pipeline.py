@@ -348,6 +348,13 @@ def _start_run(
                 )
             except Exception as inner:  # noqa: BLE001 - the storage itself may be what failed
                 logger.error("could not record the failed run %s: %s", run_id, inner)
+            if isinstance(exc, StateError):
+                # Damaged state is no bug to trace: the message names the object and the way
+                # out (newsdedup state repair); the CLI prints it and exits 1.
+                from prefect.states import Failed
+
+                logger.error("%s", exc)
+                return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
             raise
     _write_report(summary, storage)
     # The flow run's state says how the run went: a run whose every source failed is Failed

@@ -166,3 +166,23 @@ def test_prune_of_damaged_state_says_how_to_recover(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "current.json is damaged" in out.stderr and "state repair" in out.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_run_on_damaged_state_names_it_without_a_traceback(tmp_path, prefect_server):
+    from flows.storage import LocalStorage
+    from tests.conftest import data_path
+
+    root = tmp_path / "lake"
+    storage = committed(LocalStorage(root))
+    DAMAGE["checksum mismatch"](storage)
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--seeds", str(data_path("seeds", "good.yaml")),
+         "--output", str(root)],
+        capture_output=True, text=True, timeout=110,
+        env={**os.environ, **prefect_server.env()},
+    )
+    assert out.returncode == 1, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("newsdedup: run failed: StateError:") and "templates.bin" in last
+    assert f"newsdedup state repair {root}" in last and "Traceback" not in out.stderr
