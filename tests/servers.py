@@ -297,6 +297,9 @@ class FixtureSites:
 
         def page(name: str, path: str) -> tuple[int, str, bytes]:
             routes = yaml.safe_load((root / name / "routes.yaml").read_text())
+            # Like most servers, ignore the tracking parameters a link may carry.
+            path = re.sub(r"[?&](?:utm_[a-z]+|fbclid)=[^&]*", "", path)
+            path = path if "?" in path or "&" not in path else path.replace("&", "?", 1)
             route, groups = routes.get(path), ()
             for key, target in routes.items():  # "re:<pattern>": {1}... in the file are groups
                 if route is None and key.startswith("re:") and (m := re.fullmatch(key[3:], path)):
