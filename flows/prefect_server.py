@@ -118,4 +118,6 @@ def ensure_api() -> TemporaryServer | None:
         return None
     server = TemporaryServer().start()
     os.environ["PREFECT_API_URL"] = server.api_url
+    # It serves no UI: no "View at <link>" lines that lead nowhere.
+    os.environ.setdefault("PREFECT_UI_URL", "")
     return server
