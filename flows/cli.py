@@ -309,7 +309,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from flows import stages
 
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _err(f"--output {out}: cannot create the folder: {exc.strerror or exc}")
+        return EXIT_BAD_INPUT
     status = 0
     for src in chosen:
         outcome = stages.crawl_source(src, args.seeds, out, allow_private=args.allow_private)
@@ -338,10 +342,15 @@ def cmd_dedup(args: list[str]) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from flows.read import stats
+    from flows.storage import open_storage
 
     try:
+        storage = open_storage(_root(args.uri))
+        if next(iter(storage.list("runs/")), None) is None:
+            _err(f"{storage.uri} holds no newsdedup output (no run manifests under runs/)")
+            return EXIT_FAILED
         rows = stats(
-            _root(args.uri),
+            storage,
             since=args.since,
             until=args.until,
         )

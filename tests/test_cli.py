@@ -225,6 +225,17 @@ def test_read_of_a_root_without_a_lake_says_so(tmp_path):
         assert "no newsdedup output" in out.stderr and str(root) in out.stderr
     out = cli("read", str(tmp_path / "empty"), "--since", "yesterday")
     assert out.returncode == 2 and "--since" in out.stderr
+    out = cli("stats", str(tmp_path / "empty"))
+    assert out.returncode == 1 and "no newsdedup output" in out.stderr
+
+
+def test_crawl_into_a_file_is_refused(tmp_path):
+    from tests.conftest import data_path
+
+    target = tmp_path / "pages"
+    target.write_text("a file")
+    out = cli("crawl", "--seeds", str(data_path("seeds", "good.yaml")), "--output", str(target))
+    assert out.returncode == 2 and str(target) in out.stderr and "Traceback" not in out.stderr
 
 
 def _descendants(pid: int) -> list:  # type: ignore[type-arg]
