@@ -471,6 +471,22 @@ class SegmentedIndex(IndexBase):
         index.sync()
         return index
 
+    @staticmethod
+    def check_blob(data: bytes, config: DedupConfig | None = None) -> None:
+        """Raise unless ``data`` is a state blob this code can open (a manifest, or an old
+        whole index to migrate); the segments themselves are not fetched."""
+        if data[:1] != b"{":
+            ReprintIndex.from_bytes(data, config)
+            return
+        manifest = json.loads(data)
+        if (
+            manifest.get("format") != MANIFEST_FORMAT
+            or manifest.get("format_version") != MANIFEST_VERSION
+        ):
+            raise IndexConfigError(f"unsupported index format {manifest.get('format')!r}")
+        check_compatible(DedupConfig.from_dict(manifest["config"]), config)
+        [SegmentInfo.from_dict(s) for s in manifest["segments"]]
+
     def _path(self, name: str) -> Path:
         return self.cache / f"{name}.seg"
 

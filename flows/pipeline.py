@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -251,8 +252,13 @@ def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
     return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)
 
 
-def open_index(blobs: dict[str, bytes], settings: PipelineSettings, output_uri: str) -> Any:
-    """The dedup index of this output root: saved under _state/, or shared in Redis.
+def open_index(
+    blobs: dict[str, bytes], settings: PipelineSettings, output_uri: str, storage: Any = None
+) -> Any:
+    """The dedup index of this output root: segments under _state/dedup/ (with ``storage``),
+    or shared in Redis. The state blob is the segments' manifest; an old whole-index blob is
+    migrated to segments by the next commit. ``NEWSDEDUP_DEDUP_STATE=npz`` keeps new and old
+    whole-index states in the old format (a state already in segments stays in segments).
 
     In Redis the keys are named after the output root, so one Redis server can hold the
     dedup state of several roots. The window is the run's; the signature scheme is pinned
@@ -265,6 +271,11 @@ def open_index(blobs: dict[str, bytes], settings: PipelineSettings, output_uri: 
         root = hashlib.sha256(output_uri.encode()).hexdigest()[:16]
         return RedisReprintIndex(settings.redis_url, basename=f"newsdedup:{root}", config=config)
     raw = blobs.get(STATE_DEDUP)
+    segmented = os.environ.get("NEWSDEDUP_DEDUP_STATE", "segments") != "npz"
+    if storage is not None and (segmented or (raw or b"")[:1] == b"{"):
+        from dedup.segments import SegmentedIndex, default_cache_dir
+
+        return SegmentedIndex.open(storage, raw, default_cache_dir(output_uri), config)
     return ReprintIndex.from_bytes(raw, config=config) if raw else ReprintIndex(config)
 
 
@@ -455,7 +466,9 @@ def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings)
     if settings.redis_url:
         index = open_index(blobs, settings, state.storage.uri)  # not in _state/: no repair
     else:
-        index = blob(STATE_DEDUP, lambda: open_index(blobs, settings, state.storage.uri))
+        index = blob(
+            STATE_DEDUP, lambda: open_index(blobs, settings, state.storage.uri, state.storage)
+        )
     return seen, templates, index
 
 
