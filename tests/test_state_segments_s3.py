@@ -61,7 +61,8 @@ def test_a_second_worker_catches_up_fetching_only_new_segments(s3_env, s3_prefix
         f"{SEGMENT_PREFIX}{p}.seg" for s in last.segments for p in s.parts
     }
     assert set(storage.list(SEGMENT_PREFIX)) <= live | {
-        f"{SEGMENT_PREFIX}{p}.seg" for p in last._base_refs  # noqa: SLF001
+        f"{SEGMENT_PREFIX}{p}.seg"
+        for p in last._base_refs  # noqa: SLF001
     }
     assert {p.stem for p in reader_cache.glob("*.seg")} <= {
         k[len(SEGMENT_PREFIX) : -4] for k in live
