@@ -538,10 +538,15 @@ def _extract_safely(page: Page, limits: ExtractLimits | None = None) -> Extracti
 # -- dedup ----------------------------------------------------------------------------------
 
 
-def _judged_before(art: Article, seen: dict[str, dict[str, Any]] | None) -> bool:
+def _judged_before(
+    art: Article, seen: dict[str, dict[str, Any]] | None, own_url_only: bool = False
+) -> bool:
+    """Whether an earlier run published (or judged) this page, under its URL or its canonical
+    URL; only under its own URL for a copy whose canonical is another site's page."""
     if not seen:
         return False
-    return any((seen.get(u) or {}).get("kind") == "article" for u in (art.url, art.canonical_url))
+    urls = (art.url,) if own_url_only else (art.url, art.canonical_url)
+    return any((seen.get(u) or {}).get("kind") == "article" for u in urls)
 
 
 @dataclass
@@ -698,7 +703,7 @@ def dedup_stage(
             row["reason"] = decision.reason
             dups.append(row)
     for art in canonical_copies:
-        if _judged_before(art, seen):
+        if _judged_before(art, seen, own_url_only=True):
             republished += 1
             dropped.append(_dropped(art, "already_published", run_id))
             continue

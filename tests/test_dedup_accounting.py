@@ -88,14 +88,23 @@ def test_original_published_by_an_earlier_run_is_found_in_the_index():
     first = dedup_stage(articles("original"), index, {}, RUN, now=T0)
     index.commit()
     assert len(first.articles) == 1
-    later = dedup_stage(articles("partner_copy"), index, {}, RUN, now=T0 + timedelta(hours=2))
-    assert later.articles == []
+    # The seen store knows the original's URL (published) when the copy comes along.
+    seen = {url("original"): {"kind": "article"}}
+    later = dedup_stage(articles("partner_copy"), index, {}, RUN, now=T0 + timedelta(hours=2),
+                        seen=seen)
+    assert later.articles == [] and later.rejected == []
     (dup,) = later.duplicates
     assert dup["reason"] == "canonical"
     assert dup["duplicate_of"] == first.articles[0]["article_id"]
     # And the original fetched again is listed as already published, not lost.
     again = dedup_stage(articles("original"), index, {}, RUN, now=T0 + timedelta(hours=3))
     assert [r["reason"] for r in again.rejected] == ["already_published"]
+    # And the copy fetched again (its feed said it changed) keeps its one duplicates row.
+    seen[url("partner_copy")] = {"kind": "article"}
+    copy_again = dedup_stage(articles("partner_copy"), index, {}, RUN,
+                             now=T0 + timedelta(hours=4), seen=seen)
+    assert copy_again.duplicates == []
+    assert [r["reason"] for r in copy_again.rejected] == ["already_published"]
 
 
 def test_www_and_same_host_canonicals_are_not_cross_site():
