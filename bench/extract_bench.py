@@ -40,6 +40,7 @@ from w3lib.encoding import html_to_unicode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from crawlers.classify import is_article  # noqa: E402
 from crawlers.clean import (  # noqa: E402
     CleanOptions,
     Extracted,
@@ -115,6 +116,18 @@ def wcxb_rows(root: Path, repeats: int, worst: int) -> tuple[list[tuple], dict]:
         rows.append((f"wcxb {kind} kept", ours["kept_as_article"][kind],
                      base["kept_as_article"][kind]))  # fmt: skip
     rows.append(("wcxb pages/s (1 core)", ours["pages_per_s"], base["pages_per_s"]))
+    # The whole pipeline's decision for a page reached through a link (no feed or sitemap
+    # announced it): the crawler's article test first, then the cleaning gates.
+    crawled = [text if is_article(url, html) else "" for (url, html, _), text
+               in zip(items, project_texts, strict=True)]  # fmt: skip
+    both = wcxb_scores(kinds, expected, crawled)
+    rows += [
+        ("wcxb, link-found: F1", both["article_f1"], base["article_f1"]),
+        ("wcxb, link-found: articles lost", both["article_empty"], base["article_empty"]),
+        ("wcxb, link-found: list+coll kept", both["listing_collection_kept"],
+         base["listing_collection_kept"]),  # fmt: skip
+    ]
+    ours["link_found"] = both
     if worst:
         article = [i for i, k in enumerate(kinds) if k == "article"]
         print_worst([items[i] for i in article], [project_texts[i] for i in article],
@@ -252,12 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measure':<30}{'project':>10}{'trafilatura':>13}{'ratio':>8}")
     for name, ours, theirs in rows:
         ratio = f"{ours / theirs:.3f}" if theirs else "-"
-        print(f"{name:<30}{ours:>10.3f}{theirs:>13.3f}{ratio:>8}")
+        if isinstance(ours, int) and isinstance(theirs, int):  # page counts
+            print(f"{name:<34}{ours:>6d}{theirs:>13d}{ratio:>8}")
+            continue
+        print(f"{name:<34}{ours:>6.3f}{theirs:>13.3f}{ratio:>8}")
     print("extra rows (not the main figure; 'first visit': each page cleaned alone, no learned")
     print("templates; 'held-out': families written after the rules):")
     for name, ours, theirs in extra:
         ratio = f"{ours / theirs:.3f}" if theirs else "-"
-        print(f"{name:<30}{ours:>10.3f}{theirs:>13.3f}{ratio:>8}")
+        print(f"{name:<34}{ours:>6.3f}{theirs:>13.3f}{ratio:>8}")
     for leak in bp["leaks"]:
         print("  leak:", leak)
     if args.worst:
