@@ -128,11 +128,32 @@ def extract_bounded(page: Page, limits: ExtractLimits | None = None) -> Extracti
                 signal.setitimer(signal.ITIMER_REAL, max(0.001, left), earlier[1])
 
 
-def _serve(conn: Connection, limits: ExtractLimits) -> None:
-    """A worker process: extract the pages sent to it, one at a time, until told to stop."""
-    import crawlers.clean  # noqa: F401 - import before the first page, not under its deadline
+_WARM_UP = (
+    "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+    + "<p>The extractor loads what it needs on its first page, not under a deadline.</p>" * 5
+    + "</article></body></html>"
+)
+STARTUP_SECONDS = 120.0  # for a worker to import the extractor and clean its warm-up page
 
+
+def _serve(conn: Connection, limits: ExtractLimits) -> None:
+    """A worker process: extract the pages sent to it, one at a time, until told to stop.
+    It first loads the extractor and cleans a small page (trafilatura loads some of what it
+    needs on its first call), then says it is ready: deadlines time pages, not start-up."""
+    from datetime import UTC, datetime
+
+    url = "https://warm-up.invalid/"
+    warm_up = Page(
+        url=url,
+        final_url=url,
+        source="warm-up",
+        status=200,
+        fetched_at=datetime.now(UTC),
+        html=_WARM_UP,
+    )
+    extract_bounded(warm_up, limits)
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
+        conn.send("ready")
         while (job := conn.recv()) is not None:
             seq, page = job
             conn.send((seq, extract_bounded(page, limits)))
@@ -166,6 +187,19 @@ class ExtractionPool:
         child.close()
         return _Worker(process, parent)
 
+    def _ready(self, worker: _Worker) -> _Worker:
+        """Wait until ``worker`` has loaded the extractor (see :func:`_serve`)."""
+        try:
+            if worker.conn.poll(STARTUP_SECONDS) and worker.conn.recv() == "ready":
+                return worker
+        except (EOFError, OSError):
+            pass
+        self._stop(worker, kill=True)
+        raise RuntimeError(
+            f"an extraction worker did not start (exit {worker.process.exitcode}) "
+            f"within {STARTUP_SECONDS:g}s"
+        )
+
     def _stop(self, worker: _Worker, kill: bool) -> None:
         if kill:
             worker.process.kill()
@@ -187,7 +221,8 @@ class ExtractionPool:
     def start(self) -> list[int]:
         """Start the worker processes (done by :meth:`map` when needed); their pids."""
         if not self._workers:
-            self._workers = [self._start() for _ in range(self.size)]
+            started = [self._start() for _ in range(self.size)]  # they load side by side
+            self._workers = [self._ready(w) for w in started]
         return [w.process.pid for w in self._workers]
 
     def close(self) -> None:
@@ -219,19 +254,29 @@ class ExtractionPool:
                     else:
                         queued.append((next_seq, page))
                     next_seq += 1
-                for worker in self._workers:
+                for i, worker in enumerate(self._workers):
                     if worker.job is None and queued:
+                        try:
+                            worker.conn.send(queued[0])
+                        except (OSError, ValueError):
+                            # Died while idle (killed for memory, say): a new one takes the
+                            # page on the next round.
+                            self._stop(worker, kill=True)
+                            self._workers[i] = self._ready(self._start())
+                            self.replaced += 1
+                            continue
                         worker.job = queued.pop(0)
                         worker.deadline = (
                             time.monotonic() + self.limits.seconds + self.limits.grace_seconds
                         )
-                        worker.conn.send(worker.job)
                 while emit in done:
                     yield done.pop(emit)
                     emit += 1
                 busy = [w for w in self._workers if w.job is not None]
                 if not busy and not queued and feed.exhausted:
                     return
+                if not busy and queued:
+                    continue  # a worker was just replaced: hand it the page
                 can_take = next_seq - emit < window and len(queued) < self.size
                 if can_take and feed.ready():
                     continue
@@ -280,7 +325,7 @@ class ExtractionPool:
                 continue
             log.warning("%s", done[seq].error)
             self._stop(worker, kill=True)
-            self._workers[self._workers.index(worker)] = self._start()
+            self._workers[self._workers.index(worker)] = self._ready(self._start())
             self.replaced += 1
 
 
