@@ -279,6 +279,22 @@ class Segment:
             return np.empty(shape, dtype=dt)
         return np.memmap(self.path, dtype=dt, mode="r", offset=offset, shape=tuple(shape))
 
+    def read(self, name: str, index: int | None = None) -> np.ndarray:
+        """A section (or row ``index`` of a 2-D one) read into memory in one sequential read:
+        a lookup gathers from every band's arrays at thousands of places, which costs more
+        through a memory map (page faults, memmap indexing) than reading the band once."""
+        offset, dtype, shape = self.header["sections"][name]
+        dt = np.dtype(dtype)
+        if index is not None:
+            width = int(np.prod(shape[1:]))
+            offset += index * width * dt.itemsize
+            shape = shape[1:]
+        count = int(np.prod(shape))
+        if count == 0:
+            return np.empty(shape, dtype=dt)
+        with open(self.path, "rb") as fh:
+            return np.fromfile(fh, dtype=dt, count=count, offset=offset).reshape(shape)
+
     def ids_at(self, rows: np.ndarray) -> list[str]:
         offs = self.section("id_offsets")
         blob = self.section("id_blob")
@@ -315,10 +331,10 @@ class Segment:
         remmask = np.uint32((1 << self.rem_bits) - 1)
         rowmask = np.uint32((1 << self.row_bits) - 1)
         for k in range(qhash.shape[0]):
-            d = self.section("dir", k)
+            d = self.read("dir", k)
             bucket = (qhash[k] >> shift).astype(np.int64)
-            lo = np.asarray(d[bucket], dtype=np.int64)
-            hi = np.asarray(d[bucket + 1], dtype=np.int64)
+            lo = d[bucket].astype(np.int64)
+            hi = d[bucket + 1].astype(np.int64)
             cnt = hi - lo
             hit = np.flatnonzero(cnt)
             if not len(hit):
@@ -326,7 +342,7 @@ class Segment:
             c = cnt[hit]
             q = np.repeat(hit, c)
             pos = np.repeat(lo[hit] - np.cumsum(c) + c, c) + np.arange(int(c.sum()))
-            ent = np.asarray(self.section("ent", k)[pos])
+            ent = self.read("ent", k)[pos]
             ok = (ent >> np.uint32(self.row_bits)) == (qhash[k][q] & remmask)
             docs.append(q[ok])
             rows.append((ent[ok] & rowmask).astype(np.int64))
