@@ -49,6 +49,9 @@ LISTING_TYPES = ("collectionpage", "itemlist", "searchresultspage", "profilepage
 JSONLD_TYPE = re.compile(r'"@type"\s*:\s*(?:\[\s*)?"([A-Za-z]+)"')
 
 THRESHOLD = 3
+# A page reached through a link scoring from UNSURE up to THRESHOLD, with no listing signal,
+# goes on to the cleaning stage rather than being dropped here on too little evidence.
+UNSURE = 1
 ANNOUNCED = 4  # a feed or sitemap entry: an article unless strong evidence says otherwise
 STRONG = 3  # og:type article, a JSON-LD article type; a listing JSON-LD type, a page of teasers
 WEAK = 1  # og:type website, a listing word deep in the path, a root path with a query
@@ -191,7 +194,9 @@ def judge(url: str, html: str, *, announced: bool = False) -> Verdict:
     elif n_articles >= 3 and not body:
         score -= STRONG  # a page of teasers
         listing_signal = True
-    if score >= THRESHOLD:
+    if score >= THRESHOLD or (not listing_signal and score >= UNSURE):
+        # Some evidence of an article and no sign of a listing: the cleaning stage, which
+        # reads the text, decides (crawlers/clean/evidence.py).
         return Verdict(True, None, score)
     return Verdict(False, "listing" if listing_signal else "not_article", score)
 
