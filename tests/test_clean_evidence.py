@@ -11,7 +11,8 @@ import pytest
 
 from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source
 from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
-from crawlers.clean.extract import MAX_TITLE_CHARS, _widen
+from crawlers.clean.extract import _widen
+from crawlers.clean.furniture import MAX_TITLE_CHARS
 from crawlers.records import Page, Rejected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evidence"

@@ -272,7 +272,7 @@ def test_hatom_entry_gives_author_and_published_time() -> None:
     ],
 )
 def test_date_and_byline_lines_are_page_furniture(line: str, furniture: bool) -> None:
-    from crawlers.clean.extract import _is_byline_and_date, _is_timestamp_line
+    from crawlers.clean.furniture import _is_byline_and_date, _is_timestamp_line
 
     assert (_is_timestamp_line(line) or _is_byline_and_date(line)) is furniture
 
