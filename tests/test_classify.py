@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from crawlers.classify import judge, listing_url
-from crawlers.spiders.news import _normalise
+from crawlers.urls import normalise as _normalise
 from tests.conftest import data_path
 
 CASES = yaml.safe_load(data_path("classify", "cases.yaml").read_text())

@@ -35,14 +35,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urldefrag, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
-from w3lib.http import basic_auth_header
 
 from crawlers.classify import judge, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
@@ -50,6 +49,7 @@ from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_s
 from crawlers.middlewares import DeferredToNextRun, RedirectLoop
 from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
+from crawlers.urls import normalise, requested_url, site, split_credentials
 
 SKIP_EXTENSIONS = [
     "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "zip", "gz", "doc",
@@ -59,63 +59,6 @@ SKIP_EXTENSIONS = [
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_KINDS = ("article", "link", "start")
-
-
-# Query parameters that only track where a reader came from (or, for replytocom, open a
-# comment form): the page is the same without them.
-TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
-     "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "ref_src", "ref_url", "cmpid",
-     "replytocom", "amp_js_v", "usqp", "oly_enc_id", "oly_anon_id", "vero_id", "mkt_tok"}
-)
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
-
-
-def _tracking(name: str) -> bool:
-    name = name.lower()
-    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
-
-
-def _normalise(url: str) -> str:
-    """The URL as a key: no fragment, no ``user:password@``, no tracking parameters
-    (``utm_*``, ``fbclid``, ``gclid``...); other query parameters keep their order."""
-    url = _split_credentials(urldefrag(url)[0])[0]
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    params = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in params if not _tracking(k)]
-    if len(kept) == len(params):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
-
-
-def _site(url: str) -> str:
-    """``host[:port]`` of a URL, lower-cased and without any ``user:password@``."""
-    netloc = urlsplit(url).netloc.lower()
-    return netloc.rsplit("@", 1)[-1]
-
-
-def _split_credentials(url: str) -> tuple[str, str | None]:
-    """A URL without ``user:password@`` and the Basic ``Authorization`` value it carried.
-
-    The credentials then never appear in request URLs, logs, validators or pages; Scrapy
-    drops the header when a redirect leaves the host.
-    """
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    clean = urlunsplit(parts._replace(netloc=_site(url)))
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    return clean, basic_auth_header(user, password).decode("latin-1")
-
-
-def _requested_url(response: Response) -> str:
-    """The URL first asked for, before any redirect."""
-    redirects = response.meta.get("redirect_urls") or [
-        response.request.url if response.request is not None else response.url
-    ]
-    return _normalise(redirects[0])
 
 
 class NewsSpider(scrapy.Spider):
@@ -143,10 +86,10 @@ class NewsSpider(scrapy.Spider):
         else:
             self.seen = dict(seen or {})
         declared = self.source.feeds + self.source.sitemaps + self.source.start_urls
-        self.domains = {_site(u) for u in declared}
+        self.domains = {site(u) for u in declared}
         # Credentials given in the seeds' URLs apply to every request to that host:port.
         self.site_auth = {
-            _site(u): auth for u in declared if (auth := _split_credentials(u)[1]) is not None
+            site(u): auth for u in declared if (auth := split_credentials(u)[1]) is not None
         }
         self.allow = [re.compile(p) for p in self.source.allow]
         self.deny = [re.compile(p) for p in self.source.deny]
@@ -211,7 +154,7 @@ class NewsSpider(scrapy.Spider):
 
     def _in_scope(self, url: str) -> bool:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or _site(url) not in self.domains:
+        if parts.scheme not in ("http", "https") or site(url) not in self.domains:
             return False
         if self.allow and not any(p.search(url) for p in self.allow):
             return False
@@ -227,8 +170,8 @@ class NewsSpider(scrapy.Spider):
         return headers
 
     def _request(self, url: str, callback: Any, kind: str, **meta: Any) -> scrapy.Request:
-        url, auth = _split_credentials(url)
-        auth = auth or self.site_auth.get(_site(url))
+        url, auth = split_credentials(url)
+        auth = auth or self.site_auth.get(site(url))
         self.scheduled.add(url)
         meta.update(kind=kind, handle_httpstatus_list=[304])
         headers = self._conditional_headers(url)
@@ -252,7 +195,7 @@ class NewsSpider(scrapy.Spider):
             "date": hint_date.isoformat() if hint_date else None,
         }
         # Under the URL first asked for (what feeds and links name) and the final one.
-        for url in {_requested_url(response), _normalise(response.url)}:
+        for url in {requested_url(response), normalise(response.url)}:
             self.validators[url] = entry
 
     def _not_modified(self, response: Response) -> bool:
@@ -374,7 +317,7 @@ class NewsSpider(scrapy.Spider):
         # Newest child sitemaps first, so that the bound on documents keeps the fresh ones.
         children.sort(key=lambda e: e.date or datetime.min.replace(tzinfo=UTC), reverse=True)
         for entry in children:
-            url = _normalise(response.urljoin(entry.url))
+            url = normalise(response.urljoin(entry.url))
             if url in self.scheduled:
                 continue
             scheme = url_scheme(url)
@@ -387,7 +330,7 @@ class NewsSpider(scrapy.Spider):
                     self.logger.warning("sitemap %s names %s: only http(s) is fetched",
                                         response.url, url)  # fmt: skip
                 continue
-            if _site(url) not in self.domains:
+            if site(url) not in self.domains:
                 self._count("skipped/out_of_scope")
                 continue
             if depth > self.max_sitemap_depth:
@@ -403,7 +346,7 @@ class NewsSpider(scrapy.Spider):
         self._share_candidates()
 
     def _announce(self, response: Response, entry: Entry) -> None:
-        url = _normalise(response.urljoin(entry.url))
+        url = normalise(response.urljoin(entry.url))
         if url_scheme(url) not in ALLOWED_SCHEMES:
             self._count(f"blocked_scheme/{url_scheme(url) or 'none'}")
             return
@@ -525,7 +468,7 @@ class NewsSpider(scrapy.Spider):
             self._remember(response, "article", meta.get("hint_date"))
             self._count("articles")
             yield Page(
-                url=_requested_url(response),
+                url=requested_url(response),
                 final_url=response.url,
                 source=self.source.name,
                 status=response.status,
@@ -548,9 +491,9 @@ class NewsSpider(scrapy.Spider):
     def _rejected(self, response: Response, reason: str) -> Rejected:
         """A light record of a fetched page that is no article: URL and reason, no HTML."""
         return Rejected(
-            url=_requested_url(response),
+            url=requested_url(response),
             final_url=response.url,
-            domain=_site(response.url),
+            domain=site(response.url),
             source=self.source.name,
             reason=reason,
             fetched_at=datetime.now(UTC),
@@ -563,7 +506,7 @@ class NewsSpider(scrapy.Spider):
             return
         if self.link_article_cap is not None and self.link_articles >= self.link_article_cap:
             return  # nothing found through links could be taken any more in this run
-        links = [_normalise(link.url) for link in self.link_extractor.extract_links(response)]
+        links = [normalise(link.url) for link in self.link_extractor.extract_links(response)]
         # With a shared frontier, what another process's feeds announced counts as announced.
         elsewhere = self.shared.known(links) if self.shared is not None else ()
         for url in links:
