@@ -25,9 +25,11 @@ it was ``reachable``), 2 for a bad seeds file or arguments.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,22 @@ def _on_closed(name: str, source_out: Path, crawler: Any, shared: bool) -> Any:
     return closed
 
 
+# The parent (the flow) names itself here; a crawl process whose parent dies, kill -9
+# included, is then killed by the kernel too instead of crawling on to its own timeout.
+PARENT_PID_ENV = "NEWSDEDUP_PARENT_PID"
+
+
+def _die_with_parent() -> None:
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # the parent died before the request was made
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     parser = argparse.ArgumentParser(
         prog="python -m crawlers.run", description=__doc__.splitlines()[0]
     )

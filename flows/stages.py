@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 
 from crawlers.pipelines import REJECTED_FILE
 from crawlers.records import Article, Page, Rejected
+from crawlers.run import EXIT_UNREACHABLE, PARENT_PID_ENV
 from crawlers.seeds import Source
 from flows import progress
 from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
 
 log = logging.getLogger("newsdedup")
 
-EXIT_UNREACHABLE = 3  # crawlers.run's status for a source that answered nothing
 
 
 # -- crawl ----------------------------------------------------------------------------------
@@ -346,7 +346,8 @@ def _run_crawl(
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
-        start_new_session=True,
+        start_new_session=True,  # the hard timeout kills the crawl's whole process group
+        env={**os.environ, PARENT_PID_ENV: str(os.getpid())},  # and it dies with the flow
     )
     tail: list[str] = []
 

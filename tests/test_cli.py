@@ -260,7 +260,7 @@ def _cmdlines(procs: list) -> list[str]:  # type: ignore[type-arg]
 
 
 @pytest.mark.timeout(120)
-def test_a_killed_run_leaves_no_prefect_server_behind(tmp_path):
+def test_a_killed_run_leaves_no_prefect_server_or_crawl_behind(tmp_path):
     import signal
     import time
 
@@ -289,8 +289,16 @@ def test_a_killed_run_leaves_no_prefect_server_behind(tmp_path):
                     seen = _descendants(proc.pid)
                     break
                 time.sleep(0.2)
+            # Wait for the crawl process too (it hangs on the silent site).
+            while time.monotonic() < deadline and not any(
+                "crawlers.run" in c for c in _cmdlines(seen)
+            ):
+                time.sleep(0.2)
+                seen = _descendants(proc.pid)
             servers = [p for p, c in zip(seen, _cmdlines(seen), strict=True) if "uvicorn" in c]
             assert servers, f"no temporary Prefect server among {_cmdlines(seen)}"
+            crawls = [p for p, c in zip(seen, _cmdlines(seen), strict=True) if "crawlers.run" in c]
+            assert crawls, f"no crawl process among {_cmdlines(seen)}"
             # It sends no telemetry (whose failure every run logged as an error).
             command = servers[0].cmdline()
             port = command[command.index("--port") + 1]
@@ -300,6 +308,8 @@ def test_a_killed_run_leaves_no_prefect_server_behind(tmp_path):
             proc.wait(timeout=10)
             _, alive = psutil.wait_procs(servers, timeout=10)
             assert not alive, "the Prefect server outlived the killed run"
+            _, alive = psutil.wait_procs(crawls, timeout=10)
+            assert not alive, "the crawl process outlived the killed run"
         finally:
             if proc.poll() is None:
                 proc.kill()
