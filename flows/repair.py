@@ -51,9 +51,9 @@ def _check_templates(data: bytes) -> None:
 
 
 def _check_index(data: bytes) -> None:
-    from dedup import ReprintIndex
+    from dedup.segments import SegmentedIndex
 
-    ReprintIndex.from_bytes(data)
+    SegmentedIndex.check_blob(data)  # a segment manifest, or an old whole index
 
 
 # How each blob of a state version is read back (the names flows.pipeline commits).

@@ -19,6 +19,20 @@ from tests.servers import (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dedup_segment_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Workers cache dedup segments in the session's temp dir (pipelines started by the
+    tests, in process or as a CLI, inherit it), not in ~/.cache."""
+    import os
+
+    if os.environ.get("NEWSDEDUP_DEDUP_CACHE"):
+        yield
+        return
+    os.environ["NEWSDEDUP_DEDUP_CACHE"] = str(tmp_path_factory.mktemp("dedup-cache"))
+    yield
+    os.environ.pop("NEWSDEDUP_DEDUP_CACHE", None)
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real SeaweedFS S3 server on loopback for the whole test session."""

@@ -92,7 +92,7 @@ def clean_run(demo, s3_server) -> dict[str, list[Any]]:
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_rerun_after_a_crash_publishes_every_story_once(
-    point: str, demo, clean_run, s3_server
+    point: str, demo, clean_run, s3_server, tmp_path
 ) -> None:
     output = f"s3://{s3_server.bucket}/crash-{point}"
     crashed = run_into(demo, output, crash_at=point)
@@ -136,3 +136,24 @@ def test_rerun_after_a_crash_publishes_every_story_once(
     pointer = json.loads(store.get("_state/current.json"))
     assert pointer["version"] == max(catalog.runs)
     assert not store.exists("_state/lock.json")
+    dedup_state_is_whole(store, pointer, tmp_path)
+
+
+def dedup_state_is_whole(store: Storage, pointer: dict[str, Any], tmp_path: Path) -> None:
+    """The committed dedup state is a segment manifest whose every segment is in the bucket
+    as recorded, and a worker with an empty cache opens it and finds every story."""
+    import hashlib
+
+    from dedup.segments import SegmentedIndex
+
+    blob = store.get(pointer["blobs"]["dedup-index.bin"]["key"])
+    manifest = json.loads(blob)
+    assert manifest["segments"]
+    for seg in manifest["segments"]:
+        data = store.get(seg["key"])
+        assert len(data) == seg["bytes"] and hashlib.sha256(data).hexdigest() == seg["sha256"]
+    index = SegmentedIndex.open(store, blob, tmp_path / "fresh-cache")
+    ids = read_table(store, "articles", columns=["article_id"], check_strays=False)
+    article_ids = ids["article_id"].to_pylist()
+    assert len(index) == manifest["stories"] >= len(set(article_ids))
+    assert index.known_ids(article_ids) == set(article_ids)
