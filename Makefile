@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 INSTALL_CHECK_VENV ?= /tmp/newsdedup-install-check
 
-.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-read clean
+.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-state bench-read clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-dedup: $(VENV)/.installed-dev
 
 bench-crawl: $(VENV)/.installed-dev
 	$(PY) bench/crawl_bench.py $(if $(ARTICLES),--articles $(ARTICLES))
+
+# Dedup state at scale: a run of 40,000 against windows of 0.5, 2 and 5 million stories
+# (several minutes; writes bench-results/state.json).
+bench-state: $(VENV)/.installed-dev
+	$(PY) bench/state_bench.py $(if $(WINDOWS),--windows $(WINDOWS))
 
 bench-read: $(VENV)/.installed-dev
 	$(PY) bench/read_bench.py --s3
