@@ -27,6 +27,25 @@ def _dt_from_json(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _as_dict(record: Any, *dates: str) -> dict[str, Any]:
+    """A record as JSON-able values: ``fetched_at`` and the other ``dates`` as ISO strings."""
+    data = dataclasses.asdict(record)
+    for name in ("fetched_at", *dates):
+        data[name] = _dt_to_json(getattr(record, name))
+    return data
+
+
+def _from_dict(cls: Any, data: dict[str, Any], *dates: str) -> Any:
+    """A record from :func:`_as_dict`'s output; unknown keys are ignored (older or newer
+    writers), a missing ``fetched_at`` is now."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
+    for name in dates:
+        kwargs[name] = _dt_from_json(data.get(name))
+    return cls(**kwargs)
+
+
 # The response headers a Page keeps: what cleaning and the next run's conditional GET use.
 PAGE_HEADERS = ("Content-Type", "ETag", "Last-Modified")
 
@@ -53,18 +72,11 @@ class Page:
     hint_title: str | None = None  # title given by the feed or news sitemap entry
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["fetched_at"] = _dt_to_json(self.fetched_at)
-        data["hint_date"] = _dt_to_json(self.hint_date)
-        return data
+        return _as_dict(self, "hint_date")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Page:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
-        kwargs["hint_date"] = _dt_from_json(data.get("hint_date"))
-        return cls(**kwargs)
+        return _from_dict(cls, data, "hint_date")
 
 
 @dataclass
@@ -90,18 +102,11 @@ class Article:
     extractor: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["fetched_at"] = _dt_to_json(self.fetched_at)
-        data["published_at"] = _dt_to_json(self.published_at)
-        return data
+        return _as_dict(self, "published_at")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
-        kwargs["published_at"] = _dt_from_json(data.get("published_at"))
-        return cls(**kwargs)
+        return _from_dict(cls, data, "published_at")
 
 
 @dataclass
@@ -121,13 +126,8 @@ class Rejected:
     canonical_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["fetched_at"] = _dt_to_json(self.fetched_at)
-        return data
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Rejected:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["fetched_at"] = _dt_from_json(data.get("fetched_at")) or utcnow()
-        return cls(**kwargs)
+        return _from_dict(cls, data)
