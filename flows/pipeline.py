@@ -269,6 +269,14 @@ def open_index(
     config = DedupConfig(window_days=settings.window_days)
     if settings.redis_url:
         root = hashlib.sha256(output_uri.encode()).hexdigest()[:16]
+        if os.environ.get("NEWSDEDUP_REDIS_LAYOUT") == "segments":  # the segments, in Redis
+            from dedup.redis_segments import RedisSegmentedIndex
+            from dedup.segments import default_cache_dir
+
+            return RedisSegmentedIndex.connect(
+                settings.redis_url, f"newsdedup:{root}:segments", default_cache_dir(output_uri),
+                config,
+            )
         return RedisReprintIndex(settings.redis_url, basename=f"newsdedup:{root}", config=config)
     raw = blobs.get(STATE_DEDUP)
     segmented = os.environ.get("NEWSDEDUP_DEDUP_STATE", "segments") != "npz"
