@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,24 +23,26 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.publish import (
-    DEFAULT_ORPHAN_AGE,
+from flows.lake import (
+    COMPACTIONS_PREFIX,
+    POINTER_KEY,
+    RAW_PREFIX,
+    RUNS_PREFIX,
+    WORK_PREFIX,
     Catalog,
-    compact,
+    day_of_key,
     load_catalog,
     new_run_id,
+    run_id_of_work_key,
     run_started,
-    sweep_orphans,
 )
+from flows.publish import DEFAULT_ORPHAN_AGE, compact, sweep_orphans
 from flows.schema import TABLES, conform, schema_for
-from flows.state import POINTER_KEY, RunLock, StateStore, damaged
+from flows.state import RunLock, StateStore, damaged
 from flows.storage import NotFound, Storage, open_storage
 
 log = logging.getLogger(__name__)
 
-RAW_PREFIX = "raw/"
-WORK_PREFIX = "_work/"
-_RAW_DAY_RE = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 # Maintenance holds the run lock for at most this long (a compaction of many days).
 MAINTENANCE_LOCK_TTL = 3 * 3600.0
 
@@ -81,7 +82,7 @@ def runs_since_state(storage: Storage, state_pointer_run_id: str | None) -> list
 
     catalog = load_catalog(storage, newer)
     for key in catalog.malformed:
-        if key.startswith("runs/"):
+        if key.startswith(RUNS_PREFIX):
             log.warning("ignoring malformed manifest %s while recovering state", key)
     return [catalog.runs[r] for r in sorted(catalog.runs)
             if newer(r) and catalog.runs[r].get("status") == "ok"]
@@ -93,7 +94,7 @@ def _replaced_by(storage: Storage, catalog: Catalog) -> dict[str, list[str]]:
     import json
 
     direct: dict[str, list[str]] = {}
-    for key in storage.list("compactions/"):
+    for key in storage.list(COMPACTIONS_PREFIX):
         if not key.endswith(".json"):
             continue
         try:
@@ -233,7 +234,7 @@ class PruneReport:
 
 
 def _work_run_started(key: str) -> datetime | None:
-    run_id = key[len(WORK_PREFIX):].split("/", 1)[0]
+    run_id = run_id_of_work_key(key)
     try:
         return run_started(run_id)
     except ValueError:
@@ -274,8 +275,8 @@ def prune(
     report = PruneReport(dry_run=dry_run)
     with _lock(storage, "prune"):
         for key in list(storage.list(RAW_PREFIX)):
-            m = _RAW_DAY_RE.search(key)
-            if m and m.group(1) < raw_cutoff:
+            day = day_of_key(key)
+            if day and day < raw_cutoff:
                 report.raw.append(key)
         for key in list(storage.list(WORK_PREFIX)):
             started = _work_run_started(key)

@@ -31,6 +31,16 @@ from prefect.utilities.annotations import quote as _quote
 from crawlers.seeds import Seeds, Source, load_seeds, split_seen
 from flows import progress, stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
+from flows.lake import (
+    RAW_PREFIX,
+    new_run_id,
+    parse_raw_key,
+    raw_key,
+    raw_prefix,
+    state_blob_key,
+    work_key,
+    work_prefix,
+)
 from flows.state import StateConflict, StateError
 from flows.storage import crash_point
 
@@ -329,7 +339,7 @@ def _start_run(
     window_days: int | None,
     produce: Any = None,
 ) -> Any:
-    from flows.publish import new_run_id, write_failed_manifest
+    from flows.publish import write_failed_manifest
     from flows.state import RunLock
     from flows.storage import open_storage
 
@@ -388,9 +398,6 @@ def _start_run(
     return summary
 
 
-_RAW_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}-(?P<source>[a-z0-9-]+)-\d+\.warc\.gz$")
-
-
 def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> Any:
     from datetime import date
 
@@ -415,14 +422,13 @@ def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> 
         try:
             counts: dict[str, int] = {}
             writers: dict[str, Any] = {}
-            for key in sorted(raw.list("raw/")):
-                day = key.split("/", 2)[1].removeprefix("dt=") if key.count("/") >= 2 else ""
-                m = _RAW_NAME.match(key.rsplit("/", 1)[-1])
-                if not m or not first <= day <= last or m["source"] not in names:
+            for key in sorted(raw.list(RAW_PREFIX)):
+                parsed = parse_raw_key(key)
+                if not parsed or not first <= parsed.day <= last or parsed.source not in names:
                     continue
                 local = work_dir / key.replace("/", "_")
                 local.write_bytes(raw.get(key))
-                source = m["source"]
+                source = parsed.source
                 if source not in writers:
                     writers[source] = gzip.open(
                         work_dir / f"{source}.jsonl.gz", "wt", encoding="utf-8"
@@ -464,7 +470,7 @@ def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings)
         try:
             return read()
         except Exception as exc:  # noqa: BLE001 - any failure to read a blob is damage
-            key = state.storage.url_for(f"_state/v/{state.version}/{name}")
+            key = state.storage.url_for(state_blob_key(state.version, name))
             raise damaged(state.storage, f"{key} cannot be read: {exc}") from exc
 
     seen = blob(STATE_SEEN, lambda: load_seen(blobs.get(STATE_SEEN)))
@@ -586,7 +592,7 @@ def _run_locked(
         new_blobs[STATE_DEDUP] = index.to_bytes()
     commit_state_task(state, run_id, quote(new_blobs), quote(index) if settings.redis_url else None)
     timings["state"] = time.monotonic() - t0
-    for key in list(storage.list(f"_work/{run_id}/")):
+    for key in list(storage.list(work_prefix(run_id))):
         storage.delete(key)
 
     return {
@@ -693,20 +699,16 @@ def archive_enabled(settings: PipelineSettings, storage: Any) -> bool:
     return str(storage.uri).startswith("s3://")
 
 
-def raw_dt(run_id: str) -> str:
-    return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
-
-
 def upload_raw(storage: Any, run_id: str, outcomes: list[stages.CrawlOutcome]) -> list[str]:
     """Copy each crawl's finished WARC files to ``raw/dt=<run day>/<run_id>-<file>``."""
     keys = []
     for outcome in outcomes:
         for path in outcome.stats.get("warc_files", []) or []:
-            key = f"raw/dt={raw_dt(run_id)}/{run_id}-{Path(path).name}"
+            key = raw_key(run_id, Path(path).name)
             storage.put(key, Path(path).read_bytes())
             keys.append(key)
     if keys:
-        _logger().info("archived %d WARC files under raw/dt=%s/", len(keys), raw_dt(run_id))
+        _logger().info("archived %d WARC files under %s", len(keys), raw_prefix(run_id))
     return keys
 
 
@@ -715,10 +717,6 @@ def upload_raw(storage: Any, run_id: str, outcomes: list[stages.CrawlOutcome]) -
 # pool, and leaves its result under _work/<run_id>/ in the output root. The parent run then
 # deduplicates everything at once and publishes once, so a sharded run decides exactly what a
 # single-process run of the same pages decides.
-
-
-def _work_key(run_id: str, name: str) -> str:
-    return f"_work/{run_id}/{name}"
 
 
 def _dump_json(value: Any) -> bytes:
@@ -746,8 +744,8 @@ def run_shards(
     groups = [list(chosen[i::n]) for i in range(n)]
     # What the shards start from: this run's seen URLs (recovered runs included) and site
     # templates, so they need not load the whole state (the dedup index is the parent's).
-    storage.put(_work_key(run_id, STATE_SEEN), dump_seen(seen))
-    storage.put(_work_key(run_id, STATE_TEMPLATES), templates.to_bytes())
+    storage.put(work_key(run_id, STATE_SEEN), dump_seen(seen))
+    storage.put(work_key(run_id, STATE_TEMPLATES), templates.to_bytes())
 
     def launch(index: int) -> Any:
         return run_deployment(
@@ -780,7 +778,7 @@ def run_shards(
     per_source: dict[str, dict[str, Any]] = {}
     for index in range(n):
         payload = json.loads(
-            gzip.decompress(storage.get(_work_key(run_id, f"shard-{index}.json.gz")))
+            gzip.decompress(storage.get(work_key(run_id, f"shard-{index}.json.gz")))
         )
         outcomes += [stages.CrawlOutcome(**o) for o in payload["outcomes"]]
         articles += [Article.from_dict(a) for a in payload["articles"]]
@@ -814,14 +812,14 @@ def news_shard(
         {"output": output, "allow_private": allow_private or None}, seeds_obj
     )
     storage = open_storage(output)
-    seen = load_seen(storage.get(_work_key(run_id, STATE_SEEN)))
-    templates = TemplateState.from_bytes(storage.get(_work_key(run_id, STATE_TEMPLATES)))
+    seen = load_seen(storage.get(work_key(run_id, STATE_SEEN)))
+    templates = TemplateState.from_bytes(storage.get(work_key(run_id, STATE_TEMPLATES)))
     before = {site: stats.pages for site, stats in templates.sites.items()}
     outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates, storage, run_id)
     touched = TemplateState(
         {site: st for site, st in templates.sites.items() if before.get(site) != st.pages}
     )
-    key = _work_key(run_id, f"shard-{shard}.json.gz")
+    key = work_key(run_id, f"shard-{shard}.json.gz")
     storage.put(
         key,
         _dump_json(

@@ -22,10 +22,7 @@ import io
 import json
 import logging
 import platform
-import re
-import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from typing import Any
@@ -33,17 +30,27 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.lake import (
+    COMPACTIONS_PREFIX,
+    LOCK_KEY,
+    RUNS_PREFIX,
+    check_run_id,
+    compaction_key,
+    data_key,
+    data_prefix,
+    load_catalog,
+    load_json,
+    manifest_key,
+    new_compaction_id,
+    parse_data_key,
+    run_id_of_manifest,
+    run_started,
+)
+from flows.read import read_object
 from flows.schema import SCHEMA_VERSION, SORT_KEYS, TABLES, rows_to_table
 from flows.storage import NotFound, Storage, StorageError, crash_point
 
 log = logging.getLogger(__name__)
-
-RUNS_PREFIX = "runs/"
-COMPACTIONS_PREFIX = "compactions/"
-RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
-_DATA_KEY_RE = re.compile(
-    r"^(?P<table>articles|duplicates|rejected)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<stem>.+)-(?P<n>\d+)\.parquet$"
-)
 
 # A row group of this many rows is a few MB of text: big enough for scans, small enough that
 # readers filtering on ``source`` skip most of a file.
@@ -58,45 +65,6 @@ DEFAULT_ORPHAN_AGE = timedelta(hours=6)
 
 class PublishConflict(RuntimeError):
     """Another writer committed the same run with different content."""
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """``YYYYMMDDTHHMMSSZ-<6 hex>``: sorts by start time, unique across concurrent starts."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def check_run_id(run_id: str) -> str:
-    if not RUN_ID_RE.match(run_id):
-        raise ValueError(f"run_id {run_id!r} does not look like YYYYMMDDTHHMMSSZ-<6 hex>")
-    return run_id
-
-
-def run_started(run_id: str) -> datetime:
-    return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-
-
-def manifest_key(run_id: str) -> str:
-    return f"{RUNS_PREFIX}{run_id}.json"
-
-
-def data_key(table: str, dt: str, stem: str, n: int) -> str:
-    return f"{table}/dt={dt}/{stem}-{n}.parquet"
-
-
-@dataclass(frozen=True)
-class DataKey:
-    table: str
-    dt: str
-    stem: str  # the run_id, or a compaction id
-    n: int
-
-
-def parse_data_key(key: str) -> DataKey | None:
-    m = _DATA_KEY_RE.match(key)
-    if not m:
-        return None
-    return DataKey(m["table"], m["dt"], m["stem"], int(m["n"]))
 
 
 def _utc(value: datetime | str | None) -> datetime:
@@ -192,7 +160,7 @@ def recent_source_counts(storage: Storage, runs: int = 5) -> dict[str, list[int]
     counts: dict[str, list[int]] = {}
     found = 0
     for key in keys[: 4 * runs]:  # failed runs in between are skipped, within a bound
-        doc = _load_json(storage, key)
+        doc = load_json(storage, key)
         if doc is None or doc.get("status") != "ok":
             continue
         sources = (doc.get("counts") or {}).get("sources") or {}
@@ -246,7 +214,7 @@ def publish_run(
 
     planned = {key for key, *_ in plan}
     for name in TABLES:
-        for info in storage.list_info(f"{name}/dt={dt}/{run_id}-"):
+        for info in storage.list_info(data_prefix(name, dt, run_id)):
             if info.key not in planned:
                 log.warning("deleting unreferenced %s left by a crashed attempt", info.key)
                 storage.delete(info.key)
@@ -335,97 +303,11 @@ def write_failed_manifest(
 # --------------------------------------------------------------------------- recovery
 
 
-@dataclass
-class Catalog:
-    """What the manifests say: live data objects per key, plus what they supersede."""
-
-    runs: dict[str, dict[str, Any]]  # run_id -> manifest (any status)
-    live: dict[str, dict[str, Any]]  # key -> object entry (with "run_id" or "compaction_id")
-    superseded: set[str]
-    malformed: list[str]  # manifest keys that could not be parsed
-
-
-def _load_json(storage: Storage, key: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(storage.get(key))
-    except NotFound:
-        return None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _valid_entries(manifest: dict[str, Any], field: str = "objects") -> list[dict[str, Any]] | None:
-    entries = manifest.get(field)
-    if not isinstance(entries, list):
-        return None
-    for e in entries:
-        if not isinstance(e, dict) or not isinstance(e.get("key"), str):
-            return None
-        parsed = parse_data_key(e["key"])
-        # The entry must agree with its own key, and sizes must be sizes: readers compare
-        # and filter on these fields.
-        if parsed is None or e.get("table") != parsed.table or e.get("dt") != parsed.dt:
-            return None
-        for size in ("rows", "bytes"):
-            value = e.get(size)
-            if value is not None and (type(value) is not int or value < 0):
-                return None
-    return entries
-
-
-def load_catalog(storage: Storage, run_filter: Any = None) -> Catalog:
-    """Read every run and compaction manifest. Malformed ones are reported in ``malformed``
-    (the caller warns); ``run_filter(run_id) -> bool`` can skip runs before fetching them."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    runs: dict[str, dict[str, Any]] = {}
-    live: dict[str, dict[str, Any]] = {}
-    superseded: set[str] = set()
-    malformed: list[str] = []
-
-    run_keys = [k for k in storage.list(RUNS_PREFIX) if k.endswith(".json")]
-    if run_filter is not None:
-        run_keys = [k for k in run_keys if run_filter(k[len(RUNS_PREFIX) : -len(".json")])]
-    comp_keys = [k for k in storage.list(COMPACTIONS_PREFIX) if k.endswith(".json")]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        run_docs = list(pool.map(lambda k: _load_json(storage, k), run_keys))
-        comp_docs = list(pool.map(lambda k: _load_json(storage, k), comp_keys))
-
-    for key, doc in zip(run_keys, run_docs, strict=True):
-        run_id = key[len(RUNS_PREFIX) : -len(".json")]
-        entries = _valid_entries(doc) if doc is not None else None
-        if doc is None or doc.get("run_id") != run_id or entries is None \
-                or doc.get("status") not in ("ok", "failed"):
-            malformed.append(key)
-            continue
-        runs[run_id] = doc
-        if doc["status"] == "ok":
-            for e in entries:
-                live[e["key"]] = {**e, "run_id": run_id}
-    comp_objects: dict[str, dict[str, Any]] = {}
-    for key, doc in zip(comp_keys, comp_docs, strict=True):
-        entries = _valid_entries(doc) if doc is not None else None
-        replaces = doc.get("replaces") if doc is not None else None
-        if doc is None or entries is None or not isinstance(replaces, list):
-            malformed.append(key)
-            continue
-        superseded.update(str(k) for k in replaces)
-        for e in entries:
-            comp_objects[e["key"]] = {**e, "compaction_id": doc.get("compaction_id")}
-    live.update(comp_objects)
-    for key in superseded:
-        live.pop(key, None)
-    return Catalog(runs=runs, live=live, superseded=superseded, malformed=malformed)
-
-
 def dead_runs_from_lock(storage: Storage) -> set[str]:
     """Runs known to have died: the run lock records the holder it took over from when that
     holder's process was gone (same machine, pid no longer running). Such a run can no longer
     be writing, so its unreferenced objects are orphans whatever their age."""
-    from flows.state import LOCK_KEY
-
-    doc = _load_json(storage, LOCK_KEY)
+    doc = load_json(storage, LOCK_KEY)
     took = doc.get("took_over") if doc is not None else None
     if isinstance(took, dict) and took.get("reason") == "holder-gone":
         owner = took.get("owner")
@@ -461,7 +343,7 @@ def sweep_orphans(
     now = now or datetime.now(UTC)
     dead = set(dead_runs) if dead_runs is not None else dead_runs_from_lock(storage)
     catalog = load_catalog(storage)
-    malformed_runs = {k[len(RUNS_PREFIX) : -len(".json")] for k in catalog.malformed
+    malformed_runs = {run_id_of_manifest(k) for k in catalog.malformed
                       if k.startswith(RUNS_PREFIX)}
     if any(k.startswith(COMPACTIONS_PREFIX) for k in catalog.malformed):
         log.warning("a compaction manifest is malformed; sweeping nothing")
@@ -506,7 +388,6 @@ def compact(
     between the manifest and the deletes, so run this under the run lock and off-peak.
     Returns the compaction manifests written.
     """
-    from flows.read import read_object  # here to keep the modules' import order one-way
 
     catalog = load_catalog(storage)
     by_day: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -521,7 +402,7 @@ def compact(
         tables = [read_object(storage, e["key"], name, expected_bytes=e.get("bytes"))
                   for e in entries]
         merged = _sorted(pa.concat_tables(tables), name)
-        comp_id = f"c{new_run_id()}"
+        comp_id = new_compaction_id()
         objects = []
         for n, part in enumerate(split_table(merged)):
             data = encode_parquet(part)
@@ -540,8 +421,8 @@ def compact(
             "runs": sorted({e.get("run_id") or e.get("compaction_id") or "" for e in entries}),
             "objects": objects,
         }
-        if not storage.put_if_absent(f"{COMPACTIONS_PREFIX}{comp_id}.json", _dump(doc)):
-            raise StorageError("compact", storage.url_for(f"{COMPACTIONS_PREFIX}{comp_id}.json"),
+        if not storage.put_if_absent(compaction_key(comp_id), _dump(doc)):
+            raise StorageError("compact", storage.url_for(compaction_key(comp_id)),
                                "compaction id collision")
         for e in entries:
             storage.delete(e["key"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flows.publish import Catalog, load_catalog, parse_data_key
+from flows.lake import Catalog, data_prefix, day_of_key, load_catalog, parse_data_key
 from flows.schema import conform, schema_for
 from flows.storage import NotFound, Storage, StorageError, open_storage
 
 log = logging.getLogger(__name__)
 
 
-_DT_SEGMENT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 # Objects at least this big are read column by column when only some columns are wanted.
 RANGED_MIN_BYTES = 256 * 1024
 # A read that finds listed objects gone reads the manifests again this many times in all.
@@ -119,17 +117,17 @@ def _check_strays(storage: Storage, table: str, catalog: Catalog,
     if lo is not None and hi is not None and lo <= hi:
         first, last = date.fromisoformat(lo), date.fromisoformat(hi)
         if (last - first).days <= 62:
-            prefixes = [f"{table}/dt={first + timedelta(days=i)}/"
+            prefixes = [data_prefix(table, (first + timedelta(days=i)).isoformat())
                         for i in range((last - first).days + 1)]
     for prefix in prefixes:
         for key in storage.list(prefix):
             if key in catalog.live or key in catalog.superseded:
                 continue
-            m = _DT_SEGMENT.search(key)
-            if m is None and (lo is not None or hi is not None):
+            day = day_of_key(key)
+            if day is None and (lo is not None or hi is not None):
                 continue  # no day: not part of a dated read
-            if m is not None and ((lo is not None and m[1] < lo)
-                                  or (hi is not None and m[1] > hi)):
+            if day is not None and ((lo is not None and day < lo)
+                                    or (hi is not None and day > hi)):
                 continue
             parsed = parse_data_key(key)
             hint = "a run that is still writing or crashed" if parsed else "not a data object"

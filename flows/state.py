@@ -20,14 +20,15 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+# Re-exported for the state's other users (flows.repair); the layout is flows.lake's.
+from flows.lake import LOCK_KEY as LOCK_KEY
+from flows.lake import POINTER_KEY as POINTER_KEY
+from flows.lake import STATE_PREFIX as STATE_PREFIX
+from flows.lake import VERSIONS_PREFIX as VERSIONS_PREFIX
+from flows.lake import state_blob_key, state_version_prefix
 from flows.storage import NotFound, Storage, crash_point
 
 log = logging.getLogger(__name__)
-
-STATE_PREFIX = "_state/"
-POINTER_KEY = "_state/current.json"
-VERSIONS_PREFIX = "_state/v/"
-LOCK_KEY = "_state/lock.json"
 
 
 class StateError(RuntimeError):
@@ -138,7 +139,7 @@ class StateStore:
 
         entries = {}
         for name, data in sorted(blobs.items()):
-            key = f"{VERSIONS_PREFIX}{run_id}/{_check_name(name)}"
+            key = state_blob_key(run_id, _check_name(name))
             # Never referenced by a pointer yet (checked above), so a plain put is safe, and it
             # replaces what a crashed commit of the same run may have left.
             self.storage.put(key, data)
@@ -194,7 +195,7 @@ class StateStore:
         older = [v for v in self.versions() if v <= current]
         doomed = older[: max(0, len(older) - keep)]
         for version in doomed:
-            for key in list(self.storage.list(f"{VERSIONS_PREFIX}{version}/")):
+            for key in list(self.storage.list(state_version_prefix(version))):
                 self.storage.delete(key)
         return doomed
 

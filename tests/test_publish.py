@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from flows.lake import new_run_id
 from flows.publish import (
     PublishConflict,
     compact,
     encode_parquet,
     manifest_key,
-    new_run_id,
     publish_run,
     sweep_orphans,
     write_failed_manifest,
