@@ -62,6 +62,9 @@ class RedisSegmentStore:
         pipe.set(f"{self._k(key)}:n", count)  # last: a reader sees all pieces or none
         pipe.execute()
 
+    def exists(self, key: str) -> bool:
+        return bool(self.client.exists(f"{self._k(key)}:n"))
+
     def delete(self, key: str) -> None:
         n = self.client.get(f"{self._k(key)}:n")
         names = [f"{self._k(key)}:n"] + [f"{self._k(key)}:{i}" for i in range(int(n or 0))]

@@ -488,6 +488,15 @@ class SegmentedIndex(IndexBase):
         return index
 
     @staticmethod
+    def missing_segments(storage: Any, data: bytes) -> list[str]:
+        """Keys of the segments a manifest names that ``storage`` lacks (an old whole-index
+        blob names none)."""
+        if data[:1] != b"{":
+            return []
+        keys = [SegmentInfo.from_dict(s).key for s in json.loads(data)["segments"]]
+        return [k for k in keys if not storage.exists(k)]
+
+    @staticmethod
     def check_blob(data: bytes, config: DedupConfig | None = None) -> None:
         """Raise unless ``data`` is a state blob this code can open (a manifest, or an old
         whole index to migrate); the segments themselves are not fetched."""

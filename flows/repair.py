@@ -68,8 +68,9 @@ def advice(storage: Storage) -> str:
     return f"to recover, run: newsdedup state repair {storage.uri} ({README_SECTION})"
 
 
-def blob_problem(name: str, data: bytes) -> str | None:
-    """Why the blob ``name`` cannot be used, or None."""
+def blob_problem(name: str, data: bytes, storage: Storage | None = None) -> str | None:
+    """Why the blob ``name`` cannot be used, or None. With ``storage``, a dedup manifest's
+    segments must be there too (a state two or more commits old may have lost them)."""
     parser = PARSERS.get(name)
     if parser is None:
         return None
@@ -77,6 +78,12 @@ def blob_problem(name: str, data: bytes) -> str | None:
         parser(data)
     except Exception as exc:  # noqa: BLE001 - any failure to read it is the damage
         return f"{type(exc).__name__}: {str(exc)[:200]}"
+    if storage is not None and name == "dedup-index.bin":
+        from dedup.segments import SegmentedIndex
+
+        gone = SegmentedIndex.missing_segments(storage, data)
+        if gone:
+            return f"{len(gone)} dedup segment(s) missing, e.g. {storage.url_for(gone[0])}"
     return None
 
 
@@ -113,7 +120,7 @@ def check_state(storage: Storage) -> StateReport:
         return report
     report.version = store.version
     for name, data in sorted(blobs.items()):
-        problem = blob_problem(name, data)
+        problem = blob_problem(name, data, storage)
         if problem:
             key = f"{VERSIONS_PREFIX}{store.version}/{name}"
             report.problems.append(f"{storage.url_for(key)} cannot be read: {problem}")
@@ -134,7 +141,7 @@ def _good_version(storage: Storage, version: str) -> dict[str, dict[str, Any]] |
             data = storage.get(key)
         except NotFound:
             return None
-        if blob_problem(name, data):
+        if blob_problem(name, data, storage):
             return None
         entries[name] = {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return entries

@@ -281,3 +281,25 @@ def test_a_crash_between_any_two_writes_of_a_commit_leaves_a_whole_state(tmp_pat
         run_once(storage.inner, tmp_path / f"wc-{n}", f"run-{r:02d}", batches[r], now)
         assert snapshot(storage.inner, tmp_path / f"g-{n}", probe) == views[r + 1], f"write {n}"
         shutil.rmtree(root)
+
+
+def test_state_check_names_missing_segments_and_repair_goes_back_to_a_whole_version(tmp_path):
+    from flows.pipeline import STATE_DEDUP, STATE_SEEN, dump_seen
+    from flows.repair import check_state, repair_state
+
+    storage = LocalStorage(tmp_path / "root")
+    for r, batch in enumerate(runs(8, 3, 10)):
+        state = StateStore(storage)
+        index = SegmentedIndex.open(storage, state.load().get(STATE_DEDUP), tmp_path / "c")
+        index.dedup(batch, T0 + timedelta(hours=r))
+        index.commit()
+        state.commit(f"run-{r}", {STATE_SEEN: dump_seen({}), STATE_DEDUP: index.to_bytes()})
+    assert check_state(storage).sound
+    newest = index.segments[-1]  # the last run's delta: only the current version names it
+    storage.delete(newest.key)
+    report = check_state(storage)
+    assert not report.sound and "segment" in report.problems[0]
+    assert repair_state(storage).version == "run-1"
+    state = StateStore(storage)
+    again = SegmentedIndex.open(storage, state.load()[STATE_DEDUP], tmp_path / "fresh")
+    assert state.version == "run-1" and len(again) == len(index) - newest.rows
