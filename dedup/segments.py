@@ -403,10 +403,19 @@ class SyncStats:
 
 
 def default_cache_dir(root_uri: str) -> Path:
+    """``NEWSDEDUP_DEDUP_CACHE``, else ``~/.cache/newsdedup/segments``, else (a home that cannot
+    be written) the temp dir; one subdirectory per output root."""
     base = os.environ.get("NEWSDEDUP_DEDUP_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "newsdedup", "segments"
     )
-    return Path(base) / hashlib.sha256(root_uri.encode()).hexdigest()[:16]
+    path = Path(base) / hashlib.sha256(root_uri.encode()).hexdigest()[:16]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if os.environ.get("NEWSDEDUP_DEDUP_CACHE"):
+            raise  # asked for explicitly: say so rather than work elsewhere
+        path = Path(tempfile.gettempdir()) / "newsdedup-segments" / path.name
+    return path
 
 
 class SegmentedIndex(IndexBase):
