@@ -10,10 +10,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
 from crawlers.records import Page, Rejected
-
-PAGES_FILE = "pages.jsonl.gz"
-REJECTED_FILE = "rejected.jsonl.gz"  # crawlers.records.Rejected per line, stage "crawl"
 
 
 class PageWriterPipeline:
@@ -37,10 +35,10 @@ class PageWriterPipeline:
     def open_spider(self, spider: Any = None) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.fh = gzip.open(
-            self.out_dir / f"{PAGES_FILE}.part", "wt", encoding="utf-8", compresslevel=3
+            self.out_dir / part_file(PAGES_FILE), "wt", encoding="utf-8", compresslevel=3
         )
         self.rejected_fh = gzip.open(
-            self.out_dir / f"{REJECTED_FILE}.part", "wt", encoding="utf-8", compresslevel=3
+            self.out_dir / part_file(REJECTED_FILE), "wt", encoding="utf-8", compresslevel=3
         )
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
@@ -56,12 +54,12 @@ class PageWriterPipeline:
         self.fh.close()
         self.rejected_fh.close()
         # The rejected file first: a finished pages file means both are complete.
-        (self.out_dir / f"{REJECTED_FILE}.part").replace(self.out_dir / REJECTED_FILE)
-        (self.out_dir / f"{PAGES_FILE}.part").replace(self.out_dir / PAGES_FILE)
+        (self.out_dir / part_file(REJECTED_FILE)).replace(self.out_dir / REJECTED_FILE)
+        (self.out_dir / part_file(PAGES_FILE)).replace(self.out_dir / PAGES_FILE)
         spider = spider or getattr(self.crawler, "spider", None)
         validators = getattr(spider, "validators", None)
         if validators is not None:
-            (self.out_dir / "validators.json").write_text(json.dumps(validators))
+            (self.out_dir / VALIDATORS_FILE).write_text(json.dumps(validators))
 
 
 def read_complete_lines(path: Path) -> list[str]:
@@ -101,10 +99,10 @@ def salvage(out_dir: Path) -> int | None:
     salvage (the spider had closed, and its files are complete, or it never opened).
     """
     out_dir = Path(out_dir)
-    part = out_dir / f"{PAGES_FILE}.part"
+    part = out_dir / part_file(PAGES_FILE)
     if (out_dir / PAGES_FILE).exists() or not part.exists():
         return None
-    rejected = out_dir / f"{REJECTED_FILE}.part"
+    rejected = out_dir / part_file(REJECTED_FILE)
     if rejected.exists():
         _rewrite(read_complete_lines(rejected), out_dir / REJECTED_FILE)
         rejected.unlink()
@@ -121,7 +119,7 @@ def salvage(out_dir: Path) -> int | None:
         validators[page.url] = validators[page.final_url] = entry
     _rewrite(lines, out_dir / PAGES_FILE)
     part.unlink()
-    (out_dir / "validators.json").write_text(json.dumps(validators))
+    (out_dir / VALIDATORS_FILE).write_text(json.dumps(validators))
     return len(lines)
 
 

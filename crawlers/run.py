@@ -34,7 +34,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_UNREACHABLE = 3
+from crawlers.contract import (
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    PARENT_PID_ENV,
+    STATS_FILE,
+    source_dir,
+)
+
 ALLOW_HOSTS_ENV = "NEWSDEDUP_ALLOW_HOSTS"
 CONTACT = re.compile(r"https?://|@")
 
@@ -102,11 +109,6 @@ def _on_closed(name: str, source_out: Path, crawler: Any, shared: bool) -> Any:
     return closed
 
 
-# The parent (the flow) names itself here; a crawl process whose parent dies, kill -9
-# included, is then killed by the kernel too instead of crawling on to its own timeout.
-PARENT_PID_ENV = "NEWSDEDUP_PARENT_PID"
-
-
 def _die_with_parent() -> None:
     parent = os.environ.get(PARENT_PID_ENV, "")
     if not parent.isdigit() or not sys.platform.startswith("linux"):
@@ -151,14 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         sources = load_seeds(args.seeds).select(list(dict.fromkeys(args.source)))
     except SeedsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     seen: dict[str, Any] = {}
     if args.seen and Path(args.seen).exists():
         try:
             seen = json.loads(Path(args.seen).read_text())
         except ValueError as exc:
             print(f"error: {args.seen}: not a JSON file of validators: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
 
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             configure(settings)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
 
     process = CrawlerProcess(settings)
     shared = bool(settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"))
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     own_seen = split_seen(seen, sources)
     crawlers = []
     for source in sources:
-        source_out = out if len(sources) == 1 else out / source.name
+        source_out = source_dir(out, [s.name for s in sources], source.name)
         source_out.mkdir(parents=True, exist_ok=True)
         crawler = process.create_crawler(NewsSpider)
         # Each crawler has its own copy of the settings until it starts; process.crawl merges
@@ -261,9 +263,9 @@ def write_summary(
             f"refused schemes: {summary['blocked_scheme'] or 'none'}, "
             f"disallowed by robots.txt: {summary['robots_disallowed']})"
         )
-    tmp = source_out / "stats.json.tmp"
+    tmp = source_out / f"{STATS_FILE}.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=str))
-    tmp.replace(source_out / "stats.json")
+    tmp.replace(source_out / STATS_FILE)
     return summary
 
 

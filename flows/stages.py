@@ -14,7 +14,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,9 +25,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawlers.pipelines import REJECTED_FILE
+from crawlers.contract import (
+    PAGES_FILE,
+    PARENT_PID_ENV,
+    REJECTED_FILE,
+    SEEN_FILE,
+    STATS_FILE,
+    VALIDATORS_FILE,
+    crawl_command,
+    process_failed,
+    source_dir,
+)
 from crawlers.records import Article, Page, Rejected
-from crawlers.run import EXIT_UNREACHABLE, PARENT_PID_ENV
 from crawlers.seeds import Source
 from flows import progress
 from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
@@ -77,40 +85,6 @@ def is_noise(line: str) -> bool:
     return message.startswith(_STARTUP_NOISE)
 
 
-def _crawl_command(
-    sources: list[Source],
-    seeds_path: str,
-    out: Path,
-    seen_path: Path,
-    *,
-    timeout: float,
-    allow_private: bool,
-    archive: bool,
-    user_agent: str | None,
-    frontier: tuple[str, str] | None,
-    extra_settings: dict[str, Any] | None,
-) -> list[str]:
-    cmd = [
-        sys.executable, "-m", "crawlers.run",
-        "--seeds", str(seeds_path), "--out", str(out), "--seen", str(seen_path),
-        # Scrapy closes the crawl cleanly a little before the hard kill.
-        "--timeout", str(soft_close(timeout, extra_settings)),
-    ]  # fmt: skip
-    for source in sources:
-        cmd += ["--source", source.name]
-    if allow_private:
-        cmd.append("--allow-private")
-    if archive:
-        cmd += ["--warc-dir", str(out / "warc")]
-    if user_agent:
-        cmd += ["--user-agent", user_agent]
-    if frontier:
-        cmd += ["--frontier-redis", frontier[0], "--frontier-key", frontier[1]]
-    for name, value in (extra_settings or {}).items():
-        cmd += ["-s", f"{name}={value}"]
-    return cmd
-
-
 def soft_close(timeout: float, extra_settings: dict[str, Any] | None = None) -> float:
     """When a crawl process of ``timeout`` seconds closes its crawl itself: 10% before the
     hard kill, and at least a download timeout and some seconds more (as long as that leaves
@@ -130,7 +104,7 @@ def _process_error(
     """Why a crawl process failed as a whole, or None when it ran to its end."""
     if timed_out:
         return f"crawl of {name} killed after {timeout:.0f}s (hard timeout)"
-    if returncode not in (0, EXIT_UNREACHABLE):
+    if process_failed(returncode):
         return f"crawl of {name} exited with status {returncode}: " + " | ".join(tail[-3:])
     return None
 
@@ -139,7 +113,7 @@ def _source_error(name: str, directory: Path, stats: dict[str, Any]) -> str | No
     """Why one source of a crawl process that ran to its end failed, or None."""
     if not stats.get("reachable"):
         return str(stats.get("error") or f"no page of {name} could be fetched")
-    if not (directory / "pages.jsonl.gz").exists():
+    if not (directory / PAGES_FILE).exists():
         return f"crawl of {name} wrote no pages file"
     return None
 
@@ -153,14 +127,14 @@ def _source_outcome(
     counts as failed, with why: one source's trouble never costs another its pages."""
     from crawlers.pipelines import salvage
 
-    stats = _read_json(directory / "stats.json")
+    stats = _read_json(directory / STATS_FILE)
     error: str | None
     salvaged = False
     if failure is None:
         error = _source_error(name, directory, stats)
     else:
         kept = salvage(directory)
-        if kept is None and (directory / "pages.jsonl.gz").exists():
+        if kept is None and (directory / PAGES_FILE).exists():
             # Its spider closed (and wrote its files) before the process failed.
             error = _source_error(name, directory, stats)
         else:
@@ -170,12 +144,12 @@ def _source_outcome(
             stats.setdefault("articles", kept)
             error = f"{failure}; {name} was still crawling: {kept} pages fetched before, kept"
     keep = error is None or salvaged
-    pages = directory / "pages.jsonl.gz"
+    pages = directory / PAGES_FILE
     return CrawlOutcome(
         source=name,
         ok=error is None,
         pages_path=str(pages) if keep else None,
-        validators=_read_json(directory / "validators.json") if keep else {},
+        validators=_read_json(directory / VALIDATORS_FILE) if keep else {},
         stats=stats,
         error=error,
         seconds=seconds,
@@ -217,15 +191,16 @@ def crawl_sources(
     """
     lone = len(sources) == 1
     label = sources[0].name if lone else f"{sources[0].name} (+{len(sources) - 1})"
-    # crawlers.run writes a lone source into --out itself, several into --out/<source>/.
     out = work_dir / (sources[0].name if lone else f"group-{sources[0].name}")
-    dirs = {s.name: out if lone else out / s.name for s in sources}
+    dirs = {s.name: source_dir(out, [x.name for x in sources], s.name) for s in sources}
     out.mkdir(parents=True, exist_ok=True)
-    seen_path = out / "seen.json"
+    seen_path = out / SEEN_FILE
     seen_path.write_text(json.dumps(seen or {}))  # the crawl process splits it by source
     emit = log_line or (lambda line: log.info("[%s] %s", label, line))
-    cmd = _crawl_command(
-        sources, seeds_path, out, seen_path, timeout=timeout, allow_private=allow_private,
+    cmd = crawl_command(
+        [s.name for s in sources], seeds_path, out, seen_path,
+        # Scrapy closes the crawl cleanly a little before the hard kill.
+        close_after=soft_close(timeout, extra_settings), allow_private=allow_private,
         archive=archive, user_agent=user_agent, frontier=None, extra_settings=extra_settings,
     )  # fmt: skip
     started = time.monotonic()
@@ -269,13 +244,14 @@ def crawl_source(
         return crawl_sources([source], seeds_path, work_dir, **common)[0]
     out = work_dir / source.name
     out.mkdir(parents=True, exist_ok=True)
-    seen_path = out / "seen.json"
+    seen_path = out / SEEN_FILE
     seen_path.write_text(json.dumps(seen or {}))  # the crawl processes keep their source's
     emit = log_line or (lambda line: log.info("[%s] %s", source.name, line))
     parts = [out / f"part-{i}" for i in range(processes)]
     commands = [
-        _crawl_command(
-            [source], seeds_path, part, seen_path, timeout=timeout, allow_private=allow_private,
+        crawl_command(
+            [source.name], seeds_path, part, seen_path,
+            close_after=soft_close(timeout, extra_settings), allow_private=allow_private,
             archive=archive, user_agent=user_agent, frontier=frontier,
             extra_settings=extra_settings,
         )  # fmt: skip
@@ -301,13 +277,13 @@ def crawl_source(
             errors.append(part_outcome.error)
     # One process may find nothing left to do; the source failed only when none got through.
     ok = len(errors) < len(parts)
-    pages = out / "pages.jsonl.gz"
+    pages = out / PAGES_FILE
     validators: dict[str, dict[str, Any]] = {}
     with open(pages, "wb") as joined:
         for part in parts:
-            validators.update(_read_json(part / "validators.json"))
-            if (part / "pages.jsonl.gz").exists():
-                joined.write((part / "pages.jsonl.gz").read_bytes())  # gzip members concatenate
+            validators.update(_read_json(part / VALIDATORS_FILE))
+            if (part / PAGES_FILE).exists():
+                joined.write((part / PAGES_FILE).read_bytes())  # gzip members concatenate
     return CrawlOutcome(
         source=source.name,
         ok=ok,
