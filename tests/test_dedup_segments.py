@@ -284,8 +284,12 @@ def test_a_crash_between_any_two_writes_of_a_commit_leaves_a_whole_state(tmp_pat
 
 
 def test_state_check_names_missing_segments_and_repair_goes_back_to_a_whole_version(tmp_path):
-    from flows.pipeline import STATE_DEDUP, STATE_SEEN, dump_seen
+    import gzip
+
     from flows.repair import check_state, repair_state
+
+    # The blob names the pipeline commits (flows.repair.PARSERS reads them back).
+    STATE_DEDUP, STATE_SEEN = "dedup-index.bin", "seen.json.gz"  # noqa: N806
 
     storage = LocalStorage(tmp_path / "root")
     for r, batch in enumerate(runs(8, 3, 10)):
@@ -293,7 +297,7 @@ def test_state_check_names_missing_segments_and_repair_goes_back_to_a_whole_vers
         index = SegmentedIndex.open(storage, state.load().get(STATE_DEDUP), tmp_path / "c")
         index.dedup(batch, T0 + timedelta(hours=r))
         index.commit()
-        state.commit(f"run-{r}", {STATE_SEEN: dump_seen({}), STATE_DEDUP: index.to_bytes()})
+        state.commit(f"run-{r}", {STATE_SEEN: gzip.compress(b"{}"), STATE_DEDUP: index.to_bytes()})
     assert check_state(storage).sound
     newest = index.segments[-1]  # the last run's delta: only the current version names it
     storage.delete(newest.key)
