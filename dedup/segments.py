@@ -40,6 +40,7 @@ Framework-free: storage is anything with ``get``, ``put``, ``delete`` (see
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -177,12 +178,22 @@ def _bucket_bits(n: int) -> int:
 
 def encode_segment(cols: Columns, config: DedupConfig) -> bytes:
     """The segment file for ``cols`` (deterministic: the same columns give the same bytes)."""
+    buf = io.BytesIO()
+    write_segment(cols, config, buf)
+    return buf.getvalue()
+
+
+def write_segment(cols: Columns, config: DedupConfig, out: Any) -> None:
+    """Write the segment file for ``cols`` to the binary file ``out``, section by section
+    (a merged segment is hundreds of MB: no second copy of it is made in memory)."""
     n = len(cols)
     if n >= 1 << 32:
         raise ValueError("segment too large")
-    order = np.argsort(id_hashes(cols.ids), kind="stable")
+    all_hashes = id_hashes(cols.ids)
+    order = np.argsort(all_hashes, kind="stable")
     ids = [cols.ids[i] for i in order]
-    idhash = id_hashes(ids)
+    idhash = all_hashes[order]
+    del all_hashes
     encoded = [i.encode("utf-8") for i in ids]
     id_offsets = np.zeros(n + 1, dtype=np.uint64)
     np.cumsum([len(e) for e in encoded], out=id_offsets[1:])
@@ -242,14 +253,15 @@ def encode_segment(cols: Columns, config: DedupConfig) -> bytes:
         if need == start:
             break
         start = need
-    parts = [SEGMENT_MAGIC, len(raw).to_bytes(8, "little"), raw]
-    pos = len(SEGMENT_MAGIC) + 8 + len(raw)
-    parts.append(b"\0" * (start - pos))
-    for arr in sections.values():
-        data = arr.tobytes()
-        parts.append(data)
-        parts.append(b"\0" * (-len(data) % _ALIGN))
-    return b"".join(parts)
+    out.write(SEGMENT_MAGIC)
+    out.write(len(raw).to_bytes(8, "little"))
+    out.write(raw)
+    out.write(b"\0" * (start - len(SEGMENT_MAGIC) - 8 - len(raw)))
+    for name in list(sections):
+        arr = np.ascontiguousarray(sections.pop(name))
+        out.write(arr.data.cast("B"))
+        out.write(b"\0" * (-arr.nbytes % _ALIGN))
+        del arr
 
 
 class Segment:
@@ -545,22 +557,24 @@ class SegmentedIndex(IndexBase):
             if path.exists() and path.stat().st_size == info.bytes:
                 stats.cached += 1
                 continue
-            data: bytes | None = None
-            if info.parts and all(
-                self._path(p).exists() for p in info.parts
-            ):  # a merge whose parts this worker holds: make it here
-                data = merge_segments([Segment(self._path(p)) for p in info.parts], self.config)
-                if hashlib.sha256(data).hexdigest() != info.sha256:
-                    data = None
-                else:
+            if info.parts and all(self._path(p).exists() for p in info.parts):
+                # A merge whose parts this worker holds: make it here, keep it if it is the
+                # same file (merging is deterministic; a different build is simply fetched).
+                cols = Columns.concat([Segment(self._path(p)).columns() for p in info.parts])
+                digest, _ = self._write_local(cols)
+                del cols
+                if digest == info.sha256:
                     stats.rebuilt += 1
-            if data is None:
-                data = self.storage.get(info.key)
-                if hashlib.sha256(data).hexdigest() != info.sha256:
-                    raise IndexConfigError(f"segment {info.key} does not match its checksum")
-                stats.downloaded += 1
-                stats.downloaded_bytes += len(data)
+                    have.add(info.name)
+                    continue
+                self._path(digest[:32]).unlink(missing_ok=True)
+            data = self.storage.get(info.key)
+            if hashlib.sha256(data).hexdigest() != info.sha256:
+                raise IndexConfigError(f"segment {info.key} does not match its checksum")
+            stats.downloaded += 1
+            stats.downloaded_bytes += len(data)
             self._store_local(data)
+            del data
             have.add(info.name)
         self._clean_cache()
         stats.seconds = time.perf_counter() - t0
@@ -581,13 +595,30 @@ class SegmentedIndex(IndexBase):
             seg = self._open[name] = Segment(self._path(name))
         return seg
 
+    def _write_local(self, cols: Columns) -> tuple[str, int]:
+        """Write ``cols`` as a segment file into the cache; (sha256, bytes)."""
+        fd, tmp = tempfile.mkstemp(dir=self.cache, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_segment(cols, self.config, fh)
+            sha = hashlib.sha256()
+            with open(tmp, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    sha.update(block)
+            digest = sha.hexdigest()
+            size = os.path.getsize(tmp)
+            os.replace(tmp, self._path(digest[:32]))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return digest, size
+
     def _add_local(self, cols: Columns, level: int, parts: list[str]) -> SegmentInfo:
-        data = encode_segment(cols, self.config)
-        digest, _ = self._store_local(data)
+        digest, size = self._write_local(cols)
         info = SegmentInfo(
             name=digest[:32],
             rows=len(cols),
-            bytes=len(data),
+            bytes=size,
             sha256=digest,
             level=level,
             min_t=float(cols.entered.min()),
