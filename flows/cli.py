@@ -14,10 +14,11 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from crawlers.seeds import SeedsError, load_seeds
 from flows.config import DEFAULT_OUTPUT
+from flows.report import RunSummary, source_rows
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -33,14 +34,12 @@ def _root(uri: str | None) -> str:
     return uri or os.environ.get("NEWSDEDUP_OUTPUT") or DEFAULT_OUTPUT
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: RunSummary) -> None:
     print()
     print(f"run {summary['run_id']}: {summary['status']} in {summary['seconds']}s", end="")
     print(f" -> {summary['output']}")
     print(f"{'source':<24} {'pages':>6} {'304':>5} {'articles':>8} {'dropped':>8}", end="")
     print(f" {'stories':>8} {'dups':>5}  errors")
-    from flows.pipeline import source_rows
-
     for r in source_rows(summary):
         print(
             f"{r['source']:<24} {r['fetched']:>6} {r['not_modified']:>5} {r['extracted']:>8} "
@@ -137,7 +136,7 @@ def _finish(state: Any) -> int:
         )
         _err(f"run failed: {detail}")
         return EXIT_FAILED
-    summary = result
+    summary = cast(RunSummary, result)
     _print_summary(summary)
     if summary["failed_sources"]:
         for name, error in summary["failed_sources"].items():

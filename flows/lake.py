@@ -168,6 +168,9 @@ def run_id_of_work_key(key: str) -> str:
 # -- run state ------------------------------------------------------------------------------
 
 STATE_PREFIX = "_state/"
+# Blobs of a state version (flows.pipeline commits them; the dedup index's is STATE_DEDUP there)
+STATE_SEEN = "seen.json.gz"
+STATE_TEMPLATES = "templates.bin"
 POINTER_KEY = "_state/current.json"
 VERSIONS_PREFIX = "_state/v/"
 LOCK_KEY = "_state/lock.json"
@@ -243,8 +246,12 @@ def load_catalog(storage: Storage, run_filter: Callable[[str], bool] | None = No
     for key, doc in zip(run_keys, run_docs, strict=True):
         run_id = run_id_of_manifest(key)
         entries = _valid_entries(doc) if doc is not None else None
-        if doc is None or doc.get("run_id") != run_id or entries is None \
-                or doc.get("status") not in ("ok", "failed"):
+        if (
+            doc is None
+            or doc.get("run_id") != run_id
+            or entries is None
+            or doc.get("status") not in ("ok", "failed")
+        ):
             malformed.append(key)
             continue
         runs[run_id] = doc

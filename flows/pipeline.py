@@ -7,78 +7,37 @@ state, and the next run picks up what was lost.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import gzip
 import hashlib
-import json
-import logging
 import os
-import re
-import shutil
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote as _quote
 
-from crawlers.seeds import Seeds, Source, load_seeds, split_seen
+from crawlers.seeds import Seeds, Source, load_seeds
 from flows import progress, stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
+from flows.crawl_clean import crawl_and_clean
 from flows.lake import (
-    RAW_PREFIX,
+    STATE_SEEN,
+    STATE_TEMPLATES,
     new_run_id,
-    parse_raw_key,
-    raw_key,
-    raw_prefix,
     state_blob_key,
-    work_key,
     work_prefix,
 )
-from flows.state import StateConflict, StateError
+from flows.reextract import reextract_producer
+from flows.report import RunSummary, write_report
+from flows.runlog import route_project_logs
+from flows.runlog import run_logger as _logger
+from flows.shards import run_shard, run_shards
+from flows.state import StateConflict, StateError, dump_seen, load_seen
 from flows.storage import crash_point
+from flows.tasks import dedup_task, publish_task, quote
 
-STATE_SEEN = "seen.json.gz"
-STATE_TEMPLATES = "templates.bin"
 STATE_DEDUP = "dedup-index.bin"
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - outside a flow or task run
-        return logging.getLogger("newsdedup")
-
-
-_SCRAPY_LEVEL = re.compile(r"^\S+ \S+ \[[^\]]+\] (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
-
-
-def _line_level(line: str) -> int:
-    """The level a crawl process gave its log line, so warnings stay warnings in Prefect."""
-    m = _SCRAPY_LEVEL.match(line)
-    if m:
-        return int(getattr(logging, m.group(1)))
-    return logging.ERROR if line.startswith("error:") else logging.INFO
-
-
-def _route_project_logs() -> None:
-    """Send the project's own loggers to the Prefect run log at INFO, as Scrapy's lines are."""
-    try:
-        from prefect.logging.handlers import APILogHandler
-    except ImportError:  # pragma: no cover
-        return
-    for name in ("newsdedup", "flows", "crawlers", "dedup"):
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
-        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
-            logger.addHandler(APILogHandler())
 
 
 def _retry_unless(*kinds: type[BaseException]) -> Any:
@@ -94,144 +53,6 @@ def _retry_unless(*kinds: type[BaseException]) -> Any:
         return True
 
     return should_retry
-
-
-_T = TypeVar("_T")
-
-
-def quote(value: _T) -> _T:
-    """Prefect's ``quote`` (the task gets ``value`` itself, not walked), typed as ``value``."""
-    return cast(_T, _quote(value))
-
-
-# -- tasks ----------------------------------------------------------------------------------
-# Large arguments (articles, the dedup index, state blobs, seen URLs) are passed as
-# quote(...): Prefect then hands them over as they are instead of walking every element in
-# search of futures, which took seconds per run at a few thousand articles.
-
-
-@task(name="crawl", cache_policy=NO_CACHE, task_run_name="crawl-{label}")
-def crawl_task(
-    sources: list[Source],
-    seeds_path: str,
-    work_dir: str,
-    settings: PipelineSettings,
-    seen: dict[str, Any],
-    archive: bool = False,
-    label: str = "",
-    caps: dict[str, int] | None = None,
-) -> list[stages.CrawlOutcome]:
-    """Crawl a group of sources in one process (``sources_per_crawl``); with a shared
-    frontier (``frontier_processes`` > 1 and Redis) one source in several processes."""
-    logger = _logger()
-    frontier = settings.redis_url and settings.frontier_processes > 1 and len(sources) == 1
-    tag = sources[0].name if len(sources) == 1 else label
-    common: dict[str, Any] = {
-        "allow_private": settings.allow_private,
-        "seen": seen,
-        "timeout": settings.crawl_timeout,
-        "user_agent": settings.user_agent,
-        "log_line": lambda line: logger.log(_line_level(line), "[%s] %s", tag, line),
-        "archive": archive,
-    }
-    own_caps = {s.name: caps[s.name] for s in sources if caps and s.name in caps}
-    if own_caps:  # link-found articles each source's history supports (link_article_caps)
-        common["extra_settings"] = {"NEWSDEDUP_SOURCE_CAPS": json.dumps(own_caps)}
-    if frontier:
-        # A shared frontier per source and run: several processes work one large site.
-        key = f"newsdedup:frontier:{Path(work_dir).name}:{sources[0].name}"
-        outcomes = [
-            stages.crawl_source(
-                sources[0], seeds_path, Path(work_dir), **common,
-                frontier=(str(settings.redis_url), key),
-                processes=settings.frontier_processes,
-            )
-        ]  # fmt: skip
-    else:
-        outcomes = stages.crawl_sources(sources, seeds_path, Path(work_dir), **common)
-    for outcome in outcomes:
-        if outcome.ok:
-            logger.info(
-                "crawled %s: %s article pages, %s requests in %.1fs",
-                outcome.source,
-                outcome.stats.get("articles", 0),
-                outcome.stats.get("requests", 0),
-                outcome.seconds,
-            )
-        else:
-            logger.error("crawl of %s failed: %s", outcome.source, outcome.error)
-    return outcomes
-
-
-# No Prefect timeout: it cannot interrupt a task running in a worker thread (it only warns).
-# Extraction is bounded per page instead (extract_timeout and the other extract_* settings).
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_task(
-    pages: stages.PageFeed,
-    sources: dict[str, Source],
-    templates: Any,
-    settings: PipelineSettings,
-) -> stages.CleanOutcome:
-    """Extract the pages as their crawls finish (``pages`` is fed while crawls still run),
-    then finish each source: templates, boilerplate rules, metadata, quality gates."""
-    workers = max(1, min(cpu_count(), settings.concurrency or cpu_count()))
-    result = stages.clean_stage(
-        pages,
-        sources,
-        templates,
-        min_words=settings.min_words,
-        workers=workers,
-        limits=settings.extract_limits(),
-    )
-    _logger().info(
-        "cleaned: %d articles from %d sources", len(result.articles), len(result.per_source)
-    )
-    return result
-
-
-@task(name="dedup", cache_policy=NO_CACHE, timeout_seconds=3600)
-def dedup_task(
-    articles: list[Any],
-    index: Any,
-    priorities: dict[str, int],
-    run_id: str,
-    seen: dict[str, dict[str, Any]] | None = None,
-    rejected: list[Any] | None = None,
-) -> stages.DedupOutcome:
-    result = stages.dedup_stage(
-        articles, index, priorities, run_id, seen=seen, rejected=rejected or ()
-    )
-    _logger().info(
-        "dedup: %d new stories, %d duplicates",
-        result.counts["stories"],
-        result.counts["duplicates"],
-    )
-    return result
-
-
-@task(
-    name="publish",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    timeout_seconds=3600,
-)
-def publish_task(
-    storage: Any,
-    run_id: str,
-    started_at: datetime,
-    dedup: stages.DedupOutcome,
-    counts: dict[str, Any],
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    from flows.publish import publish_run
-
-    manifest = publish_run(
-        storage, run_id, started_at, dedup.articles, dedup.duplicates, counts, extra,
-        rejected=dedup.rejected,
-    )
-    _logger().info("published run %s: %s", run_id, storage.url_for(f"runs/{run_id}.json"))
-    return manifest
 
 
 @task(
@@ -252,14 +73,6 @@ def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: A
 
 
 # -- state ----------------------------------------------------------------------------------
-
-
-def load_seen(raw: bytes | None) -> dict[str, dict[str, Any]]:
-    return json.loads(gzip.decompress(raw)) if raw else {}
-
-
-def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
-    return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)
 
 
 def open_index(
@@ -327,7 +140,7 @@ def news_reextract(
     publish like a normal run: into a fresh root that rebuilds the output, or into the same
     root, where only stories it has not published yet come out."""
     return _start_run(
-        seeds, sources, output, False, None, produce=_reextract_producer(raw_from, since, until)
+        seeds, sources, output, False, None, produce=reextract_producer(raw_from, since, until)
     )
 
 
@@ -343,7 +156,7 @@ def _start_run(
     from flows.state import RunLock
     from flows.storage import open_storage
 
-    _route_project_logs()
+    route_project_logs()
     logger = _logger()
     seeds_obj: Seeds = load_seeds(seeds)
     chosen = seeds_obj.select(sources)
@@ -385,7 +198,7 @@ def _start_run(
                 logger.error("%s", exc)
                 return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
             raise
-    _write_report(summary, storage)
+    write_report(summary, storage)
     # The flow run's state says how the run went: a run whose every source failed is Failed
     # in Prefect (the CLI exits 1), one where some failed is Completed but named Partial.
     from prefect.states import Completed, Failed
@@ -396,68 +209,6 @@ def _start_run(
     if summary["status"] == "partial":
         return Completed(name="Partial", message=f"failed sources: {failed}", data=summary)
     return summary
-
-
-def _reextract_producer(raw_from: str | None, since: str, until: str | None) -> Any:
-    from datetime import date
-
-    first = date.fromisoformat(since).isoformat()
-    last = date.fromisoformat(until).isoformat() if until else "9999-12-31"
-
-    def produce(
-        seeds: str,
-        chosen: tuple[Source, ...],
-        settings: PipelineSettings,
-        seen: dict[str, dict[str, Any]],
-        templates: Any,
-        storage: Any,
-        run_id: str,
-    ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
-        from crawlers.archive import iter_warc_pages
-        from flows.storage import open_storage
-
-        raw = open_storage(raw_from) if raw_from else storage
-        names = {s.name for s in chosen}
-        work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-reextract-"))
-        try:
-            counts: dict[str, int] = {}
-            writers: dict[str, Any] = {}
-            for key in sorted(raw.list(RAW_PREFIX)):
-                parsed = parse_raw_key(key)
-                if not parsed or not first <= parsed.day <= last or parsed.source not in names:
-                    continue
-                local = work_dir / key.replace("/", "_")
-                local.write_bytes(raw.get(key))
-                source = parsed.source
-                if source not in writers:
-                    writers[source] = gzip.open(
-                        work_dir / f"{source}.jsonl.gz", "wt", encoding="utf-8"
-                    )
-                for page in iter_warc_pages(local, source=source):
-                    if (seen.get(page.url) or {}).get("kind") == "article":
-                        continue  # this root already published (or judged) the page
-                    writers[source].write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
-                    counts[source] = counts.get(source, 0) + 1
-                local.unlink()
-            for fh in writers.values():
-                fh.close()
-            outcomes = [
-                stages.CrawlOutcome(
-                    source=name,
-                    ok=True,
-                    pages_path=str(work_dir / f"{name}.jsonl.gz"),
-                    stats={"articles": n, "from_archive": True},
-                )
-                for name, n in sorted(counts.items())
-            ]
-            _logger().info("re-extracting %d archived pages from %s", sum(counts.values()), raw.uri)
-            feed = stages.PageFeed(o.pages_path for o in outcomes if o.pages_path)
-            cleaned = clean_task(feed, {s.name: s for s in chosen}, quote(templates), settings)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-        return outcomes, cleaned
-
-    return produce
 
 
 def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
@@ -495,7 +246,7 @@ def _run_locked(
     settings: PipelineSettings,
     lock: Any,
     produce: Any = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Everything a run does while holding the lock. ``produce`` makes the run's crawl
     outcomes and cleaned articles (default: crawl and clean the sources)."""
     from flows.publish import sweep_orphans
@@ -612,187 +363,6 @@ def _run_locked(
     }
 
 
-def crawl_and_clean(
-    seeds: str,
-    chosen: tuple[Source, ...] | list[Source],
-    settings: PipelineSettings,
-    seen: dict[str, dict[str, Any]],
-    templates: Any,
-    storage: Any = None,
-    run_id: str | None = None,
-) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
-    """Crawl the sources, ``concurrency`` crawl processes at a time with up to
-    ``sources_per_crawl`` sources each, and clean their pages: extraction starts on each
-    group's pages as soon as its crawl ends, while the other crawls go on.
-
-    With a raw archive (``archive_raw``; on by default for S3 output) the fetched responses
-    are kept as WARC files under ``raw/dt=YYYY-MM-DD/`` of the output root, so extraction can
-    be run again later without crawling (``newsdedup reextract``)."""
-    from prefect.futures import as_completed
-
-    archive_to = run_id if storage is not None and archive_enabled(settings, storage) else None
-    work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-crawl-"))
-    width = settings.concurrency or cpu_count()
-    shared = bool(settings.redis_url) and settings.frontier_processes > 1
-    per_process = 1 if shared else settings.sources_per_crawl
-    waiting = stages.crawl_groups(chosen, width, per_process)
-    own_seen = split_seen(seen, chosen)
-    caps = {}
-    if storage is not None:
-        from flows.publish import recent_source_counts
-
-        caps = stages.link_article_caps(chosen, recent_source_counts(storage))
-    feed = stages.PageFeed()
-    cleaning = clean_task.submit(feed, {s.name: s for s in chosen}, quote(templates), settings)
-    outcomes: list[stages.CrawlOutcome] = []
-    try:
-        # crawl_sources kills a crawl process at crawl_timeout: that is the crawl's timeout
-        # (a Prefect timeout cannot interrupt a task running in a worker thread).
-        def launch(group: list[Source]) -> Any:
-            label = group[0].name if len(group) == 1 else f"{group[0].name}-and-{len(group) - 1}"
-            group_seen = {u: e for src in group for u, e in own_seen[src.name].items()}
-            return crawl_task.submit(
-                group,
-                seeds,
-                str(work_dir),
-                settings,
-                quote(group_seen),
-                archive_to is not None,
-                label,
-                caps,
-            )
-
-        running = [launch(group) for group in waiting[:width]]
-        waiting = waiting[width:]
-        while running:
-            done = next(as_completed(running))
-            running.remove(done)
-            if waiting:
-                running.append(launch(waiting.pop(0)))
-            finished = done.result()
-            outcomes += finished
-            progress.add(
-                sources_done=len(finished),
-                fetched=sum(int(o.stats.get("articles", 0) or 0) for o in finished),
-            )
-            if archive_to is not None:
-                upload_raw(storage, archive_to, finished)
-            for outcome in finished:
-                if outcome.pages_path:  # a killed crawl's pages too (crawl_sources)
-                    feed.put(outcome.pages_path)
-        crash_point("after-crawl")
-        progress.report(stage="clean")
-    finally:
-        feed.close()
-        try:
-            cleaned = cleaning.result()
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    order = {s.name: i for i, s in enumerate(chosen)}
-    outcomes.sort(key=lambda o: order.get(o.source, 0))
-    return outcomes, cleaned
-
-
-def archive_enabled(settings: PipelineSettings, storage: Any) -> bool:
-    if settings.archive_raw is not None:
-        return settings.archive_raw
-    return str(storage.uri).startswith("s3://")
-
-
-def upload_raw(storage: Any, run_id: str, outcomes: list[stages.CrawlOutcome]) -> list[str]:
-    """Copy each crawl's finished WARC files to ``raw/dt=<run day>/<run_id>-<file>``."""
-    keys = []
-    for outcome in outcomes:
-        for path in outcome.stats.get("warc_files", []) or []:
-            key = raw_key(run_id, Path(path).name)
-            storage.put(key, Path(path).read_bytes())
-            keys.append(key)
-    if keys:
-        _logger().info("archived %d WARC files under %s", len(keys), raw_prefix(run_id))
-    return keys
-
-
-# -- shards ---------------------------------------------------------------------------------
-# A shard crawls and cleans a subset of the sources as its own flow run, on any worker of the
-# pool, and leaves its result under _work/<run_id>/ in the output root. The parent run then
-# deduplicates everything at once and publishes once, so a sharded run decides exactly what a
-# single-process run of the same pages decides.
-
-
-def _dump_json(value: Any) -> bytes:
-    return gzip.compress(json.dumps(value, default=str).encode(), compresslevel=5)
-
-
-def run_shards(
-    storage: Any,
-    run_id: str,
-    seeds: str,
-    chosen: tuple[Source, ...],
-    settings: PipelineSettings,
-    seen: dict[str, dict[str, Any]],
-    templates: Any,
-) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from prefect.deployments import run_deployment
-
-    from crawlers.clean import TemplateState
-    from crawlers.records import Article, Rejected
-
-    logger = _logger()
-    n = min(settings.shards, len(chosen))
-    groups = [list(chosen[i::n]) for i in range(n)]
-    # What the shards start from: this run's seen URLs (recovered runs included) and site
-    # templates, so they need not load the whole state (the dedup index is the parent's).
-    storage.put(work_key(run_id, STATE_SEEN), dump_seen(seen))
-    storage.put(work_key(run_id, STATE_TEMPLATES), templates.to_bytes())
-
-    def launch(index: int) -> Any:
-        return run_deployment(
-            name=settings.shard_deployment,
-            parameters={
-                "seeds": seeds,
-                "sources": [s.name for s in groups[index]],
-                "output": storage.uri,
-                "run_id": run_id,
-                "shard": index,
-                "allow_private": settings.allow_private,
-            },
-            timeout=None,  # wait for the shard to finish
-            as_subflow=True,
-        )
-
-    logger.info("run %s: %d shards via deployment %s", run_id, n, settings.shard_deployment)
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        runs = list(pool.map(launch, range(n)))
-    failed = [(i, r) for i, r in enumerate(runs) if not (r.state and r.state.is_completed())]
-    if failed:
-        detail = ", ".join(
-            f"shard {i} ({r.name}: {r.state.name if r.state else '?'})" for i, r in failed
-        )
-        raise RuntimeError(f"shard flow runs did not complete: {detail}")
-
-    outcomes: list[stages.CrawlOutcome] = []
-    articles: list[Article] = []
-    rejected: list[Rejected] = []
-    per_source: dict[str, dict[str, Any]] = {}
-    for index in range(n):
-        payload = json.loads(
-            gzip.decompress(storage.get(work_key(run_id, f"shard-{index}.json.gz")))
-        )
-        outcomes += [stages.CrawlOutcome(**o) for o in payload["outcomes"]]
-        articles += [Article.from_dict(a) for a in payload["articles"]]
-        rejected += [Rejected.from_dict(r) for r in payload.get("rejected", [])]
-        per_source.update(payload["per_source"])
-        delta = TemplateState.from_bytes(base64.b64decode(payload["templates"]))
-        templates.sites.update(delta.sites)  # shards learn disjoint sites
-    order = {s.name: i for i, s in enumerate(chosen)}
-    outcomes.sort(key=lambda o: order.get(o.source, 0))
-    return outcomes, stages.CleanOutcome(
-        articles=articles, per_source=per_source, rejected=rejected
-    )
-
-
 @flow(name="news-shard", log_prints=True)
 def news_shard(
     seeds: str,
@@ -803,36 +373,7 @@ def news_shard(
     allow_private: bool = False,
 ) -> str:
     """Crawl and clean some sources for the parent run ``run_id``; returns the result's key."""
-    from crawlers.clean import TemplateState
-    from flows.storage import open_storage
-
-    seeds_obj = load_seeds(seeds)
-    chosen = seeds_obj.select(sources)
-    settings = resolve_settings(
-        {"output": output, "allow_private": allow_private or None}, seeds_obj
-    )
-    storage = open_storage(output)
-    seen = load_seen(storage.get(work_key(run_id, STATE_SEEN)))
-    templates = TemplateState.from_bytes(storage.get(work_key(run_id, STATE_TEMPLATES)))
-    before = {site: stats.pages for site, stats in templates.sites.items()}
-    outcomes, cleaned = crawl_and_clean(seeds, chosen, settings, seen, templates, storage, run_id)
-    touched = TemplateState(
-        {site: st for site, st in templates.sites.items() if before.get(site) != st.pages}
-    )
-    key = work_key(run_id, f"shard-{shard}.json.gz")
-    storage.put(
-        key,
-        _dump_json(
-            {
-                "outcomes": [dataclasses.asdict(o) for o in outcomes],
-                "articles": [a.to_dict() for a in cleaned.articles],
-                "rejected": [r.to_dict() for r in cleaned.rejected],
-                "per_source": cleaned.per_source,
-                "templates": base64.b64encode(touched.to_bytes()).decode(),
-            }
-        ),
-    )
-    return key
+    return run_shard(seeds, sources, output, run_id, shard, allow_private)
 
 
 def recover_unrecorded_runs(
@@ -869,62 +410,3 @@ def recover_unrecorded_runs(
     if docs:
         index.dedup(docs, datetime.now(UTC))
     return [str(m["run_id"]) for m in manifests]
-
-
-def source_rows(summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """One row of counts per source of a run summary, for the CLI table and the run report."""
-    for name, s in summary["sources"].items():
-        crawl = s.get("crawl", {})
-        clean = s.get("clean", {})
-        yield {
-            "source": name,
-            "fetched": crawl.get("articles", 0),
-            "not_modified": crawl.get("not_modified", 0),
-            "extracted": clean.get("extracted", 0),
-            "dropped": dict(sorted(clean.get("dropped", {}).items())),
-            "stories": s.get("stories", 0),
-            "duplicates": s.get("duplicates", 0),
-            "rejected": dict(sorted(s.get("rejected", {}).items())),
-            "errors": s.get("error")
-            or ", ".join(f"{k}: {v}" for k, v in crawl.get("errors", {}).items()),
-        }
-
-
-def _write_report(summary: dict[str, Any], storage: Any) -> None:
-    """A markdown run report as a Prefect artifact: counts per source and stage."""
-    try:
-        from prefect.artifacts import create_markdown_artifact
-    except ImportError:  # pragma: no cover
-        return
-    lines = [
-        f"# Run {summary['run_id']} ({summary['status']})",
-        "",
-        "| source | fetched | 304 | extracted | dropped | new stories | duplicates | rejected "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in source_rows(summary):
-        dropped = ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "0"
-        # Every fetched page that is neither, by reason (crawl, clean and dedup stages).
-        rejected = ", ".join(f"{k}: {v}" for k, v in r["rejected"].items()) or "0"
-        lines.append(
-            f"| {r['source']} | {r['fetched']} | {r['not_modified']} | {r['extracted']} | "
-            f"{dropped} | {r['stories']} | {r['duplicates']} | {rejected} | {r['errors']} |"
-        )
-    manifest = summary["manifest"]
-    lines += [
-        "",
-        f"Output: `{summary['output']}`, manifest [{manifest}]({storage.url_for(manifest)})",
-        "",
-    ]
-    for obj in summary.get("objects", [])[:50]:
-        key = obj.get("key") if isinstance(obj, dict) else obj
-        lines.append(f"- [{key}]({storage.url_for(key)})")
-    try:
-        create_markdown_artifact(
-            markdown="\n".join(lines),
-            key="news-pipeline-report",
-            description="Counts per source and stage",
-        )
-    except Exception as exc:  # noqa: BLE001 - a report must not fail a published run
-        logging.getLogger("newsdedup").warning("could not write the run report artifact: %s", exc)

@@ -10,6 +10,7 @@ from the same state cannot both win (the loser gets :class:`StateConflict`).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -390,3 +391,14 @@ class RunLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+# -- the seen URLs' format ------------------------------------------------------------
+
+
+def load_seen(raw: bytes | None) -> dict[str, dict[str, Any]]:
+    return json.loads(gzip.decompress(raw)) if raw else {}
+
+
+def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
+    return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)

@@ -132,7 +132,7 @@ def test_prune_dry_run_reports_and_deletes_nothing(lake):
 
 def test_run_summary_table_shows_each_source_and_its_errors(capsys):
     from flows.cli import _print_summary
-    from flows.pipeline import source_rows
+    from flows.report import source_rows
 
     summary = {
         "run_id": RUN_ID,
@@ -336,6 +336,6 @@ def _get(url: str, timeout: float = 30.0) -> bytes:
 def test_the_clean_task_has_no_prefect_timeout_that_cannot_interrupt_it():
     # Prefect only warns that it cannot stop a task in a worker thread; pages are bounded
     # one by one instead (tests/test_extraction_limits.py).
-    from flows.pipeline import clean_task
+    from flows.tasks import clean_task
 
     assert clean_task.timeout_seconds is None
