@@ -17,12 +17,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from crawlers.seeds import SeedsError, load_seeds
-from flows.config import DEFAULT_OUTPUT
+from flows.defaults import DEFAULT_OUTPUT, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED
 from flows.report import RunSummary, source_rows
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_LOCKED = 3
 
 
 def _err(message: str) -> None:

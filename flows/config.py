@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from crawlers.seeds import Seeds, SeedsError, show_value
+from flows.defaults import CRAWL_TIMEOUT, DEFAULT_OUTPUT, MIN_WORDS
 
 ENV_PREFIX = "NEWSDEDUP_"
-DEFAULT_OUTPUT = "./data/lake"
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,13 @@ class PipelineSettings:
     output: str = DEFAULT_OUTPUT
     allow_private: bool = False
     window_days: int = 30  # dedup index window, counted from when a story entered it
-    crawl_timeout: float = 900.0  # hard limit for one source's crawl process, seconds
+    crawl_timeout: float = CRAWL_TIMEOUT  # hard limit for one source's crawl process, seconds
     concurrency: int = 0  # parallel crawl processes; 0 means one per CPU core
     # Sources crawled side by side in one crawl process (one process start-up for all of them;
     # a process killed at crawl_timeout fails those still crawling); 1: a process per source.
     sources_per_crawl: int = 16
     user_agent: str | None = None
-    min_words: int = 80
+    min_words: int = MIN_WORDS
     archive_raw: bool | None = None  # keep fetched HTML as WARC; None: on for S3 output
     redis_url: str | None = None  # shared dedup index in Redis instead of the output root
     state_versions: int = 5  # how many committed state versions to keep

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from flows.defaults import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PREFECT_FILE = "flows/prefect.yaml"
 DEFAULT_CRON = "0 * * * *"
@@ -33,9 +35,8 @@ DEFAULT_CRON = "0 * * * *"
 # (Prefect's PREFECT_LOGGING_EXTRA_LOGGERS).
 PROJECT_LOGGERS = "newsdedup,flows,crawlers,dedup"
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # the server is unreachable, or `prefect deploy` failed
-EXIT_BAD_INPUT = 2  # no PREFECT_API_URL, or an unusable prefect.yaml
+# EXIT_FAILED: the server is unreachable, or `prefect deploy` failed; EXIT_BAD_INPUT: no
+# PREFECT_API_URL, or an unusable prefect.yaml.
 
 
 class DeployError(RuntimeError):

@@ -39,6 +39,7 @@ from crawlers.contract import (
 from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
 from flows import progress
+from flows.defaults import CRAWL_TIMEOUT, MIN_WORDS
 from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
 
 log = logging.getLogger("newsdedup")
@@ -175,7 +176,7 @@ def crawl_sources(
     *,
     allow_private: bool = False,
     seen: dict[str, dict[str, Any]] | None = None,
-    timeout: float = 900.0,
+    timeout: float = CRAWL_TIMEOUT,
     user_agent: str | None = None,
     extra_settings: dict[str, Any] | None = None,
     log_line: Callable[[str], None] | None = None,
@@ -218,7 +219,7 @@ def crawl_source(
     *,
     allow_private: bool = False,
     seen: dict[str, dict[str, Any]] | None = None,
-    timeout: float = 900.0,
+    timeout: float = CRAWL_TIMEOUT,
     user_agent: str | None = None,
     extra_settings: dict[str, Any] | None = None,
     log_line: Callable[[str], None] | None = None,
@@ -441,7 +442,7 @@ def clean_stage(
     sources: dict[str, Source],
     templates: Any,
     *,
-    min_words: int = 80,
+    min_words: int = MIN_WORDS,
     workers: int = 1,
     limits: ExtractLimits | None = None,
 ) -> CleanOutcome:

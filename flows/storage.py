@@ -26,9 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flows.defaults import DEFAULT_OUTPUT
+
 log = logging.getLogger(__name__)
 
-DEFAULT_LOCAL_ROOT = "./data/lake"
+DEFAULT_LOCAL_ROOT = DEFAULT_OUTPUT
 
 # Crash-test hook: ``NEWSDEDUP_CRASH_AT=<point>`` makes the process exit on the spot (no
 # clean-up, no exception handlers, no lock release) when it reaches that point, the way a
