@@ -145,8 +145,3 @@ def parse_sitemap(body: bytes) -> list[Entry]:
             Entry(url=loc, date=date, title=title, is_sitemap=is_index or name == "sitemap")
         )
     return entries
-
-
-def looks_like_feed(body: bytes) -> bool:
-    head = body[:2048].lower()
-    return b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head

@@ -8,11 +8,10 @@ must survive cleaning and which template strings must not.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -35,6 +34,8 @@ from flows.demo.content import (
     slugify,
 )
 from flows.demo.junk import page_junk
+from flows.demo.quirks import QuirksSite, quirks_spec
+from flows.demo.response import Response
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_FIRST_PORT = 18701
@@ -125,21 +126,6 @@ class DemoTruth:
         for rep, orig in self.reprints.items():
             groups.setdefault(orig, {orig}).add(rep)
         return list(groups.values())
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes | None = None
-    content_type: str = "text/html; charset=utf-8"
-    last_modified: datetime | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: tuple[int, Iterable[bytes]] | None = None  # (length, chunks) for huge bodies
-    etag: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.etag is None and self.body is not None:
-            self.etag = '"' + hashlib.sha1(self.body).hexdigest()[:20] + '"'
 
 
 def html(body: str, last_modified: datetime | None, status: int = 200) -> Response:
@@ -270,8 +256,6 @@ class DemoNetwork:
         self.host = host
         self._specs = list(_specs)
         if quirks:
-            from flows.demo.quirks import quirks_spec
-
             self._specs.append(quirks_spec())
         ports = ports or {}
         self.sites = [
@@ -295,8 +279,6 @@ class DemoNetwork:
         self.stopping = threading.Event()
         self._quirks = None
         if quirks:
-            from flows.demo.quirks import QuirksSite
-
             self._quirks = QuirksSite(self)
 
     # ------------------------------------------------------------ construction helpers

@@ -25,14 +25,26 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flows.demo.content import SiteSpec, key_sentences
 from flows.demo.generated import synth_paragraphs
+from flows.demo.response import Response
 
-if TYPE_CHECKING:
-    from flows.demo.network import DemoNetwork, Response
+
+class NetworkView(Protocol):
+    """What the quirks site uses of the demo network (flows.demo.network.DemoNetwork)."""
+
+    sites: list[Any]
+    stopping: threading.Event
+
+    def site(self, name: str) -> Any: ...
+
+    def articles(self, site_name: str | None = None) -> list[Any]: ...
+
+    def url_of(self, key: tuple[str, str]) -> str: ...
+
 
 SLOW_SECONDS = 30.0
 HUGE_BYTES = 10 * 1024 * 1024 + 512 * 1024
@@ -126,7 +138,7 @@ def _pdf() -> bytes:
 class QuirksSite:
     """Answers the quirks site's requests; created by DemoNetwork(quirks=True)."""
 
-    def __init__(self, network: DemoNetwork, slow_seconds: float = SLOW_SECONDS) -> None:
+    def __init__(self, network: NetworkView, slow_seconds: float = SLOW_SECONDS) -> None:
         self.network = network
         self.slow_seconds = slow_seconds
         self._flaky_hits = 0
@@ -227,8 +239,6 @@ class QuirksSite:
         return self.site.base_url + "/"
 
     def respond(self, raw_path: str) -> Response:
-        from flows.demo.network import Response
-
         path = urlsplit(raw_path).path
         base = self.site.base_url
         lm = QUIRKS_DATE
