@@ -37,6 +37,7 @@ from flows.lake import (
     run_started,
 )
 from flows.publish import DEFAULT_ORPHAN_AGE, compact, sweep_orphans
+from flows.read import read_object
 from flows.schema import TABLES, conform, schema_for
 from flows.state import RunLock, StateStore, damaged
 from flows.storage import NotFound, Storage, open_storage
@@ -132,8 +133,6 @@ def published_rows_of(
     is the run's. An object that is gone altogether is skipped with a warning (its stories
     cannot be replayed; the next run may publish them again).
     """
-    from flows.read import read_object
-
     schema_for(table)
     manifests = list(manifests)
     wanted = list(columns) if columns is not None else schema_for(table).names

@@ -17,6 +17,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from crawlers.clean import TemplateState
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import progress, stages
 from flows.config import PipelineSettings, cpu_count, resolve_settings
@@ -28,13 +29,22 @@ from flows.lake import (
     state_blob_key,
     work_prefix,
 )
+from flows.publish import sweep_orphans, write_failed_manifest
 from flows.reextract import reextract_producer
 from flows.report import RunSummary, write_report
 from flows.runlog import route_project_logs
 from flows.runlog import run_logger as _logger
 from flows.shards import run_shard, run_shards
-from flows.state import StateConflict, StateError, dump_seen, load_seen
-from flows.storage import crash_point
+from flows.state import (
+    RunLock,
+    StateConflict,
+    StateError,
+    StateStore,
+    damaged,
+    dump_seen,
+    load_seen,
+)
+from flows.storage import crash_point, open_storage
 from flows.tasks import dedup_task, publish_task, quote
 
 STATE_DEDUP = "dedup-index.bin"
@@ -152,10 +162,6 @@ def _start_run(
     window_days: int | None,
     produce: Any = None,
 ) -> Any:
-    from flows.publish import write_failed_manifest
-    from flows.state import RunLock
-    from flows.storage import open_storage
-
     route_project_logs()
     logger = _logger()
     seeds_obj: Seeds = load_seeds(seeds)
@@ -214,9 +220,6 @@ def _start_run(
 def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
     """The seen URLs, site templates and dedup index of the loaded state; a blob that cannot
     be read is named in a StateError that says how to recover (``newsdedup state repair``)."""
-    from crawlers.clean import TemplateState
-    from flows.state import damaged
-
     def blob(name: str, read: Any) -> Any:
         try:
             return read()
@@ -249,9 +252,6 @@ def _run_locked(
 ) -> RunSummary:
     """Everything a run does while holding the lock. ``produce`` makes the run's crawl
     outcomes and cleaned articles (default: crawl and clean the sources)."""
-    from flows.publish import sweep_orphans
-    from flows.state import StateStore
-
     # Under the lock, data without a manifest can only be a crashed run's: remove it now, so
     # readers that glob the data files never see it.
     sweep_orphans(storage, older_than=timedelta(0))

@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawlers import settings as crawl_settings
+from crawlers.classify import listing_url
+from crawlers.clean import CleanOptions, finish_source
+from crawlers.clean.finish import article_id as page_id
 from crawlers.contract import (
     PAGES_FILE,
     PARENT_PID_ENV,
@@ -36,8 +40,10 @@ from crawlers.contract import (
     process_failed,
     source_dir,
 )
+from crawlers.pipelines import salvage
 from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
+from dedup import Document
 from flows import progress
 from flows.defaults import CRAWL_TIMEOUT, MIN_WORDS
 from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
@@ -90,8 +96,6 @@ def soft_close(timeout: float, extra_settings: dict[str, Any] | None = None) -> 
     """When a crawl process of ``timeout`` seconds closes its crawl itself: 10% before the
     hard kill, and at least a download timeout and some seconds more (as long as that leaves
     half the time), since the close waits for the downloads in flight."""
-    from crawlers import settings as crawl_settings
-
     download = float(
         (extra_settings or {}).get("DOWNLOAD_TIMEOUT", crawl_settings.DOWNLOAD_TIMEOUT)
     )
@@ -126,8 +130,6 @@ def _source_outcome(
     crashed), a source whose spider had already closed keeps everything it wrote; one still
     running keeps the pages it had written before the kill (crawlers.pipelines.salvage) and
     counts as failed, with why: one source's trouble never costs another its pages."""
-    from crawlers.pipelines import salvage
-
     stats = _read_json(directory / STATS_FILE)
     error: str | None
     salvaged = False
@@ -263,7 +265,9 @@ def crawl_source(
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
             results = list(pool.map(lambda c: _run_crawl(c, timeout, source.name, emit), commands))
     finally:
-        from crawlers.frontier import clear
+        from crawlers.frontier import (
+            clear,  # here: it loads Scrapy, which the flow otherwise never needs
+        )
 
         clear(frontier[0], frontier[1])
     seconds = time.monotonic() - started
@@ -452,8 +456,6 @@ def clean_stage(
     Extraction is bounded per page (``limits``: size, elements, seconds); a page past a bound
     is dropped with its reason (``too_large``, ``too_many_elements``, ``extraction_timeout``,
     ...) and counted in its source's ``dropped``, and the stage goes on."""
-    from crawlers.clean import CleanOptions, finish_source
-
     by_source: dict[str, list[Any]] = {}
     failures: dict[str, Counter[str]] = {}
     rejected: list[Rejected] = []
@@ -550,8 +552,6 @@ def _site_of(url: str | None) -> str:
 def cross_site_canonical(art: Article) -> bool:
     """Whether the page's ``rel=canonical`` names a page of another site: a syndicated copy
     of that site's story (same-site canonicals are aliases of one page)."""
-    from crawlers.classify import listing_url
-
     if not art.canonical_url or _site_of(art.canonical_url) == _site_of(art.url):
         return False
     return not listing_url(art.canonical_url)  # a home page or section is no story's page
@@ -561,9 +561,6 @@ def _own_page_if_canonical_is_a_listing(art: Article) -> Article:
     """The article keyed by its own URL when its ``rel=canonical`` names a listing (a site's
     home page, a section): a misconfigured canonical, which would otherwise fold every page
     of the site into one story."""
-    from crawlers.classify import listing_url
-    from crawlers.clean.finish import article_id as page_id
-
     if not art.canonical_url or art.canonical_url == art.url or not listing_url(art.canonical_url):
         return art
     return dataclasses.replace(art, article_id=page_id(art.url))
@@ -608,9 +605,6 @@ def dedup_stage(
     a duplicate a second time, just as a story already published is not. Both are dropped
     as ``already_published``. ``rejected`` (the crawl's and cleaning's drops) is passed
     through into :attr:`DedupOutcome.rejected` with this stage's own drops."""
-    from crawlers.clean.finish import article_id as page_id
-    from dedup import Document
-
     now = now or datetime.now(UTC)
     dropped: list[dict[str, Any]] = [
         {**(r.to_dict() if isinstance(r, Rejected) else r), "run_id": run_id} for r in rejected

@@ -33,6 +33,7 @@ from flows.demo.content import (
     same_event_pairs,
     slugify,
 )
+from flows.demo.generated import generate
 from flows.demo.junk import page_junk
 from flows.demo.quirks import QuirksSite, quirks_spec
 from flows.demo.response import Response
@@ -302,8 +303,6 @@ class DemoNetwork:
         ports: dict[str, int] | None = None,
     ) -> DemoNetwork:
         """A large synthetic network for benchmarks (text derived from the bundled stories)."""
-        from flows.demo.generated import generate
-
         specs, articles = generate(n_articles, n_sites, reprint_share, seed)
         return cls(host, ports, _specs=specs, _articles=articles, _same_event=[])
 

@@ -28,7 +28,7 @@ from html import escape
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from flows.demo.content import SiteSpec, key_sentences
+from flows.demo.content import Article, SiteSpec, key_sentences
 from flows.demo.generated import synth_paragraphs
 from flows.demo.response import Response
 
@@ -164,8 +164,6 @@ class QuirksSite:
 
     def article_sentences(self) -> dict[str, list[str]]:
         """Sentences the article-bearing quirk pages must yield after cleaning."""
-        from flows.demo.content import Article
-
         urls = self.urls()
         out = {}
         for name in ("flaky", "redirect_target", "malformed", "cp1252_meta", "cp1252_header"):
