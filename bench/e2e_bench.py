@@ -68,8 +68,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.config import PipelineSettings  # noqa: E402
+from flows.local_servers import start_prefect_server, start_seaweedfs  # noqa: E402
 from flows.stages import crawl_groups  # noqa: E402
-from tests.servers import start_prefect_server, start_seaweedfs  # noqa: E402
 
 PY = sys.executable
 CORES = len(os.sched_getaffinity(0))

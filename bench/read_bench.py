@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                            one_day, args.days, args.repeats)
 
         if args.s3:
-            from tests.servers import start_seaweedfs
+            from flows.local_servers import start_seaweedfs
 
             server = start_seaweedfs(Path(tmp) / "seaweedfs")
             try:
