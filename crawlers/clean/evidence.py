@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from crawlers.clean.extract import Extracted
+    from crawlers.clean.extracted import Extracted
 
 # A listing needs this many points net of the article evidence: two or three independent
 # signs, never one (the largest single listing sign is 2.5).

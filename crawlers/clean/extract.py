@@ -10,9 +10,6 @@ byline, dates, credit lines, link lists) are removed in :mod:`crawlers.clean.fur
 from __future__ import annotations
 
 import unicodedata
-from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -22,6 +19,7 @@ from trafilatura.utils import load_html
 from crawlers.clean import metadata as md
 from crawlers.clean.boilerplate import remove_boilerplate
 from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
+from crawlers.clean.extracted import Anchors, Extracted
 from crawlers.clean.furniture import (
     bound_metadata,
     drop_credit_lines,
@@ -34,84 +32,6 @@ from crawlers.records import Page
 
 CLEAN_VERSION = 2  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
-
-
-@dataclass
-class Extracted:
-    """What one page yields before the site-level pass. Picklable: plain values only."""
-
-    url: str
-    final_url: str
-    canonical_url: str
-    domain: str
-    source: str
-    fetched_at: datetime
-    status: int = 200
-    title: str | None = None
-    authors: list[str] = field(default_factory=list)
-    byline: str | None = None  # the raw byline, so its line can be removed from the body
-    published_at: datetime | None = None
-    site_name: str | None = None
-    language: str | None = None
-    declared_language: str | None = None
-    section: str | None = None
-    tags: list[str] = field(default_factory=list)
-    # Other forms of the headline (social title, <title> without the site name, the visible
-    # heading): a body line equal to one of them is the headline again, not text.
-    title_variants: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)  # body paragraphs as trafilatura gave them
-    link_lines: list[bool] = field(default_factory=list)  # line is (almost) all anchor text
-    link_density: float = 0.0  # share of body characters inside links
-    is_listing: bool = False
-    credited_source: str | None = None
-    byline_outlet: str | None = None
-    raw_line_count: int = 0  # lines trafilatura returned, before any cleaning
-    removed: dict[str, int] = field(default_factory=dict)  # rule id -> lines removed
-    headline_links: int = 0  # linked h2-h4 headings
-    # Evidence for the article/listing decision (crawlers/clean/evidence.py), read from the
-    # page's markup and URL; none of it decides alone.
-    discovered_via: str = "link"
-    typed_article: bool = False  # JSON-LD Article type or og:type=article
-    typed_listing: bool = False  # JSON-LD CollectionPage/ItemList/... and no Article type
-    og_website: bool = False
-    listing_path: bool = False  # /tag/, /category/, /page/ ... in the path
-    root_path: bool = False
-    article_elements: int = 0  # <article> elements on the page
-    teaser_links: int = 0  # distinct links with headline-length text (5 to 25 words)
-    listing_score: float = 0.0  # listing points net of article points (evidence.py)
-    error: str | None = None
-
-
-
-class Anchors:
-    """Texts of the page's links (12 characters or more), lower case, for telling lines that
-    are (almost) all link text."""
-
-    def __init__(self, tree: HtmlElement) -> None:
-        texts = set()
-        teasers = set()
-        for a in tree.iter("a"):
-            t = " ".join(a.text_content().split()).lower()
-            if len(t) >= 12:
-                texts.add(t)
-                if 5 <= t.count(" ") + 1 <= 25:
-                    teasers.add(t)
-        self.texts = texts
-        # Distinct links whose text reads like a headline: a listing is a page of them.
-        self.teasers = len(teasers)
-        self.by_length = sorted(texts, key=len)
-        self.lengths = [len(t) for t in self.by_length]
-
-    def covers(self, line: str) -> bool:
-        low = line.lower()
-        if low in self.texts:
-            return True
-        # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
-        if len(low) >= 300:
-            return False
-        start = bisect_left(self.lengths, 0.8 * len(low))
-        end = bisect_right(self.lengths, len(low))
-        return any(a in low for a in self.by_length[start:end])
 
 
 def _trafilatura_text(

@@ -15,7 +15,7 @@ from crawlers.clean import metadata as md
 from crawlers.clean.markup import SEGMENT_SPLIT, is_dateline, norm
 
 if TYPE_CHECKING:
-    from crawlers.clean.extract import Anchors, Extracted
+    from crawlers.clean.extracted import Anchors, Extracted
 
 MAX_TITLE_CHARS = 500
 MAX_NAME_CHARS = 200  # an author, the site's name, the section, a tag

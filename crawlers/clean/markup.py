@@ -17,7 +17,7 @@ from crawlers.clean import metadata as md
 from crawlers.records import Page
 
 if TYPE_CHECKING:
-    from crawlers.clean.extract import Extracted
+    from crawlers.clean.extracted import Extracted
 
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
                   "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "webpage"}  # fmt: skip  # noqa: E501
