@@ -57,6 +57,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from crawlers.contract import PAGES_FILE  # noqa: E402
+
 BENCH_UA = "newsdedup-bench/0.1 (+https://github.com/newsdedup/newsdedup)"
 LOOPBACK_POLITENESS = {"AUTOTHROTTLE_ENABLED": "False", "DOWNLOAD_DELAY": "0"}
 
@@ -238,7 +240,7 @@ def crawl_project(net: Network, work: Path, parallel: int, settings: dict[str, s
         seconds = time.perf_counter() - started
     pages = 0
     for name in net.sites:
-        emitted = work / name / "pages.jsonl.gz"
+        emitted = work / name / PAGES_FILE
         if emitted.exists():
             with gzip.open(emitted, "rt", encoding="utf-8") as fh:
                 pages += sum(1 for _ in fh)

@@ -67,6 +67,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from crawlers.contract import STATS_FILE  # noqa: E402
 from flows.config import PipelineSettings  # noqa: E402
 from flows.local_servers import start_prefect_server, start_seaweedfs  # noqa: E402
 from flows.stages import crawl_groups  # noqa: E402
@@ -598,7 +599,7 @@ def throttle_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, A
             cmd = [PY, "-m", "crawlers.run", "--seeds", str(net.seeds), "--source", site,
                    "--out", str(d), "--allow-private", *extra]  # fmt: skip
             run = measure(cmd, env, work / f"probe-{label}-{i}.log", {})
-            stats_path = d / "stats.json"
+            stats_path = d / STATS_FILE
             stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
             runs[label].append(
                 {
