@@ -50,7 +50,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy dedup flows crawlers
 
 bench-extract: $(VENV)/.installed-dev
-	@test -n "$(DATA)" || { echo "usage: make bench-extract DATA=../shared/bench/extraction/aeb" >&2; exit 2; }
+	@test -n "$(DATA)" || { echo "usage: make bench-extract DATA=../shared/bench/extraction" >&2; exit 2; }
 	$(PY) bench/extract_bench.py $(DATA)
 
 bench-dedup: $(VENV)/.installed-dev
