@@ -7,6 +7,7 @@ Exit status: 0 success, 1 a run or stage failed (the message says which), 2 bad 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import logging
@@ -428,7 +429,7 @@ def cmd_state(args: argparse.Namespace) -> int:
     """``state check``: is the run state readable; ``state repair``: make it so (see
     flows/repair.py and the README's 'Recovering damaged state')."""
     from flows.repair import check_state, repair_state
-    from flows.state import RunInProgress
+    from flows.state import RunInProgress, damaged
     from flows.storage import open_storage
 
     try:
@@ -445,7 +446,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print("\n".join(report.lines()))
     if args.action == "check" and not report.sound:
-        _err(f"the state is damaged; to recover: newsdedup state repair {storage.uri}")
+        _err(str(damaged(storage, "the state is damaged")))
         return EXIT_FAILED
     return 0
 
@@ -634,5 +635,33 @@ def _closed_pipe() -> int:
     return 128 + signal.SIGPIPE
 
 
+def run() -> None:
+    """The ``newsdedup`` console command: :func:`main`, then a process exit that skips the
+    interpreter's teardown of native libraries.
+
+    pyarrow and DuckDB keep native worker threads; when CPython finalises and the C runtime
+    destroys those pools while a worker is still joinable, the process aborts ("terminate
+    called without an active exception", status -6) after its work and output are complete
+    (apache/arrow#34314). So the Python exit handlers run and the standard streams are flushed
+    here, and the process then ends with ``os._exit``, which runs no native destructors."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's usage errors and --help
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = _closed_pipe()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
