@@ -163,14 +163,15 @@ def judge(url: str, html: str, *, announced: bool = False) -> Verdict:
     if not html:
         return Verdict(False, "not_article", 0)
     head = html[:400_000]
-    if announced and not weak_url_hint(url) and not _may_say_listing(head.lower()):
+    weak = weak_url_hint(url)
+    if announced and not weak and not _may_say_listing(head.lower()):
         # Announced pages start above the threshold and nothing here can lower the score:
         # the same answer as the full scoring below, without parsing the page.
         return Verdict(True, None, ANNOUNCED)
     sel = Selector(text=head)
     score = ANNOUNCED if announced else 0
     score += article_url_score(url)
-    if weak_url_hint(url):
+    if weak:
         score -= WEAK
     listing_signal = False
     og_type = (sel.xpath("//meta[@property='og:type']/@content").get() or "").strip().lower()

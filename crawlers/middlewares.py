@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urldefrag, urljoin
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -29,7 +30,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.utils.response import response_status_message
 
-from crawlers.guard import NetworkGuardMiddleware
+from crawlers.guard import REDIRECTS, NetworkGuardMiddleware
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -269,10 +270,8 @@ class RedirectLoopMiddleware:
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         location = response.headers.get(b"Location")
-        if response.status not in (301, 302, 303, 307, 308) or not location:
+        if response.status not in REDIRECTS or not location:
             return response
-        from urllib.parse import urldefrag, urljoin
-
         target = urldefrag(urljoin(request.url, location.decode("latin-1").strip()))[0]
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if target in {urldefrag(u)[0] for u in chain}:

@@ -367,10 +367,6 @@ class Segment:
         return pair // width, pair % width
 
 
-def merge_segments(parts: list[Segment], config: DedupConfig) -> bytes:
-    return encode_segment(Columns.concat([p.columns() for p in parts]), config)
-
-
 # --------------------------------------------------------------------------- the index
 
 

@@ -36,7 +36,6 @@ from flows.state import (
 from flows.storage import NotFound, Storage, open_storage
 
 DAMAGED_PREFIX = f"{STATE_PREFIX}damaged/"
-README_SECTION = "README, 'Recovering damaged state'"
 
 
 def _check_seen(data: bytes) -> None:
@@ -62,10 +61,6 @@ PARSERS: dict[str, Callable[[bytes], None]] = {
     "templates.bin": _check_templates,
     "dedup-index.bin": _check_index,
 }
-
-
-def advice(storage: Storage) -> str:
-    return f"to recover, run: newsdedup state repair {storage.uri} ({README_SECTION})"
 
 
 def blob_problem(name: str, data: bytes, storage: Storage | None = None) -> str | None:

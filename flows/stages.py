@@ -147,11 +147,6 @@ def _extraction_error(source: str, url: str, reason: str) -> Rejected:
     )
 
 
-def _extract_safely(page: Page, limits: ExtractLimits | None = None) -> Extraction:
-    """One page's bounded extraction in this process (see :mod:`flows.extraction`)."""
-    return extract_bounded(page, limits)
-
-
 # -- dedup ----------------------------------------------------------------------------------
 
 

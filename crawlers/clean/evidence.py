@@ -13,6 +13,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from crawlers.classify import article_url_score
+
 if TYPE_CHECKING:
     from crawlers.clean.extracted import Extracted
 
@@ -20,9 +22,6 @@ if TYPE_CHECKING:
 # signs, never one (the largest single listing sign is 2.5).
 LISTING_THRESHOLD = 3.5
 ANNOUNCED = ("article", "feed", "sitemap")  # Page.discovered_via of feed and sitemap entries
-_DATED_PATH = re.compile(r"/(?:19|20)\d\d/")
-_SLUG_SEPARATOR = re.compile(r"[-_]")
-_STORY_ID = re.compile(r"\d{4,}")
 
 _SENTENCE_END = re.compile(r"[.!?。！？…:;\"'”’)\]]\s*$")
 PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running prose
@@ -40,21 +39,6 @@ def prose_share(lines: list[str], link_lines: list[bool]) -> float:
         and _SENTENCE_END.search(ln)
     )
     return prose / total
-
-
-def url_article_marks(url: str) -> int:
-    """How many of an article URL's usual marks the URL has: a dated path, a slug of four or
-    more words, a long number (a story id)."""
-    path = urlsplit(url).path
-    slug = path.rstrip("/").rsplit("/", 1)[-1]
-    marks = 0
-    if _DATED_PATH.search(path):
-        marks += 1
-    if len(_SLUG_SEPARATOR.findall(slug)) >= 3:
-        marks += 1
-    if _STORY_ID.search(slug):
-        marks += 1
-    return marks
 
 
 def listing_evidence(page: Extracted) -> float:
@@ -83,10 +67,10 @@ def listing_evidence(page: Extracted) -> float:
         score += 0.5 if query else 2.5
     if page.listing_path:
         score += 1.0
-    marks = url_article_marks(page.final_url)
+    marks = article_url_score(page.final_url)  # the crawler's reading of the same URL
     if marks == 0 and not page.root_path:
         score += 0.5
-    elif marks >= 2:
+    elif marks >= 3:
         score -= 1.0
     # Its layout: many teasers, linked headlines, <article> cards.
     if page.article_elements >= 3:

@@ -49,7 +49,7 @@ def article_id(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
 
-def _gate(page: Extracted, lines: list[str], options: CleanOptions) -> str | None:
+def _gate(page: Extracted, words: int, options: CleanOptions) -> str | None:
     if page.status and not 200 <= page.status < 300:
         return "http_status"
     if not page.raw_line_count:
@@ -64,7 +64,6 @@ def _gate(page: Extracted, lines: list[str], options: CleanOptions) -> str | Non
         return "listing"
     if page.link_density > options.max_link_density:
         return "link_heavy"
-    words = word_count("\n".join(lines))
     if words < options.min_words:
         # A brief is short: with strong evidence of an article (announced by the source's
         # feed or sitemap, typed as an article, dated and signed) fewer words will do.
@@ -109,7 +108,9 @@ def finish_source(
                 if template
                 else page.lines
             )
-            reason = _gate(page, lines, options)
+            text = "\n".join(lines)
+            words = word_count(text)
+            reason = _gate(page, words, options)
             if reason:
                 dropped[reason] += 1
                 if rejected is not None:
@@ -122,12 +123,11 @@ def finish_source(
                             reason=reason,
                             fetched_at=page.fetched_at,
                             title=page.title,
-                            word_count=word_count("\n".join(lines)),
+                            word_count=words,
                             canonical_url=page.canonical_url,
                         )
                     )
                 continue
-            text = "\n".join(lines)
             articles.append(
                 Article(
                     article_id=article_id(page.canonical_url or page.final_url),
@@ -141,7 +141,7 @@ def finish_source(
                     fetched_at=page.fetched_at,
                     language=page.language,
                     text=text,
-                    word_count=word_count(text),
+                    word_count=words,
                     site_name=page.site_name,
                     credited_source=page.credited_source,
                     section=page.section,

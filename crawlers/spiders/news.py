@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -43,6 +42,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 
+from crawlers import settings as defaults
 from crawlers.classify import judge, listing_url
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
 from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_scheme
@@ -114,11 +114,11 @@ class NewsSpider(scrapy.Spider):
         # NEWSDEDUP_MAX_DISCOVERY_*, set in from_crawler).
         self.discovery_docs = 0  # feed and sitemap documents requested in this run
         self.scheme_warnings = 0
-        self.max_discovery_docs = 50
-        self.max_sitemap_depth = 2
-        self.max_doc_entries = 50_000
-        self.max_candidates = 20_000
-        self.max_discovery_bytes = 10 * 1024 * 1024
+        self.max_discovery_docs = defaults.NEWSDEDUP_MAX_DISCOVERY_DOCS
+        self.max_sitemap_depth = defaults.NEWSDEDUP_MAX_SITEMAP_DEPTH
+        self.max_doc_entries = defaults.NEWSDEDUP_MAX_DOC_ENTRIES
+        self.max_candidates = defaults.NEWSDEDUP_MAX_CANDIDATES
+        self.max_discovery_bytes = defaults.NEWSDEDUP_MAX_DISCOVERY_BYTES
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -131,12 +131,15 @@ class NewsSpider(scrapy.Spider):
         if spider.source.name in caps:
             spider.link_article_cap = int(caps[spider.source.name])
         settings = crawler.settings
-        spider.max_discovery_docs = settings.getint("NEWSDEDUP_MAX_DISCOVERY_DOCS", 50)
-        spider.max_sitemap_depth = settings.getint("NEWSDEDUP_MAX_SITEMAP_DEPTH", 2)
-        spider.max_doc_entries = settings.getint("NEWSDEDUP_MAX_DOC_ENTRIES", 50_000)
-        spider.max_candidates = settings.getint("NEWSDEDUP_MAX_CANDIDATES", 20_000)
+        spider.max_discovery_docs = settings.getint(
+            "NEWSDEDUP_MAX_DISCOVERY_DOCS", spider.max_discovery_docs)
+        spider.max_sitemap_depth = settings.getint(
+            "NEWSDEDUP_MAX_SITEMAP_DEPTH", spider.max_sitemap_depth)
+        spider.max_doc_entries = settings.getint(
+            "NEWSDEDUP_MAX_DOC_ENTRIES", spider.max_doc_entries)
+        spider.max_candidates = settings.getint("NEWSDEDUP_MAX_CANDIDATES", spider.max_candidates)
         spider.max_discovery_bytes = min(
-            settings.getint("NEWSDEDUP_MAX_DISCOVERY_BYTES", 10 * 1024 * 1024),
+            settings.getint("NEWSDEDUP_MAX_DISCOVERY_BYTES", spider.max_discovery_bytes),
             settings.getint("DOWNLOAD_MAXSIZE") or 2**62,
         )
         if crawler.settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
@@ -153,8 +156,7 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"newsdedup/{key}", n)
 
     def _in_scope(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or site(url) not in self.domains:
+        if url_scheme(url) not in ALLOWED_SCHEMES or site(url) not in self.domains:
             return False
         if self.allow and not any(p.search(url) for p in self.allow):
             return False
@@ -347,8 +349,9 @@ class NewsSpider(scrapy.Spider):
 
     def _announce(self, response: Response, entry: Entry) -> None:
         url = normalise(response.urljoin(entry.url))
-        if url_scheme(url) not in ALLOWED_SCHEMES:
-            self._count(f"blocked_scheme/{url_scheme(url) or 'none'}")
+        scheme = url_scheme(url)
+        if scheme not in ALLOWED_SCHEMES:
+            self._count(f"blocked_scheme/{scheme or 'none'}")
             return
         if not self._in_scope(url):
             self._count("skipped/out_of_scope")
