@@ -40,13 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import DedupConfig, Document, ReprintIndex  # noqa: E402
 from dedup.batch import prepare  # noqa: E402
-from dedup.segments import (  # noqa: E402
+from dedup.segment_file import (  # noqa: E402
     SEGMENT_PREFIX,
     Columns,
-    SegmentedIndex,
     SegmentInfo,
     encode_segment,
 )
+from dedup.segments import SegmentedIndex  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 VOCAB_SIZE = 30_000

@@ -69,8 +69,3 @@ def signatures(
         out[:, nonempty[i:j]] = np.minimum.reduceat(block, starts[i:j] - s0, axis=1)
         i = j
     return np.ascontiguousarray(out.T)
-
-
-def jaccard_estimate(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Share of equal MinHash values: datasketch's ``MinHash.jaccard`` for each row."""
-    return np.count_nonzero(others == sig, axis=-1) / sig.shape[-1]

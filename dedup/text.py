@@ -99,11 +99,6 @@ def shingle_batch(texts: list[str], n: int) -> ShingledBatch:
     return ShingledBatch((acc >> np.uint64(32)).astype(np.uint32), offsets, text_hashes, n_words)
 
 
-def shingle_hashes(text: str, n: int) -> np.ndarray:
-    """32-bit hashes of the word n-grams of one text."""
-    return shingle_batch([text], n).shingles
-
-
 def shingle_hash_py(shingle: tuple[bytes, ...] | list[bytes]) -> int:
     """Reference (pure Python) hash of one shingle; equals :func:`shingle_batch`'s."""
     acc = 0
