@@ -11,13 +11,8 @@ import time
 import boto3
 import pytest
 
-from flows.storage import (
-    OutputRootError,
-    S3Storage,
-    StorageError,
-    check_output_root,
-    s3_client_config,
-)
+from flows.storage import OutputRootError, S3Storage, StorageError, check_output_root
+from flows.storage_s3 import s3_client_config
 from tests.conftest import data_path
 from tests.silent_server import SilentServer
 
