@@ -8,16 +8,11 @@ must survive cleaning and which template strings must not.
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from flows.demo import render
@@ -34,36 +29,15 @@ from flows.demo.content import (
     slugify,
 )
 from flows.demo.generated import generate
+from flows.demo.http import RecordedRequest, _Handler, _Server
 from flows.demo.junk import page_junk
 from flows.demo.quirks import QuirksSite, quirks_spec
 from flows.demo.response import Response
+from flows.demo.routes import SiteIndex, route
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_FIRST_PORT = 18701
 QUIRKS_NAME = "quirks"
-ROBOTS_DATE = datetime(2024, 1, 1, tzinfo=UTC)
-LISTING_RE = re.compile(
-    r"^(?P<base>/|/category/(?P<cat>[a-z0-9-]+)/|/tag/(?P<tag>[a-z0-9-]+)/"
-    r"|/author/(?P<author>[a-z0-9-]+)/)(?:page/(?P<page>[0-9]+)/)?$"
-)
-
-
-@dataclass
-class RecordedRequest:
-    """One request a demo site answered."""
-
-    site: str
-    method: str
-    path: str  # path plus query, as sent
-    headers: dict[str, str]
-    status: int
-    time: float
-
-    def header(self, name: str) -> str | None:
-        for k, v in self.headers.items():
-            if k.lower() == name.lower():
-                return v
-        return None
 
 
 @dataclass
@@ -129,109 +103,6 @@ class DemoTruth:
         return list(groups.values())
 
 
-def html(body: str, last_modified: datetime | None, status: int = 200) -> Response:
-    return Response(status, body.encode("utf-8"), last_modified=last_modified)
-
-
-class _SiteIndex:
-    """Lookup tables for one site's visible articles at one content version."""
-
-    def __init__(self, articles: list[Article]) -> None:
-        self.articles = sorted(articles, key=lambda a: (a.published, a.slug), reverse=True)
-        self.by_path = {a.path: a for a in self.articles}
-        self.by_section: dict[str, list[Article]] = {}
-        self.by_tag: dict[str, list[Article]] = {}
-        self.by_author: dict[str, list[Article]] = {}
-        for a in self.articles:
-            self.by_section.setdefault(a.section, []).append(a)
-            for t in a.tags:
-                self.by_tag.setdefault(t, []).append(a)
-            self.by_author.setdefault(slugify(a.author), []).append(a)
-        self.latest = self.articles[0].published if self.articles else ROBOTS_DATE
-        self.names = {slugify(a.author): a.author for a in self.articles}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "DemoNews/1.0"
-    timeout = 15  # idle keep-alive connections close after this
-    # Headers and body go out in two writes; with Nagle's algorithm on, every keep-alive
-    # response would then wait for the client's delayed ACK (~40 ms).
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-    def _serve(self, head: bool) -> None:
-        network: DemoNetwork = self.server.network  # type: ignore[attr-defined]
-        site: DemoSite = self.server.site  # type: ignore[attr-defined]
-        try:
-            resp = network._respond(site, self.path)
-        except Exception as exc:  # a bug in the demo must not hang the client
-            resp = Response(500, f"demo server error: {exc!r}\n".encode(), "text/plain")
-        status = resp.status
-        if status == 200 and self._not_modified(resp):
-            status = 304
-        network._record(
-            RecordedRequest(
-                site.name, self.command, self.path, dict(self.headers.items()), status, time.time()
-            )
-        )
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", resp.content_type)
-            if resp.etag:
-                self.send_header("ETag", resp.etag)
-            if resp.last_modified:
-                self.send_header("Last-Modified", render.http_date(resp.last_modified))
-            for k, v in resp.headers.items():
-                self.send_header(k, v)
-            if status == 304:
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            length = resp.stream[0] if resp.stream else len(resp.body or b"")
-            self.send_header("Content-Length", str(length))
-            self.end_headers()
-            if head:
-                return
-            if resp.stream:
-                for chunk in resp.stream[1]:
-                    self.wfile.write(chunk)
-            elif resp.body:
-                self.wfile.write(resp.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _not_modified(self, resp: Response) -> bool:
-        inm = self.headers.get("If-None-Match")
-        if inm is not None:
-            tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
-            return "*" in tags or (resp.etag is not None and resp.etag in tags)
-        ims = self.headers.get("If-Modified-Since")
-        if ims and resp.last_modified:
-            try:
-                since = parsedate_to_datetime(ims)
-            except (TypeError, ValueError):
-                return False
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=UTC)
-            return resp.last_modified.replace(microsecond=0) <= since
-        return False
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
 class DemoNetwork:
     """Small local news websites on loopback: original publishers and aggregators.
 
@@ -272,7 +143,7 @@ class DemoNetwork:
         self._batch = 1
         self._version = 0
         self._lock = threading.RLock()
-        self._indexes: dict[str, tuple[int, _SiteIndex]] = {}
+        self._indexes: dict[str, tuple[int, SiteIndex]] = {}
         self._cache: dict[tuple[str, str], tuple[int, Response]] = {}
         self._requests: list[RecordedRequest] = []
         self._req_lock = threading.Lock()
@@ -496,12 +367,12 @@ class DemoNetwork:
     def _visible(self, site_name: str) -> list[Article]:
         return [a for a in self._articles[site_name] if a.batch <= self._batch]
 
-    def _index(self, site_name: str) -> _SiteIndex:
+    def _index(self, site_name: str) -> SiteIndex:
         with self._lock:
             cached = self._indexes.get(site_name)
             if cached and cached[0] == self._version:
                 return cached[1]
-            index = _SiteIndex(self._visible(site_name))
+            index = SiteIndex(self._visible(site_name))
             self._indexes[site_name] = (self._version, index)
             return index
 
@@ -581,7 +452,7 @@ class DemoNetwork:
         return truth
 
     @staticmethod
-    def _listings(index: _SiteIndex) -> Iterator[tuple[str, list[Article]]]:
+    def _listings(index: SiteIndex) -> Iterator[tuple[str, list[Article]]]:
         yield "/", index.articles
         for name, items in sorted(index.by_section.items()):
             yield f"/category/{name}/", items
@@ -627,105 +498,9 @@ class DemoNetwork:
         cached = self._cache.get((site.name, path))
         if cached and cached[0] == version:
             return cached[1]
-        resp = self._route(site, path)
+        resp = route(site.spec, self._index(site.name), self._view(site), path)
         # Listings, feeds and sitemaps are cached per content version; article pages are cheap
         # to render and would make the cache grow with the size of the network.
         if resp.stream is None and path not in self._index(site.name).by_path:
             self._cache[(site.name, path)] = (version, resp)
         return resp
-
-    def _route(self, site: DemoSite, path: str) -> Response:
-        spec = site.spec
-        index = self._index(site.name)
-        view = self._view(site)
-        if path == "/robots.txt":
-            return Response(
-                200, render.render_robots(view).encode(), "text/plain; charset=utf-8", ROBOTS_DATE
-            )
-        if spec.feed_path and path == spec.feed_path:
-            if spec.feed == "atom":
-                return Response(
-                    200,
-                    render.render_atom(view).encode(),
-                    "application/atom+xml; charset=utf-8",
-                    index.latest,
-                )
-            return Response(
-                200,
-                render.render_rss(view).encode(),
-                "application/rss+xml; charset=utf-8",
-                index.latest,
-            )
-        xml = "application/xml; charset=utf-8"
-        if spec.sitemap == "plain" and path == "/sitemap.xml":
-            return Response(
-                200, render.render_urlset(view, index.articles).encode(), xml, index.latest
-            )
-        if spec.sitemap == "news" and path == "/news-sitemap.xml":
-            return Response(
-                200, render.render_news_sitemap(view, index.articles).encode(), xml, index.latest
-            )
-        if spec.sitemap == "index":
-            older, newer = self._split_for_index(index.articles)
-            if path == "/sitemap.xml":
-                children = [
-                    ("/sitemap-articles.xml", older[0].published if older else ROBOTS_DATE),
-                    ("/sitemap-news.xml.gz", newer[0].published if newer else ROBOTS_DATE),
-                ]
-                return Response(
-                    200, render.render_sitemap_index(view, children).encode(), xml, index.latest
-                )
-            if path == "/sitemap-articles.xml":
-                return Response(
-                    200,
-                    render.render_urlset(view, older).encode(),
-                    xml,
-                    older[0].published if older else ROBOTS_DATE,
-                )
-            if path == "/sitemap-news.xml.gz":
-                body = render.gzip_bytes(render.render_news_sitemap(view, newer))
-                return Response(
-                    200, body, "application/gzip", newer[0].published if newer else ROBOTS_DATE
-                )
-        if path.startswith("/private/"):
-            return html(render.render_private(view), ROBOTS_DATE)
-        article = index.by_path.get(path)
-        if article is not None:
-            return html(render.render_article(view, article), article.published)
-        m = LISTING_RE.match(path)
-        if m:
-            resp = self._listing(view, index, m)
-            if resp is not None:
-                return resp
-        return html(render.render_not_found(view), ROBOTS_DATE, status=404)
-
-    @staticmethod
-    def _split_for_index(articles: list[Article]) -> tuple[list[Article], list[Article]]:
-        """Sitemap-index sites: the newest half goes to the gzipped news child sitemap."""
-        half = (len(articles) + 1) // 2
-        return articles[half:], articles[:half]
-
-    def _listing(self, view: render.SiteView, index: _SiteIndex, m: re.Match) -> Response | None:
-        base = m.group("base")
-        if m.group("cat"):
-            items = index.by_section.get(m.group("cat"))
-            heading = render.label(m.group("cat"))
-        elif m.group("tag"):
-            items = index.by_tag.get(m.group("tag"))
-            heading = f"Tag: {m.group('tag')}"
-        elif m.group("author"):
-            items = index.by_author.get(m.group("author"))
-            heading = f"Articles by {index.names.get(m.group('author'), '')}"
-        else:
-            items = index.articles
-            heading = "Latest news"
-        if items is None:
-            return None
-        size = view.spec.page_size
-        pages = max(1, -(-len(items) // size))
-        page = int(m.group("page") or 1)
-        if m.group("page") and not 2 <= page <= pages:
-            return None
-        chunk = items[(page - 1) * size : page * size]
-        latest = items[0].published if items else index.latest
-        return html(render.render_listing(view, heading, base, chunk, page, pages), latest)
