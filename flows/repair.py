@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crawlers.clean import TemplateState
+from dedup.segments import SegmentedIndex
 from flows.state import (
     POINTER_KEY,
     STATE_PREFIX,
@@ -44,14 +46,10 @@ def _check_seen(data: bytes) -> None:
 
 
 def _check_templates(data: bytes) -> None:
-    from crawlers.clean import TemplateState
-
     TemplateState.from_bytes(data)
 
 
 def _check_index(data: bytes) -> None:
-    from dedup.segments import SegmentedIndex
-
     SegmentedIndex.check_blob(data)  # a segment manifest, or an old whole index
 
 
@@ -74,8 +72,6 @@ def blob_problem(name: str, data: bytes, storage: Storage | None = None) -> str 
     except Exception as exc:  # noqa: BLE001 - any failure to read it is the damage
         return f"{type(exc).__name__}: {str(exc)[:200]}"
     if storage is not None and name == "dedup-index.bin":
-        from dedup.segments import SegmentedIndex
-
         gone = SegmentedIndex.missing_segments(storage, data)
         if gone:
             return f"{len(gone)} dedup segment(s) missing, e.g. {storage.url_for(gone[0])}"
