@@ -18,6 +18,8 @@ the command's process tree:
   child between fork and exec, which still maps its parent's pages, is not counted twice);
 - CPU utilisation: CPU seconds of the whole tree (``wait4`` rusage: every descendant the tree
   reaped) / (wall time x cores);
+- ``cpu_ms_per_page``: those CPU seconds plus the network server's meanwhile, per published
+  page: counted as the floor is (below), so the two compare directly (``floor_ratio``);
 - time per stage: from the timestamps of the flow's log lines (start-up, crawl, clean, dedup,
   publish, state, tear-down), with CPU seconds and peak RSS per stage from the samples,
   beside the manifest's ``stage_seconds`` and each source's crawl seconds.
@@ -502,6 +504,10 @@ def run_pipeline(
         "peak_rss_mb_by_role": {k: round(v / MB, 1) for k, v in run.sampler.peak_by_role.items()},
         "maxrss_rusage_mb": round(run.maxrss_rusage_mb, 1),
         "cpu_seconds": round(run.cpu_seconds, 2),
+        # Counted like the floor: the whole process tree plus the network server, per page.
+        "cpu_ms_per_page": round(
+            1000 * (run.cpu_seconds + run.helpers_cpu.get("network", 0.0)) / max(pages, 1), 3
+        ),
         "cpu_seconds_sampled_by_role": run.sampler.cpu_by_role(),
         "cpu_utilisation": round(run.cpu_utilisation, 3),
         "stages": stages,
@@ -570,6 +576,9 @@ def run_baseline(
         "largest_process_mb": round(run.sampler.peak_single / MB, 1),
         "maxrss_rusage_mb": round(run.maxrss_rusage_mb, 1),
         "cpu_seconds": round(run.cpu_seconds, 2),
+        "cpu_ms_per_page": round(
+            1000 * (run.cpu_seconds + run.helpers_cpu.get("network", 0.0)) / max(pages, 1), 3
+        ),
         "cpu_utilisation": round(run.cpu_utilisation, 3),
         "quality": reprint_quality(net.truth, clusters),
         "helpers_cpu_seconds": run.helpers_cpu,
@@ -794,6 +803,21 @@ def print_report(result: dict[str, Any]) -> None:
             f"{base['pages_per_s']:.0f} (the target is 2x); newsdedup reaches "
             f"{proj['pages_per_s'] / ceiling:.0%} of it"
         )
+        ratio = proj["cpu_ms_per_page"] / floor["sum_ms_per_page"]
+        helpers = proj["helpers_cpu_seconds"]
+        print(
+            f"newsdedup cpu_ms_per_page (process tree + network server, per published page): "
+            f"{proj['cpu_ms_per_page']:.2f} ms = {ratio:.2f}x the floor's "
+            f"{floor['sum_ms_per_page']:.2f} ms (target <= 1.5x: "
+            f"{'met' if ratio <= 1.5 else 'NOT met'}); pages/s {proj['pages_per_s']:.1f} = "
+            f"{proj['pages_per_s'] / base['pages_per_s']:.2f}x trafilatura alone "
+            f"({base['pages_per_s']:.1f}, {base['cpu_ms_per_page']:.2f} ms per page)"
+        )
+        print(
+            f"not counted above: the S3 and Prefect servers' CPU during the run, "
+            f"{1000 * helpers.get('s3', 0.0) / proj['pages']:.2f} and "
+            f"{1000 * helpers.get('prefect', 0.0) / proj['pages']:.2f} ms per page"
+        )
     probe = result.get("throttle_probe")
     if probe:
         d, o = probe["default"], probe["autothrottle_off"]
@@ -976,6 +1000,11 @@ def main() -> int:
             "baseline_pages_per_s": main_base["pages_per_s"],
             "ratio": round(main_proj["pages_per_s"] / main_base["pages_per_s"], 3),
             "peak_rss_mb": main_proj["peak_rss_mb"],
+            "cpu_ms_per_page": main_proj["cpu_ms_per_page"],
+            "baseline_cpu_ms_per_page": main_base["cpu_ms_per_page"],
+            "floor_ratio": (
+                round(main_proj["cpu_ms_per_page"] / floor["sum_ms_per_page"], 3) if floor else None
+            ),
             "cpu_utilisation": main_proj["cpu_utilisation"],
             "stage_seconds": {k: v["seconds"] for k, v in main_proj["stages"].items()},
             "manifest_stage_seconds": main_proj["manifest_stage_seconds"],
