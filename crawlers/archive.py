@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from crawlers.records import Page, page_headers
 
@@ -315,3 +318,194 @@ class WarcArchive:
             stats = getattr(self.crawler, "stats", None)
             if stats is not None:
                 stats.set_value("newsdedup/warc_files", [str(p) for p in files])
+
+
+# -- reading untrusted archives (WARC files of any tool: Common Crawl, Heritrix, wget, ours) --
+
+# Why a record of an archive gives no page; the manifest counts them per archive.
+SKIP_NOT_RESPONSE = "not_response"  # request, warcinfo, metadata, resource, conversion records
+SKIP_REVISIT = "revisit"
+SKIP_NOT_HTML = "not_html"
+SKIP_STATUS = "http_status"  # not 200
+SKIP_TRUNCATED = "truncated"  # WARC-Truncated, or fewer bytes than its Content-Length
+SKIP_TOO_LARGE = "too_large"  # a payload over the archive's record cap
+SKIP_NO_URL = "no_url"  # no http(s) WARC-Target-URI
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+DEFAULT_MAX_RECORD_BYTES = 5 * 1024 * 1024
+READ_BLOCK = 64 * 1024
+
+
+class ArchiveReadError(Exception):
+    """The archive cannot be read on (corrupt or truncated gzip, not a WARC file); ``offset``
+    is where in the (compressed) file reading stopped, when known."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message if offset is None else f"{message} (at byte {offset})")
+        self.offset = offset
+
+
+@dataclass
+class ArchiveRecord:
+    """One record of an archive: a ``page``, or the ``skipped`` reason with its URL."""
+
+    page: Page | None = None
+    skipped: str | None = None
+    url: str | None = None
+
+
+def _printable(text: str | bytes, limit: int = 100) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    clean = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return clean + ("…" if len(text) > limit else "")
+
+
+def _strict_iterator(fh: IO[bytes]) -> Any:
+    """warcio's WARC-only iterator that also tells, when it ends, whether the last gzip member
+    ended (a file cut inside a member otherwise ends quietly)."""
+    from warcio.archiveiterator import WARCIterator
+
+    class _Iterator(WARCIterator):  # type: ignore[misc]
+        cut_in_member = False
+
+        def close(self) -> None:
+            reader = self.reader
+            if reader is not None and reader.decompressor is not None:
+                self.cut_in_member = not reader.decompressor.eof
+            super().close()
+
+    return _Iterator(fh)
+
+
+def read_archive(
+    fh: IO[bytes],
+    *,
+    source_for: Any = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Iterator[ArchiveRecord]:
+    """The records of a WARC stream (gzipped per record or not) as pages and skips, reading
+    forward only: nothing is held beyond one response record (at most ``max_record_bytes`` of
+    payload; larger ones are skipped as ``too_large`` unread), so an archive of any size
+    streams in bounded memory.
+
+    ``source_for(url)`` names the source of a page (None: the record is skipped with reason
+    ``not_seeded``). A response is a page when it is ``200`` and HTML; revisits, other
+    statuses and types, truncated records are skipped with their reason. The newsdedup
+    crawler's own ``metadata`` record, which follows its response, restores the page's fields
+    that HTTP does not carry. A stream that is not WARC, or whose gzip is corrupt or cut, raises
+    :class:`ArchiveReadError` after the records before the damage."""
+    from warcio.exceptions import ArchiveLoadFailed
+
+    name_of = source_for or (lambda url: urlsplit(url).netloc.lower())
+    iterator = _strict_iterator(fh)
+    held: tuple[str, int, list[tuple[str, str]], bytes, str | None, str] | None = None
+    held_id: str | None = None
+    records = 0
+
+    def flush(meta: dict[str, Any] | None = None) -> Iterator[ArchiveRecord]:
+        nonlocal held, held_id
+        if held is not None:
+            target, status, headers, body, date, source = held
+            held = held_id = None
+            yield ArchiveRecord(
+                page=_page_from(target, status, headers, body, date, meta, source), url=target
+            )
+
+    def where() -> int | None:
+        try:
+            return int(iterator.fh.tell())
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    try:
+        for record in iterator:
+            records += 1
+            rtype = record.rec_type
+            target = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if rtype == "metadata" and held_id is not None:
+                if record.rec_headers.get_header("WARC-Concurrent-To") == held_id:
+                    try:
+                        raw = record.content_stream().read(1024 * 1024)
+                        meta = json.loads(raw.decode("utf-8"))
+                    except ValueError:
+                        meta = None
+                    yield from flush(meta if isinstance(meta, dict) else None)
+                continue
+            if rtype != "response":
+                if rtype == "revisit":
+                    yield from flush()
+                    yield ArchiveRecord(skipped=SKIP_REVISIT, url=target)
+                elif rtype not in ("request", "warcinfo", "metadata"):
+                    yield ArchiveRecord(skipped=SKIP_NOT_RESPONSE, url=target)
+                continue
+            yield from flush()
+            skip = _response_skip(record, target, max_record_bytes)
+            if skip is not None:
+                yield ArchiveRecord(skipped=skip, url=target)
+                continue
+            source = name_of(target)
+            if source is None:
+                yield ArchiveRecord(skipped="not_seeded", url=target)
+                continue
+            body = record.content_stream().read(max_record_bytes + 1)
+            if len(body) > max_record_bytes:
+                yield ArchiveRecord(skipped=SKIP_TOO_LARGE, url=target)
+                continue
+            # Whatever of the record the payload reader left must be there in full.
+            if record.raw_stream.read(READ_BLOCK) == b"" and getattr(
+                record.raw_stream, "limit", 0
+            ):
+                yield ArchiveRecord(skipped=SKIP_TRUNCATED, url=target)
+                continue
+            held = (
+                target,
+                int(record.http_headers.get_statuscode() or 0),
+                list(record.http_headers.headers),
+                body,
+                record.rec_headers.get_header("WARC-Date"),
+                source,
+            )
+            held_id = record.rec_headers.get_header("WARC-Record-ID")
+        yield from flush()
+    except ArchiveLoadFailed as exc:
+        yield from flush()
+        first = str(getattr(exc, "msg", None) or exc)
+        if "non-chunked gzip" in first:
+            first = "one gzip stream holds several records (not a per-record .warc.gz)"
+        raise ArchiveReadError(f"not a readable WARC file: {_printable(first)}", where()) from None
+    except zlib.error as exc:
+        yield from flush()
+        raise ArchiveReadError(f"corrupt gzip data: {_printable(str(exc))}", where()) from None
+    except (EOFError, ValueError, LookupError, AttributeError, TypeError) as exc:
+        # warcio's parser meeting bytes that are no WARC record (a damaged or foreign file)
+        yield from flush()
+        raise ArchiveReadError(
+            f"malformed WARC record ({type(exc).__name__}: {_printable(str(exc))})", where()
+        ) from None
+    if not records:
+        raise ArchiveReadError("no WARC record in it (an empty file?)")
+    if iterator.cut_in_member:
+        raise ArchiveReadError("the file ends inside a gzip member (truncated download?)", where())
+
+
+def _response_skip(record: Any, target: str, max_record_bytes: int) -> str | None:
+    """Why a response record gives no page, from its headers alone (None: read it)."""
+    if not target.lower().startswith(("http://", "https://")):
+        return SKIP_NO_URL
+    if record.http_headers is None:
+        return SKIP_NOT_RESPONSE
+    if record.rec_headers.get_header("WARC-Truncated"):
+        return SKIP_TRUNCATED
+    try:
+        status = int(record.http_headers.get_statuscode() or 0)
+    except ValueError:
+        status = 0
+    if status != 200:
+        return SKIP_STATUS
+    ctype = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype and ctype not in HTML_TYPES:
+        return SKIP_NOT_HTML
+    if (record.length or 0) > max_record_bytes + 256 * 1024:
+        return SKIP_TOO_LARGE  # not read: its payload alone is over the cap
+    return None

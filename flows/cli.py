@@ -54,6 +54,15 @@ def _print_summary(summary: RunSummary) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if getattr(args, "warc", None):
+        return cmd_run_archives(args)
+    if not args.seeds:
+        _err("run needs --seeds (sources to crawl) or --warc (archives to read)")
+        return EXIT_BAD_INPUT
+    for flag in ("warc_base", "only_seeded", "archives_per_run"):
+        if getattr(args, flag, None):
+            _err(f"--{flag.replace('_', '-')} goes with --warc")
+            return EXIT_BAD_INPUT
     try:
         seeds = load_seeds(args.seeds)
         seeds.select(args.source)
@@ -79,6 +88,95 @@ def cmd_run(args: argparse.Namespace) -> int:
             return_state=True,
         )
     return _finish(state)
+
+
+def cmd_run_archives(args: argparse.Namespace) -> int:
+    """``run --warc``: read archives instead of crawling (flows/archive_source.py)."""
+    from crawlers.seeds import Seeds
+    from flows.archive_source import ArchiveInputError, archives_per_run, resolve_archives
+
+    try:
+        seeds = load_seeds(args.seeds) if args.seeds else Seeds(path="", sources=())
+        seeds.select(args.source)
+        if args.source and not args.seeds:
+            raise ValueError("--source names sources of a seeds file: give --seeds too")
+        if args.only_seeded and not args.seeds:
+            raise ValueError("--only-seeded keeps the hosts a seeds file lists: give --seeds")
+        archives_per_run(args.archives_per_run)
+        from flows.config import resolve_settings
+
+        settings = resolve_settings({"output": args.output}, seeds)
+        archives = resolve_archives(args.warc, args.warc_base)
+    except (SeedsError, ValueError) as exc:  # ArchiveInputError is a ValueError
+        _err(str(exc) if not isinstance(exc, ArchiveInputError) else f"--warc: {exc}")
+        return EXIT_BAD_INPUT
+    if (failed := _check_output(settings.output)) is not None:
+        return failed
+    if (failed := _prefect_api()) is not None:
+        return failed
+    from flows.pipeline import news_archive
+
+    with _progress(args):
+        state = news_archive(
+            archives=archives,
+            seeds=str(args.seeds) if args.seeds else None,
+            output=args.output,
+            sources=args.source or None,
+            only_seeded=args.only_seeded,
+            per_run=args.archives_per_run,
+            window_days=args.window_days,
+            return_state=True,
+        )
+    return _finish_archives(state)
+
+
+def _finish_archives(state: Any) -> int:
+    """Exit status and summaries of an archive flow run: each run's table, then the archives
+    read, with their records, pages, skips and errors."""
+    from flows.state import RunInProgress
+
+    try:
+        result = state.result(raise_on_failure=False)
+    except Exception as exc:  # noqa: BLE001 - a result that cannot be read is a failed run
+        result = exc
+    if isinstance(result, RunInProgress):
+        _err(str(result))
+        return EXIT_LOCKED
+    if isinstance(result, BaseException) or not isinstance(result, dict):
+        detail = (
+            f"{type(result).__name__}: {result}"
+            if isinstance(result, BaseException)
+            else state.message
+        )
+        _err(f"run failed: {detail}")
+        return EXIT_FAILED
+    for summary in result["runs"]:
+        _print_summary(summary)
+    if not result["report"]:
+        print(
+            f"all {result['archives']} archives named were read into {result['output']} "
+            "before: nothing to do"
+        )
+        return 0
+    print()
+    print(f"{'archive':<60} {'status':<7} {'records':>8} {'pages':>7}  skipped")
+    for entry in result["report"]:
+        name = entry["archive"]
+        name = name if len(name) <= 60 else "…" + name[-59:]
+        skipped = ", ".join(f"{k} {v}" for k, v in entry.get("skipped", {}).items()) or "-"
+        print(
+            f"{name:<60} {entry['status']:<7} {entry['records']:>8} {entry['pages']:>7}  {skipped}"
+        )
+    print(
+        f"archives: {result['archives']} named, {len(result['report'])} read in "
+        f"{len(result['runs'])} runs, {result['already_read']} read into {result['output']} "
+        f"before, {len(result['failed_archives'])} failed"
+    )
+    for error in result["failed_archives"].values():
+        _err(f"archive failed: {error}")
+    for name, error in result["failed_sources"].items():
+        _err(f"source {name} failed: {error}")
+    return EXIT_FAILED if result["failed_archives"] or result["failed_sources"] else 0
 
 
 def _progress(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
@@ -494,7 +592,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the pipeline once (a Prefect flow run)")
-    p.add_argument("--seeds", required=True, help="seeds YAML file")
+    p.add_argument(
+        "--seeds",
+        help="seeds YAML file (with --warc: optional, names and ranks the hosts it lists)",
+    )
+    p.add_argument(
+        "--warc",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="read this archive instead of crawling (repeatable): a WARC path, a glob, an "
+        "s3:// or https:// URL, or a paths listing (warc.paths.gz)",
+    )
+    p.add_argument(
+        "--warc-base",
+        help="base URL or folder of a paths listing's relative paths "
+        "(default: the listing's own folder; CC-NEWS: https://data.commoncrawl.org/)",
+    )
+    p.add_argument(
+        "--only-seeded", action="store_true", help="with --warc: only the hosts of --seeds"
+    )
+    p.add_argument(
+        "--archives-per-run",
+        type=int,
+        help="with --warc: archives read, published and committed per run (default 4, "
+        "NEWSDEDUP_ARCHIVES_PER_RUN)",
+    )
     p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     p.add_argument(
         "--output",

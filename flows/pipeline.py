@@ -36,6 +36,7 @@ from flows.runlog import route_project_logs
 from flows.runlog import run_logger as _logger
 from flows.shards import run_shard, run_shards
 from flows.state import (
+    STATE_ARCHIVES,
     RunLock,
     StateConflict,
     StateError,
@@ -154,6 +155,115 @@ def news_reextract(
     )
 
 
+@flow(name="news-archive", log_prints=True)
+def news_archive(
+    archives: list[str],
+    seeds: str | None = None,
+    output: str | None = None,
+    sources: list[str] | None = None,
+    only_seeded: bool = False,
+    warc_base: str | None = None,
+    per_run: int | None = None,
+    window_days: int | None = None,
+) -> Any:
+    """Read WARC archives (paths, globs, ``s3://`` or ``https://`` URLs, ``warc.paths.gz``
+    listings relative to ``warc_base``) instead of crawling, and clean, dedup and publish their
+    pages like a crawl's, in runs of ``per_run`` archives. Each page's source is the seeds
+    file's source for its host, else the host; ``only_seeded`` skips hosts the seeds file does
+    not list. Archives recorded in the output root's state as read are not read again."""
+    return _start_archive_runs(
+        archives, seeds, output, sources, only_seeded, warc_base, per_run, window_days
+    )
+
+
+def _start_archive_runs(
+    archives: list[str],
+    seeds: str | None,
+    output: str | None,
+    sources: list[str] | None,
+    only_seeded: bool,
+    warc_base: str | None,
+    per_run: int | None,
+    window_days: int | None,
+) -> Any:
+    from flows.archive_source import (
+        ArchiveProducer,
+        NothingLeft,
+        SourceMap,
+        archives_per_run,
+        resolve_archives,
+    )
+
+    route_project_logs()
+    logger = _logger()
+    seeds_obj = load_seeds(seeds) if seeds else Seeds(path="", sources=())
+    chosen = seeds_obj.select(sources)
+    settings = resolve_settings({"output": output, "window_days": window_days}, seeds_obj)
+    uris = resolve_archives(archives, warc_base)
+    per_run = max(archives_per_run(per_run), settings.shards)
+    source_map = SourceMap(chosen, only_seeded=only_seeded or bool(sources))
+    storage = open_storage(settings.output)
+    runs: list[RunSummary] = []
+    reports: list[dict[str, Any]] = []
+    failed_archives: dict[str, str] = {}
+    owner = new_run_id()
+    logger.info("archives: %d named -> %s, %d per run", len(uris), storage.uri, per_run)
+    with RunLock(storage, owner=owner, ttl=max(3600.0, 3600.0 * per_run)) as lock:
+        while True:
+            started_at = datetime.now(UTC)
+            if runs and new_run_id(started_at)[:16] <= runs[-1]["run_id"][:16]:
+                time.sleep(1.0)  # run ids sort by their second: one run a second at most
+                started_at = datetime.now(UTC)
+            run_id = new_run_id(started_at)
+            producer = ArchiveProducer(uris, source_map, per_run, skip=failed_archives)
+            try:
+                summary = _run_locked(
+                    storage, run_id, started_at, str(seeds or ""), chosen, settings, lock, producer
+                )
+            except NothingLeft as done:
+                if not runs:
+                    logger.info("%s: nothing to do", done)
+                break
+            except Exception as exc:
+                try:
+                    write_failed_manifest(
+                        storage, run_id, started_at, f"{type(exc).__name__}: {exc}",
+                        extra={"seeds": str(seeds or ""), "archives": producer.batch},
+                    )
+                except Exception as inner:  # noqa: BLE001 - the storage itself may have failed
+                    logger.error("could not record the failed run %s: %s", run_id, inner)
+                if isinstance(exc, StateError):
+                    from prefect.states import Failed
+
+                    logger.error("%s", exc)
+                    return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
+                raise
+            write_report(summary, storage)
+            runs.append(summary)
+            reports += producer.report
+            failed_archives.update(producer.failed)
+            if not [a for a in producer.remaining() if a not in failed_archives]:
+                break
+    result = {
+        "output": storage.uri,
+        "archives": len(uris),
+        "already_read": len(uris) - len(reports),
+        "runs": runs,
+        "report": reports,
+        "failed_archives": failed_archives,
+        "failed_sources": {k: v for r in runs for k, v in r["failed_sources"].items()},
+    }
+    from prefect.states import Completed, Failed
+
+    if failed_archives and len(failed_archives) == len(reports):
+        return Failed(message=f"every archive failed: {', '.join(failed_archives)}", data=result)
+    if failed_archives or result["failed_sources"]:
+        return Completed(
+            name="Partial", message=f"failed archives: {', '.join(failed_archives)}", data=result
+        )
+    return result
+
+
 def _start_run(
     seeds: str,
     sources: list[str] | None,
@@ -264,6 +374,8 @@ def _run_locked(
             "state did not record runs %s (a crash before the state commit): replayed them",
             ", ".join(recovered),
         )
+    if hasattr(produce, "start"):  # an archive run picks its archives by the state
+        produce.start(blobs, storage, recovered, lock)
 
     timings: dict[str, float] = {}
     progress.report(stage="crawl", sources=len(chosen), sources_done=0, fetched=0)
@@ -293,6 +405,7 @@ def _run_locked(
     lock.refresh()
 
     failed = {o.source: o.error for o in outcomes if not o.ok}
+    failed_archives: dict[str, str] = dict(getattr(produce, "failed", None) or {})
     counts = {
         "sources": {
             o.source: {
@@ -316,6 +429,9 @@ def _run_locked(
         "rejected": len(deduped.rejected),
     }
     outcome = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
+    if failed_archives:
+        read = len(getattr(produce, "report", None) or [])
+        outcome = "failed" if len(failed_archives) == read and not outcomes else "partial"
     extra = {
         "outcome": outcome,
         "failed_sources": failed,
@@ -326,6 +442,8 @@ def _run_locked(
         "recovered_runs": recovered,
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+    if hasattr(produce, "manifest_extra"):
+        extra.update(produce.manifest_extra())
     t0 = time.monotonic()
     manifest = publish_task(storage, run_id, started_at, quote(deduped), counts, extra)
     timings["publish"] = time.monotonic() - t0
@@ -338,6 +456,10 @@ def _run_locked(
     for crawled in outcomes:
         seen.update(crawled.validators)
     new_blobs = {STATE_SEEN: dump_seen(seen), STATE_TEMPLATES: templates.to_bytes()}
+    if hasattr(produce, "state_blob"):
+        new_blobs[STATE_ARCHIVES] = produce.state_blob(run_id)
+    elif STATE_ARCHIVES in blobs:  # the archives read into this root, kept by every run
+        new_blobs[STATE_ARCHIVES] = blobs[STATE_ARCHIVES]
     if not settings.redis_url:
         index.commit()
         new_blobs[STATE_DEDUP] = index.to_bytes()
@@ -371,9 +493,12 @@ def news_shard(
     run_id: str,
     shard: int = 0,
     allow_private: bool = False,
+    archives: list[str] | None = None,
+    only_seeded: bool = False,
 ) -> str:
-    """Crawl and clean some sources for the parent run ``run_id``; returns the result's key."""
-    return run_shard(seeds, sources, output, run_id, shard, allow_private)
+    """Crawl and clean some sources for the parent run ``run_id``, or read and clean some
+    archives (``archives``) of an archive run; returns the result's key."""
+    return run_shard(seeds, sources, output, run_id, shard, allow_private, archives, only_seeded)
 
 
 def recover_unrecorded_runs(

@@ -402,3 +402,23 @@ def load_seen(raw: bytes | None) -> dict[str, dict[str, Any]]:
 
 def dump_seen(seen: dict[str, dict[str, Any]]) -> bytes:
     return gzip.compress(json.dumps(seen, separators=(",", ":")).encode(), compresslevel=6)
+
+
+# The archives (WARC files) read in full into this output root: archive URI -> the run that
+# read it and its counts (flows/archive_source.py). Carried over by every run's state commit.
+STATE_ARCHIVES = "archives.json.gz"
+
+
+def load_archives(raw: bytes | None) -> dict[str, dict[str, Any]]:
+    if not raw:
+        return {}
+    value = json.loads(gzip.decompress(raw))
+    if not isinstance(value, dict):
+        raise ValueError(f"{STATE_ARCHIVES} holds no mapping of archives")
+    return value
+
+
+def dump_archives(archives: dict[str, dict[str, Any]]) -> bytes:
+    return gzip.compress(
+        json.dumps(archives, separators=(",", ":"), sort_keys=True).encode(), compresslevel=6
+    )
