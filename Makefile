@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 INSTALL_CHECK_VENV ?= /tmp/newsdedup-install-check
 
-.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-state bench-read clean
+.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-state bench-read bench-archive clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench-read: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/e2e_bench.py --repeats 3
+
+# newsdedup run --warc over a WARC of the same generated network, beside its crawl and
+# warcio + trafilatura alone (writes bench-results/archive.json).
+bench-archive: $(VENV)/.installed-dev
+	$(PY) bench/archive_bench.py $(if $(ARTICLES),--articles $(ARTICLES))
 
 clean:
 	rm -rf data bench-results .pytest_cache
