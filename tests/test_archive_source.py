@@ -227,8 +227,18 @@ def network_archive(tmp_path_factory, prefect_server):
             prefect_server.env(), base,
         )
         assert crawl.returncode == 0, crawl.stderr[-3000:]
-    return {"base": base, "seeds": seeds, "warc": base / "demo.warc.gz",
-            "records": records, "env": prefect_server.env()}
+    return {"base": base, "seeds": seeds, "warc": base / "demo.warc.gz", "records": records,
+            "originals": set(net.truth.originals), "env": prefect_server.env()}
+
+
+def split_by_role(na: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+    """The network's pages as two archives: the originals' sites, then the aggregators'."""
+    pages = [r for r in na["records"] if r[0] != "revisit" and r[1] == 200]
+    originals = directory / "originals.warc.gz"
+    reprints = directory / "aggregators.warc.gz"
+    originals.write_bytes(warc_bytes([r for r in pages if r[0] in na["originals"]]))
+    reprints.write_bytes(warc_bytes([r for r in pages if r[0] not in na["originals"]]))
+    return originals, reprints
 
 
 @pytest.mark.slow
@@ -323,3 +333,24 @@ def test_a_truncated_archive_is_reported_and_the_rest_published(network_archive)
                 na["env"], base)
     assert again.returncode == 1
     assert str(whole) not in again.stdout and "1 read into" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_run_that_dies_resumes_at_the_next_unread_archive(network_archive):
+    na = network_archive
+    base, out = na["base"], na["base"] / "resumed"
+    originals, reprints = split_by_role(na, base)
+    args = ["run", "--warc", str(originals), "--warc", str(reprints), "--seeds", str(na["seeds"]),
+            "--output", str(out), "--archives-per-run", "1"]
+    died = cli(args, {**na["env"], "NEWSDEDUP_CRASH_AT": "after-manifest"}, base)
+    assert died.returncode == 70, died.stderr[-2000:]  # published run 1, no state commit
+    assert len(list((out / "runs").glob("*.json"))) == 1
+    resumed = cli(args, na["env"], base)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    manifests = sorted((json.loads(p.read_text()) for p in (out / "runs").glob("*.json")),
+                       key=lambda m: m["run_id"])
+    read = [[a["archive"] for a in m["extra"]["archives"]] for m in manifests]
+    assert read == [[str(originals)], [str(reprints)]]  # the first archive was not read again
+    crawl = str(base / "crawl")
+    assert decisions(str(out), "articles") == decisions(crawl, "articles")
+    assert decisions(str(out), "duplicates") == decisions(crawl, "duplicates")
