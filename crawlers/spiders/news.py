@@ -40,7 +40,6 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response
-from scrapy.linkextractors import LinkExtractor
 
 from crawlers import settings as defaults
 from crawlers.classify import judge, listing_url
@@ -49,6 +48,7 @@ from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_s
 from crawlers.middlewares import DeferredToNextRun, RedirectLoop
 from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
+from crawlers.spiders.links import PageLinks
 from crawlers.urls import normalise, requested_url, site, split_credentials
 
 SKIP_EXTENSIONS = [
@@ -93,7 +93,7 @@ class NewsSpider(scrapy.Spider):
         }
         self.allow = [re.compile(p) for p in self.source.allow]
         self.deny = [re.compile(p) for p in self.source.deny]
-        self.link_extractor = LinkExtractor(deny_extensions=SKIP_EXTENSIONS)
+        self.page_links = PageLinks(SKIP_EXTENSIONS)  # LinkExtractor's links, memoised
         self.candidates: dict[str, Entry] = {}  # announced by feeds/sitemaps, not yet scheduled
         self.scheduled: set[str] = set()  # URLs requested (or about to be) in this run
         self.validators: dict[str, dict[str, Any]] = {}  # what the next run may send back
@@ -509,7 +509,7 @@ class NewsSpider(scrapy.Spider):
             return
         if self.link_article_cap is not None and self.link_articles >= self.link_article_cap:
             return  # nothing found through links could be taken any more in this run
-        links = [normalise(link.url) for link in self.link_extractor.extract_links(response)]
+        links = self.page_links.extract(response)
         # With a shared frontier, what another process's feeds announced counts as announced.
         elsewhere = self.shared.known(links) if self.shared is not None else ()
         for url in links:
