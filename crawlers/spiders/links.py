@@ -22,7 +22,6 @@ from w3lib.url import safe_url_string
 
 from crawlers.urls import normalise
 
-_MISSING = object()
 _XHTML = "{http://www.w3.org/1999/xhtml}"
 _TAGS = ("a", "area", f"{_XHTML}a", f"{_XHTML}area")
 
@@ -75,17 +74,16 @@ class PageLinks:
             href = strip_html5_whitespace(href)
             # The join of a path-absolute or absolute href depends only on the base's
             # scheme and host (and on the response's scheme, for the second join).
-            independent = (href.startswith("/") and not href.startswith("//")) or href[
-                :8
-            ].lower().startswith(("http://", "https://"))
+            absolute = href[:8].lower().startswith(("http://", "https://"))
+            independent = absolute or (href.startswith("/") and not href.startswith("//"))
             key = (origin, href) if independent else (page_key, href)
-            found = memo.get(key, _MISSING)
-            if found is _MISSING:
-                found = self._resolve(base, href, response_url, encoding)
-                memo[key] = found
+            if key in memo:
+                found = memo[key]
+            else:
+                found = memo[key] = self._resolve(base, href, response_url, encoding)
             if found is None:
                 continue
-            url, normalised = found  # type: ignore[misc]
+            url, normalised = found
             if url not in seen:
                 seen.add(url)
                 out.append(normalised)
