@@ -98,8 +98,12 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _Deadline
 
 
-def extract_bounded(page: Page, limits: ExtractLimits | None = None) -> Extraction:
-    """Extract one page within ``limits``; any failure becomes a dropped :class:`Extraction`."""
+def extract_bounded(
+    page: Page, limits: ExtractLimits | None = None, plans: Any = None
+) -> Extraction:
+    """Extract one page within ``limits``; any failure becomes a dropped :class:`Extraction`.
+    ``plans``: a :class:`crawlers.clean.extract.SitePlans` kept across the calls of one
+    process (the passes each site needs), or None for every pass on every page."""
     from crawlers.clean import extract_page
 
     limits = limits or ExtractLimits()
@@ -114,7 +118,7 @@ def extract_bounded(page: Page, limits: ExtractLimits | None = None) -> Extracti
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         earlier = signal.setitimer(signal.ITIMER_REAL, limits.seconds)
     try:
-        return Extraction(page.source, page.url, extract_page(page))
+        return Extraction(page.source, page.url, extract_page(page, plans))
     except _Deadline:
         return _dropped(page, "extraction_timeout", f"extraction took over {limits.seconds:g}s")
     except Exception as exc:  # noqa: BLE001 - one malformed page must not stop the run
@@ -142,6 +146,8 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
     needs on its first call), then says it is ready: deadlines time pages, not start-up."""
     from datetime import UTC, datetime
 
+    from crawlers.clean.extract import SitePlans
+
     url = "https://warm-up.invalid/"
     warm_up = Page(
         url=url,
@@ -152,11 +158,12 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
         html=_WARM_UP,
     )
     extract_bounded(warm_up, limits)
+    plans = SitePlans()  # what each site's pages have shown about the passes they need
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
         conn.send("ready")
         while (job := conn.recv()) is not None:
             seq, page = job
-            conn.send((seq, extract_bounded(page, limits)))
+            conn.send((seq, extract_bounded(page, limits, plans)))
 
 
 @dataclass

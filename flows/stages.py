@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from crawlers.classify import listing_url
 from crawlers.clean import CleanOptions, finish_source
+from crawlers.clean.extract import SitePlans
 from crawlers.clean.finish import article_id as page_id
 from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
@@ -106,7 +107,8 @@ def clean_stage(
 
         results: Iterable[Extraction] = extract_all()
     else:
-        results = (extract_bounded(p, limits) for p in pages)
+        plans = SitePlans()
+        results = (extract_bounded(p, limits, plans) for p in pages)
     for source_name, url, extracted, reason, error in results:
         progress.add(extracted=1)
         if reason is not None:

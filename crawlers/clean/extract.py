@@ -10,6 +10,8 @@ byline, dates, credit lines, link lists) are removed in :mod:`crawlers.clean.fur
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -80,7 +82,7 @@ def _unwrap_layout_tables(tree: HtmlElement) -> int:
 PRECISE_MIN_SHARE = 0.5
 
 
-def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
+def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | None = None) -> str:
     """The body, chosen from three trafilatura passes by what they agree on.
 
     The precise pass (``favor_precision``, ``fast``) leaves out most navigation and teasers
@@ -89,13 +91,90 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted) -> str:
     adds what both cut inside the article (lists, subheadings, a doubted paragraph) and also
     what surrounds it (related posts, comments). The precise text is the start unless it is
     much shorter than the balanced one; it is then widened by the recall lines that lie
-    between the first and the last line both agree on."""
+    between the first and the last line both agree on.
+
+    With ``plans``, a site whose pages have shown that fewer passes give the same body is
+    cleaned with those passes only (:class:`SitePlans`)."""
+    plan = plans.plan(out.domain) if plans is not None else FULL
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
-    balanced = _trafilatura_text(tree, url, out)
-    if len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split()):
-        precise = balanced
+    if plan == PRECISE:
+        return precise
     recall = _trafilatura_text(tree, url, out, favor_recall=True)
-    return _widen(precise, recall)
+    if plan == PRECISE_RECALL:
+        return _widen(precise, recall)
+    balanced = _trafilatura_text(tree, url, out)
+    start = precise
+    if len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split()):
+        start = balanced
+    text = _widen(start, recall)
+    if plans is not None:
+        plans.record(
+            out.domain, precise=text == precise, precise_recall=text == _widen(precise, recall)
+        )
+    return text
+
+
+# The cheaper plans of SitePlans: the precise pass alone; the precise and recall passes.
+FULL, PRECISE_RECALL, PRECISE = "full", "precise+recall", "precise"
+
+
+@dataclass
+class _SitePlan:
+    cleaned: int = 0  # pages of the site cleaned with all three passes
+    precise: bool = True  # the precise pass alone gave the body on every one of them
+    precise_recall: bool = True  # ... the precise pass widened by the recall pass did
+    since_check: int = 0  # pages cleaned with a cheaper plan since the last full one
+
+
+class SitePlans:
+    """Which of the three passes a site needs, learned from its own pages.
+
+    Most sites lay every article out alike, so what the balanced pass (the costliest, with
+    its fallback extractors) or the recall pass changes on one page of a site it changes on
+    the others. A site's first ``learn`` pages are cleaned with all three passes, noting
+    whether the precise pass alone, or the precise pass widened by the recall pass, gave the
+    same body. When one of them did on every page so far, the site's next pages are cleaned
+    with it (the cheaper first); one page in ``check_every`` is still cleaned with all three
+    passes and compared, and a plan that gives a different body once is not used again for
+    the site. Pages of unknown sites, and sites that need every pass, get all three.
+
+    State of one process (an extraction worker), bounded to ``max_sites`` sites."""
+
+    def __init__(self, learn: int = 6, check_every: int = 10, max_sites: int = 10_000) -> None:
+        self.learn = learn
+        self.check_every = check_every
+        self.max_sites = max_sites
+        self.sites: dict[str, _SitePlan] = {}
+        self.used: Counter[str] = Counter()  # pages cleaned per plan
+
+    def plan(self, site: str) -> str:
+        state = self.sites.get(site)
+        chosen = FULL
+        if state is not None and state.cleaned >= self.learn:
+            if state.precise:
+                chosen = PRECISE
+            elif state.precise_recall:
+                chosen = PRECISE_RECALL
+        if chosen != FULL:
+            assert state is not None
+            state.since_check += 1
+            if state.since_check >= self.check_every:
+                chosen = FULL  # the check: this page gets every pass and is compared
+        self.used[chosen] += 1
+        return chosen
+
+    def record(self, site: str, *, precise: bool, precise_recall: bool) -> None:
+        """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
+        have given the same body."""
+        state = self.sites.get(site)
+        if state is None:
+            if len(self.sites) >= self.max_sites:
+                self.sites.clear()
+            state = self.sites[site] = _SitePlan()
+        state.cleaned += 1
+        state.since_check = 0
+        state.precise = state.precise and precise
+        state.precise_recall = state.precise_recall and precise_recall
 
 
 def _widen(text: str, recall: str) -> str:
@@ -111,7 +190,9 @@ def _widen(text: str, recall: str) -> str:
     return "\n".join(inner)
 
 
-def extract_page(page: Page) -> Extracted:
+def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
+    """One page's body and metadata; ``plans``: the passes its site needs (:class:`SitePlans`),
+    learned from the site's earlier pages in this process, or None for all three."""
     final_url = page.final_url or page.url
     parts = urlsplit(final_url)
     out = Extracted(
@@ -136,7 +217,7 @@ def extract_page(page: Page) -> Extracted:
     _unwrap_layout_tables(tree)
     # NFC, as trafilatura.extract gives it: the same letters the same code points, whatever
     # the page used (decomposed accents, Hangul jamo), so that matching and dedup agree.
-    text = unicodedata.normalize("NFC", _main_text(tree, final_url, out))
+    text = unicodedata.normalize("NFC", _main_text(tree, final_url, out, plans))
     raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     out.raw_line_count = len(raw_lines)
     without_link_lists = drop_link_lists(raw_lines, anchors)
