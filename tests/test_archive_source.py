@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -354,3 +355,64 @@ def test_a_run_that_dies_resumes_at_the_next_unread_archive(network_archive):
     crawl = str(base / "crawl")
     assert decisions(str(out), "articles") == decisions(crawl, "articles")
     assert decisions(str(out), "duplicates") == decisions(crawl, "duplicates")
+
+
+@pytest.mark.slow
+def test_sharded_archive_run_on_two_workers_publishes_what_one_process_does(
+    network_archive, s3_server, tmp_path, monkeypatch
+):
+    """NEWSDEDUP_SHARDS spreads a run's archives over the pool's workers (one per shard); the
+    parent dedups and publishes once."""
+    from tests.test_scale_out import DEPLOY, ROOT, _env
+
+    na = network_archive
+    originals, reprints = split_by_role(na, tmp_path)
+    prefix = f"s3://{s3_server.bucket}/arch-{uuid.uuid4().hex[:6]}"
+    for key, path in (("in/originals.warc.gz", originals), ("in/aggregators.warc.gz", reprints)):
+        s3_server.client().put_object(
+            Bucket=s3_server.bucket, Key=f"{prefix.split('/', 3)[3]}/{key}",
+            Body=path.read_bytes(),
+        )
+    pool = f"arch-{uuid.uuid4().hex[:6]}"
+    base = _env(na["env"], s3_server.env())
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    subprocess.run([prefect, "work-pool", "create", pool, "--type", "process"], env=base,
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-c", DEPLOY, str(ROOT), "shard", pool], env=base,
+                   check=True, capture_output=True, timeout=120, cwd=ROOT)
+    workers = [
+        subprocess.Popen(
+            [prefect, "worker", "start", "--pool", pool, "--limit", "1", "--name", f"w{i}"],
+            env={**base, "PREFECT_WORKER_QUERY_SECONDS": "1"}, cwd=tmp_path,
+            stdout=open(tmp_path / f"worker{i}.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        for i in range(2)
+    ]
+    args = ["run", "--warc", f"{prefix}/in/*.warc.gz", "--seeds", str(na["seeds"])]
+    try:
+        sharded = cli([*args, "--output", f"{prefix}/sharded"],
+                      {**base, "NEWSDEDUP_SHARDS": "2"}, tmp_path)
+    finally:
+        for w in workers:
+            os.killpg(w.pid, 15)
+        for w in workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, 9)
+    logs = "\n".join((tmp_path / f"worker{i}.log").read_text(errors="replace") for i in range(2))
+    assert sharded.returncode == 0, sharded.stderr[-3000:] + logs[-2000:]
+    assert "2 archives over 2 shards" in sharded.stderr + sharded.stdout
+    single = cli([*args, "--output", f"{prefix}/single"], base, tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    for table in ("articles", "duplicates"):
+        assert decisions(f"{prefix}/sharded", table) == decisions(f"{prefix}/single", table)
+    assert decisions(f"{prefix}/sharded", "duplicates")
+    (manifest_key,) = [k for k in open_storage(f"{prefix}/sharded").list("runs/")]
+    manifest = json.loads(open_storage(f"{prefix}/sharded").get(manifest_key))
+    assert sorted(a["archive"] for a in manifest["extra"]["archives"]) == [
+        f"{prefix}/in/aggregators.warc.gz", f"{prefix}/in/originals.warc.gz"
+    ]
