@@ -140,7 +140,7 @@ class SitePlans:
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites."""
 
-    def __init__(self, learn: int = 6, check_every: int = 10, max_sites: int = 10_000) -> None:
+    def __init__(self, learn: int = 6, check_every: int = 20, max_sites: int = 10_000) -> None:
         self.learn = learn
         self.check_every = check_every
         self.max_sites = max_sites
