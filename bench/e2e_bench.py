@@ -478,6 +478,8 @@ def run_pipeline(
             "crawl_seconds": s.get("crawl_seconds", 0.0),
             "articles": s.get("crawl", {}).get("articles", 0),
             "requests": s.get("crawl", {}).get("requests", 0),
+            "listing_pages": s.get("crawl", {}).get("listing_pages", 0),
+            "discovery_documents": s.get("crawl", {}).get("discovery_documents", 0),
         }
         for name, s in counts["sources"].items()
     }
@@ -741,7 +743,22 @@ def print_report(result: dict[str, Any]) -> None:
         f"longest process {c['max_source_seconds']}s; {proj['requests']} requests for "
         f"{proj['pages']} articles; extraction starts on a process's pages when it ends"
     )
+    per = c["per_source"].values()
+    listing = sum(v.get("listing_pages", 0) for v in per)
+    discovery = sum(v.get("discovery_documents", 0) for v in per)
+    other = proj["requests"] - proj["pages"] - listing - discovery  # robots.txt, errors
+    print(
+        f"requests per article: {proj['requests'] / proj['pages']:.3f} = 1 article + "
+        f"{listing / proj['pages']:.3f} listing pages (links followed from start URLs) + "
+        f"{discovery / proj['pages']:.3f} feeds and sitemaps + {other / proj['pages']:.3f} "
+        f"robots.txt and other"
+    )
     print(f"CPU seconds by process kind (sampled): {proj['cpu_seconds_sampled_by_role']}")
+    sampled = proj["cpu_seconds_sampled_by_role"]
+    print(
+        "CPU ms per page by process kind (sampled): "
+        + ", ".join(f"{k} {1000 * v / proj['pages']:.2f}" for k, v in sorted(sampled.items()))
+    )
     print(f"peak RSS by process kind, MB: {proj['peak_rss_mb_by_role']}")
 
     print()
