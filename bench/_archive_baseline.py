@@ -4,7 +4,7 @@
 
 Reads the response records with warcio's ``ArchiveIterator`` in this process, extracts each
 HTML page with ``trafilatura.extract`` (default options) in a pool of ``--workers`` processes
-(one per core by default), and drops exact duplicates by a hash of the text: what a script
+(spawned, one per core by default), and drops exact duplicates by a hash of the text: what a script
 built on those two libraries does, without cleaning rules, near-duplicate dedup or output.
 """
 
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
     pages: dict[str, str | None] = {}
-    with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for url, digest in pool.imap(extract, records(args.warc), chunksize=16):
             pages[url] = digest
     digests = [d for d in pages.values() if d]

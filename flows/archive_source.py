@@ -116,6 +116,8 @@ def read_listing(uri: str, base: str | None) -> list[str]:
             continue
         if _is_url(path) or path.startswith("/"):
             out.append(path)
+        elif base.startswith("s3://"):
+            out.append(base + path.lstrip("/"))  # urljoin knows no s3 scheme
         elif _is_url(base):
             out.append(urljoin(base, path))
         elif base or not path.startswith("."):

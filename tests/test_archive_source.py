@@ -416,3 +416,16 @@ def test_sharded_archive_run_on_two_workers_publishes_what_one_process_does(
     assert sorted(a["archive"] for a in manifest["extra"]["archives"]) == [
         f"{prefix}/in/aggregators.warc.gz", f"{prefix}/in/originals.warc.gz"
     ]
+
+
+def test_a_paths_listing_joins_its_lines_to_the_base(tmp_path):
+    listing = tmp_path / "warc.paths.gz"
+    listing.write_bytes(gzip.compress(b"crawl-data/CC-NEWS/2026/11/a.warc.gz\n\n/abs/b.warc.gz\n"))
+    assert resolve_archives([str(listing)], "s3://commoncrawl/") == [
+        "s3://commoncrawl/crawl-data/CC-NEWS/2026/11/a.warc.gz", "/abs/b.warc.gz"
+    ]
+    assert resolve_archives([str(listing)], "https://data.commoncrawl.org") == [
+        "https://data.commoncrawl.org/crawl-data/CC-NEWS/2026/11/a.warc.gz", "/abs/b.warc.gz"
+    ]
+    local = resolve_archives([str(listing)])[0]  # default base: the listing's folder
+    assert local == str(tmp_path / "crawl-data/CC-NEWS/2026/11/a.warc.gz")
