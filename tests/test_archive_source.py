@@ -267,6 +267,14 @@ def test_local_archive_publishes_what_the_crawl_did_and_a_second_run_nothing(net
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing to do" in again.stdout
     assert files_under(out) - before == set()
+    # Another kind of run into the root (here a re-extraction with nothing to re-extract)
+    # commits a new state version that still records the archive.
+    other = cli(["reextract", "--seeds", str(na["seeds"]), "--since", "2000-01-01",
+                 "--output", str(out)], na["env"], base)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert len(list((out / "runs").glob("*.json"))) == 2
+    third = cli(["run", "--warc", str(na["warc"]), "--output", str(out)], na["env"], base)
+    assert third.returncode == 0 and "nothing to do" in third.stdout, third.stderr[-3000:]
 
 
 @pytest.mark.slow
