@@ -53,25 +53,16 @@ def default_rules() -> tuple[Rule, ...]:
     return load_rules()
 
 
-@lru_cache(maxsize=8)
-def _combined(rules: tuple[Rule, ...]) -> re.Pattern[str]:
-    """One alternation of all whole-line rules: most lines match none, so one regex call each."""
-    return re.compile(
-        "|".join(f"(?:{r.regex.pattern})" for r in rules if r.kind != "strip"), re.IGNORECASE
-    )
-
-
 _NO_WORD = re.compile(r"[\W_]*")
 # A contact address alone on a line is the author's box, not article text. A bare URL is kept:
 # articles list links the author wrote out (sources, shop links, references).
 _EMAIL_ONLY = re.compile(r"(e-?mail\s*:?\s*)?[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
-def _match(
-    rules: tuple[Rule, ...], line: str, combined: re.Pattern[str] | None = None
-) -> Rule | None:
-    if not (combined or _combined(rules)).fullmatch(line):
-        return None
+def _match(rules: tuple[Rule, ...], line: str) -> Rule | None:
+    """The first whole-line rule ``line`` matches. Each rule's own compiled pattern is tried
+    in turn: one alternation of all of them was measured 2.3x slower on the extraction
+    benchmarks' lines (the regex engine's fast checks on a pattern's start are per pattern)."""
     for rule in rules:
         if rule.kind != "strip" and rule.regex.fullmatch(line):
             return rule
@@ -84,7 +75,6 @@ def remove_boilerplate(
     """Drop lines matching a known boilerplate rule. Returns kept lines and rule-id counts."""
     rules = default_rules() if rules is None else rules
     strips = [r for r in rules if r.kind == "strip"]
-    combined = _combined(rules)  # once per page: hashing the rules tuple per line is slow
     total = sum(len(x) for x in lines) or 1
     seen = 0
     kept: list[str] = []
@@ -102,7 +92,7 @@ def remove_boilerplate(
             hits["email-only"] += 1
             continue
         # A table cell row as trafilatura writes it ("| caption |"): match what is inside.
-        rule = _match(rules, text.strip("| ") if text.startswith("|") else text, combined)
+        rule = _match(rules, text.strip("| ") if text.startswith("|") else text)
         if rule is None:
             if (
                 in_block
