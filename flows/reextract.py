@@ -4,6 +4,7 @@ crawling: the page producer of the ``news-reextract`` flow."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from flows.lake import RAW_PREFIX, parse_raw_key
 from flows.runlog import run_logger
 from flows.storage import open_storage
 from flows.tasks import clean_task, quote
+
+READ_BUFFER = 8 * 1024 * 1024  # one ranged GET per this many bytes of an S3 object
 
 
 def reextract_producer(raw_from: str | None, since: str, until: str | None) -> Any:
@@ -40,23 +43,26 @@ def reextract_producer(raw_from: str | None, since: str, until: str | None) -> A
         try:
             counts: dict[str, int] = {}
             writers: dict[str, Any] = {}
-            for key in sorted(raw.list(RAW_PREFIX)):
+            for info in sorted(raw.list_info(RAW_PREFIX), key=lambda i: i.key):
+                key = info.key
                 parsed = parse_raw_key(key)
                 if not parsed or not first <= parsed.day <= last or parsed.source not in names:
                     continue
-                local = work_dir / key.replace("/", "_")
-                local.write_bytes(raw.get(key))
                 source = parsed.source
                 if source not in writers:
                     writers[source] = gzip.open(
                         work_dir / f"{source}.jsonl.gz", "wt", encoding="utf-8"
                     )
-                for page in iter_warc_pages(local, source=source):
-                    if (seen.get(page.url) or {}).get("kind") == "article":
-                        continue  # this root already published (or judged) the page
-                    writers[source].write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
-                    counts[source] = counts.get(source, 0) + 1
-                local.unlink()
+                # Streamed (ranged reads on S3), never the whole file in memory; the crawler's
+                # metadata record follows each response, so pages come out one by one.
+                raw_stream = raw.open_ranged(key, info.size)
+                with io.BufferedReader(raw_stream, buffer_size=READ_BUFFER) as fh:  # type: ignore[arg-type,type-var]
+                    for page in iter_warc_pages(fh, source=source):
+                        if (seen.get(page.url) or {}).get("kind") == "article":
+                            continue  # this root already published (or judged) the page
+                        line = json.dumps(page.to_dict(), ensure_ascii=False)
+                        writers[source].write(line + "\n")
+                        counts[source] = counts.get(source, 0) + 1
             for fh in writers.values():
                 fh.close()
             outcomes = [
