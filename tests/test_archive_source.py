@@ -437,3 +437,19 @@ def test_a_paths_listing_joins_its_lines_to_the_base(tmp_path):
     ]
     local = resolve_archives([str(listing)])[0]  # default base: the listing's folder
     assert local == str(tmp_path / "crawl-data/CC-NEWS/2026/11/a.warc.gz")
+
+
+def test_run_refuses_bad_archive_arguments_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "a.warc.gz").write_bytes(warc_bytes([]))
+    for args, message in [
+        (["--warc", str(tmp_path / "none.warc.gz")], "--warc: " + str(tmp_path / "none.warc.gz")),
+        (["--warc", str(tmp_path / "a.warc.gz"), "--only-seeded"], "give --seeds"),
+        (["--warc", str(tmp_path / "a.warc.gz"), "--archives-per-run", "0"], "at least 1"),
+        ([], "--seeds (sources to crawl) or --warc"),
+        (["--seeds", "x.yaml", "--warc-base", "https://h/"], "--warc-base goes with --warc"),
+    ]:
+        run = cli(["run", *args, "--output", str(out)], {}, tmp_path)
+        assert run.returncode == 2, (args, run.stderr)
+        assert message in run.stderr, (args, run.stderr)
+    assert not out.exists()  # nothing was written
