@@ -43,6 +43,10 @@ PART_SUFFIX = ".part"
 DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 METADATA_TYPE = "application/json"
 SOFTWARE = "newsdedup crawler (crawlers.archive)"
+# Each record is its own gzip member at this level. warcio's own gzipping uses 9; on the
+# benchmark network's pages, level 1 writes a page's three records in 0.48 ms instead of 0.61
+# (median of three runs) for an archive 4% larger.
+WARC_GZIP_LEVEL = 1
 
 
 def _warc_date(when: datetime) -> str:
@@ -68,6 +72,7 @@ class WarcWriter:
         self._fh: IO[bytes] | None = None
         self._path: Path | None = None
         self._writer: Any = None
+        self._buffer = BytesIO()  # one uncompressed record, gzipped into the file by _flush
         self._next = self._first_free_number()
 
     def _first_free_number(self) -> int:
@@ -89,9 +94,18 @@ class WarcWriter:
         self._next += 1
         self._path = self.directory / name
         self._fh = open(self._path.with_name(name + PART_SUFFIX), "wb")  # noqa: SIM115
-        self._writer = WARCWriter(self._fh, gzip=True)
+        self._writer = WARCWriter(self._buffer, gzip=False)
         info = {"software": SOFTWARE, "format": "WARC File Format 1.0", "source": self.source}
-        self._writer.write_record(self._writer.create_warcinfo_record(name, info))
+        self._write(self._writer.create_warcinfo_record(name, info))
+
+    def _write(self, record: Any) -> None:
+        """One record as its own gzip member (the ``.warc.gz`` layout)."""
+        assert self._fh is not None
+        self._writer.write_record(record)
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._fh.write(zlib.compress(data, WARC_GZIP_LEVEL, wbits=31))
 
     def _finish(self) -> None:
         if self._fh is None or self._path is None:
@@ -161,9 +175,9 @@ class WarcWriter:
             warc_content_type=METADATA_TYPE,
             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
         )
-        writer.write_record(response)
-        writer.write_record(request)
-        writer.write_record(metadata)
+        self._write(response)
+        self._write(request)
+        self._write(metadata)
         self.records += 1
         assert self._fh is not None
         if self._fh.tell() >= self.max_bytes:
