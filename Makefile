@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 DATA ?=
 PYTEST_ARGS ?=
+# Test files run on this many workers (pytest-xdist; each file stays on one worker, so its
+# servers and fixtures are started once). 0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
 
 INSTALL_CHECK_VENV ?= /tmp/newsdedup-install-check
 
@@ -35,7 +38,7 @@ demo: $(VENV)/.installed
 	$(BIN)/newsdedup demo
 
 test: $(VENV)/.installed-dev system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The project installs and cleans a page with the pip that a fresh `python3 -m venv` brings
 # (not upgraded): every package it imports is declared directly, whatever that pip resolves.
