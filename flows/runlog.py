@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import re
 
-from prefect import get_run_logger
-
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    # Prefect is imported here, when a run logs, not with this module: the CLI checks its
+    # arguments with modules that import this one before it points Prefect at an API server
+    # (flows.prefect_server.ensure_api must run before Prefect is imported).
+    from prefect import get_run_logger
+
     try:
         return get_run_logger()
     except Exception:  # noqa: BLE001 - outside a flow or task run
