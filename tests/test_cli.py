@@ -131,7 +131,7 @@ def test_prune_dry_run_reports_and_deletes_nothing(lake):
 
 
 def test_run_summary_table_shows_each_source_and_its_errors(capsys):
-    from flows.cli import _print_summary
+    from flows.commands.common import print_summary
     from flows.report import source_rows
 
     summary = {
@@ -157,7 +157,7 @@ def test_run_summary_table_shows_each_source_and_its_errors(capsys):
     assert rows["alder"]["fetched"] == 7 and rows["alder"]["dropped"] == {"too_short": 1}
     assert rows["alder"]["errors"] == "http_404: 2"
     assert rows["down"]["errors"] == "source 'down': connection refused"
-    _print_summary(summary)
+    print_summary(summary)
     out = capsys.readouterr().out.splitlines()
     alder = next(line for line in out if line.startswith("alder"))
     assert alder.split()[:7] == ["alder", "7", "1", "6", "1", "4", "2"]
