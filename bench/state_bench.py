@@ -53,7 +53,7 @@ VOCAB_SIZE = 30_000
 WORDS = 260
 LEVEL_ROWS = [(2, 640_000), (1, 160_000), (0, 40_000)]
 CHUNK = 160_000  # window rows generated at a time
-STATE_BLOB = "dedup-index.bin"  # flows.pipeline.STATE_DEDUP
+STATE_BLOB = "dedup-index.bin"  # flows.lake.STATE_DEDUP
 
 
 # --------------------------------------------------------------------------- texts

@@ -168,9 +168,10 @@ def run_id_of_work_key(key: str) -> str:
 # -- run state ------------------------------------------------------------------------------
 
 STATE_PREFIX = "_state/"
-# Blobs of a state version (flows.pipeline commits them; the dedup index's is STATE_DEDUP there)
+# Blobs of a state version (flows.pipeline commits them, flows.run_state reads them)
 STATE_SEEN = "seen.json.gz"
 STATE_TEMPLATES = "templates.bin"
+STATE_DEDUP = "dedup-index.bin"  # the dedup index: a segment manifest (dedup.segments)
 POINTER_KEY = "_state/current.json"
 VERSIONS_PREFIX = "_state/v/"
 LOCK_KEY = "_state/lock.json"

@@ -7,119 +7,48 @@ state, and the next run picks up what was lost.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
+from prefect.states import Completed, Failed
 
-from crawlers.clean import TemplateState
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import progress, stages
+from flows.archive_source import (
+    ArchiveProducer,
+    NothingLeft,
+    SourceMap,
+    archives_per_run,
+    resolve_archives,
+)
 from flows.config import PipelineSettings, cpu_count, resolve_settings
 from flows.crawl_clean import crawl_and_clean
 from flows.lake import (
+    STATE_DEDUP,
     STATE_SEEN,
     STATE_TEMPLATES,
     new_run_id,
-    state_blob_key,
     work_prefix,
 )
 from flows.publish import sweep_orphans, write_failed_manifest
 from flows.reextract import reextract_producer
 from flows.report import RunSummary, write_report
+from flows.run_state import read_state, recover_unrecorded_runs
 from flows.runlog import route_project_logs
 from flows.runlog import run_logger as _logger
 from flows.shards import run_shard, run_shards
 from flows.state import (
     STATE_ARCHIVES,
     RunLock,
-    StateConflict,
     StateError,
     StateStore,
-    damaged,
     dump_seen,
-    load_seen,
 )
 from flows.storage import crash_point, open_storage
-from flows.tasks import dedup_task, publish_task, quote
-
-STATE_DEDUP = "dedup-index.bin"
-
-
-def _retry_unless(*kinds: type[BaseException]) -> Any:
-    """A Prefect retry condition: retry a task unless it failed with one of ``kinds``."""
-
-    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
-        try:
-            state.result()
-        except kinds:
-            return False
-        except Exception:  # noqa: BLE001 - anything else may pass on a second try
-            return True
-        return True
-
-    return should_retry
-
-
-@task(
-    name="commit-state",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    timeout_seconds=1800,
-    # A conflict means another writer committed: trying again cannot help.
-    retry_condition_fn=_retry_unless(StateConflict, StateError),
-)
-def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: Any) -> None:
-    # A shared (Redis) index first: if the state commit then fails, the next run replays this
-    # run from its manifest, and the index skips the stories it already holds.
-    if index is not None:
-        index.commit()
-    state.commit(run_id, blobs)
-
-
-# -- state ----------------------------------------------------------------------------------
-
-
-def open_index(
-    blobs: dict[str, bytes], settings: PipelineSettings, output_uri: str, storage: Any = None
-) -> Any:
-    """The dedup index of this output root: segments under _state/dedup/ (with ``storage``),
-    or shared in Redis. The state blob is the segments' manifest; an old whole-index blob is
-    migrated to segments by the next commit. ``NEWSDEDUP_DEDUP_STATE=npz`` keeps new and old
-    whole-index states in the old format (a state already in segments stays in segments).
-
-    In Redis the keys are named after the output root, so one Redis server can hold the
-    dedup state of several roots. The window is the run's; the signature scheme is pinned
-    and a saved index made with another one is refused (dedup.IndexConfigError).
-    """
-    from dedup import DedupConfig, RedisReprintIndex, ReprintIndex
-
-    config = DedupConfig(window_days=settings.window_days)
-    if settings.redis_url:
-        root = hashlib.sha256(output_uri.encode()).hexdigest()[:16]
-        if os.environ.get("NEWSDEDUP_REDIS_LAYOUT") == "segments":  # the segments, in Redis
-            from dedup.redis_segments import RedisSegmentedIndex
-            from dedup.segments import default_cache_dir
-
-            return RedisSegmentedIndex.connect(
-                settings.redis_url, f"newsdedup:{root}:segments", default_cache_dir(output_uri),
-                config,
-            )
-        return RedisReprintIndex(settings.redis_url, basename=f"newsdedup:{root}", config=config)
-    raw = blobs.get(STATE_DEDUP)
-    segmented = os.environ.get("NEWSDEDUP_DEDUP_STATE", "segments") != "npz"
-    if storage is not None and (segmented or (raw or b"")[:1] == b"{"):
-        from dedup.segments import SegmentedIndex, default_cache_dir
-
-        return SegmentedIndex.open(storage, raw, default_cache_dir(output_uri), config)
-    return ReprintIndex.from_bytes(raw, config=config) if raw else ReprintIndex(config)
-
+from flows.tasks import commit_state_task, dedup_task, publish_task, quote
 
 # -- the flow -------------------------------------------------------------------------------
 
@@ -186,14 +115,6 @@ def _start_archive_runs(
     per_run: int | None,
     window_days: int | None,
 ) -> Any:
-    from flows.archive_source import (
-        ArchiveProducer,
-        NothingLeft,
-        SourceMap,
-        archives_per_run,
-        resolve_archives,
-    )
-
     route_project_logs()
     logger = _logger()
     seeds_obj = load_seeds(seeds) if seeds else Seeds(path="", sources=())
@@ -225,19 +146,8 @@ def _start_archive_runs(
                     logger.info("%s: nothing to do", done)
                 break
             except Exception as exc:
-                try:
-                    write_failed_manifest(
-                        storage, run_id, started_at, f"{type(exc).__name__}: {exc}",
-                        extra={"seeds": str(seeds or ""), "archives": producer.batch},
-                    )
-                except Exception as inner:  # noqa: BLE001 - the storage itself may have failed
-                    logger.error("could not record the failed run %s: %s", run_id, inner)
-                if isinstance(exc, StateError):
-                    from prefect.states import Failed
-
-                    logger.error("%s", exc)
-                    return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
-                raise
+                extra = {"seeds": str(seeds or ""), "archives": producer.batch}
+                return _failed_run(exc, storage, run_id, started_at, extra)
             write_report(summary, storage)
             runs.append(summary)
             reports += producer.report
@@ -253,8 +163,6 @@ def _start_archive_runs(
         "failed_archives": failed_archives,
         "failed_sources": {k: v for r in runs for k, v in r["failed_sources"].items()},
     }
-    from prefect.states import Completed, Failed
-
     if failed_archives and len(failed_archives) == len(reports):
         return Failed(message=f"every archive failed: {', '.join(failed_archives)}", data=result)
     if failed_archives or result["failed_sources"]:
@@ -295,30 +203,11 @@ def _start_run(
                 storage, run_id, started_at, str(seeds), chosen, settings, lock, produce
             )
         except Exception as exc:
-            # Readers skip failed runs; the manifest says what failed, for people and tools.
-            try:
-                write_failed_manifest(
-                    storage,
-                    run_id,
-                    started_at,
-                    f"{type(exc).__name__}: {exc}",
-                    extra={"seeds": str(seeds), "sources": [s.name for s in chosen]},
-                )
-            except Exception as inner:  # noqa: BLE001 - the storage itself may be what failed
-                logger.error("could not record the failed run %s: %s", run_id, inner)
-            if isinstance(exc, StateError):
-                # Damaged state is no bug to trace: the message names the object and the way
-                # out (newsdedup state repair); the CLI prints it and exits 1.
-                from prefect.states import Failed
-
-                logger.error("%s", exc)
-                return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
-            raise
+            extra = {"seeds": str(seeds), "sources": [s.name for s in chosen]}
+            return _failed_run(exc, storage, run_id, started_at, extra)
     write_report(summary, storage)
     # The flow run's state says how the run went: a run whose every source failed is Failed
     # in Prefect (the CLI exits 1), one where some failed is Completed but named Partial.
-    from prefect.states import Completed, Failed
-
     failed = ", ".join(summary["failed_sources"])
     if summary["status"] == "failed":
         return Failed(message=f"every source failed: {failed}", data=summary)
@@ -327,27 +216,23 @@ def _start_run(
     return summary
 
 
-def _read_state(state: Any, blobs: dict[str, bytes], settings: PipelineSettings) -> Any:
-    """The seen URLs, site templates and dedup index of the loaded state; a blob that cannot
-    be read is named in a StateError that says how to recover (``newsdedup state repair``)."""
-    def blob(name: str, read: Any) -> Any:
-        try:
-            return read()
-        except Exception as exc:  # noqa: BLE001 - any failure to read a blob is damage
-            key = state.storage.url_for(state_blob_key(state.version, name))
-            raise damaged(state.storage, f"{key} cannot be read: {exc}") from exc
-
-    seen = blob(STATE_SEEN, lambda: load_seen(blobs.get(STATE_SEEN)))
-    templates = blob(
-        STATE_TEMPLATES, lambda: TemplateState.from_bytes(blobs.get(STATE_TEMPLATES, b""))
-    )
-    if settings.redis_url:
-        index = open_index(blobs, settings, state.storage.uri)  # not in _state/: no repair
-    else:
-        index = blob(
-            STATE_DEDUP, lambda: open_index(blobs, settings, state.storage.uri, state.storage)
+def _failed_run(
+    exc: Exception, storage: Any, run_id: str, started_at: datetime, extra: dict[str, Any]
+) -> Any:
+    """A run that raised: its failed manifest (readers skip failed runs; the manifest says what
+    failed, for people and tools), then a Failed state for damaged state, else the error."""
+    try:
+        write_failed_manifest(
+            storage, run_id, started_at, f"{type(exc).__name__}: {exc}", extra=extra
         )
-    return seen, templates, index
+    except Exception as inner:  # noqa: BLE001 - the storage itself may be what failed
+        _logger().error("could not record the failed run %s: %s", run_id, inner)
+    if isinstance(exc, StateError):
+        # Damaged state is no bug to trace: the message names the object and the way out
+        # (newsdedup state repair); the CLI prints it and exits 1.
+        _logger().error("%s", exc)
+        return Failed(message=f"{type(exc).__name__}: {exc}", data=exc)
+    raise exc
 
 
 def _run_locked(
@@ -367,7 +252,7 @@ def _run_locked(
     sweep_orphans(storage, older_than=timedelta(0))
     state = StateStore(storage)
     blobs = state.load()
-    seen, templates, index = _read_state(state, blobs, settings)
+    seen, templates, index = read_state(state, blobs, settings)
     recovered = recover_unrecorded_runs(storage, state.version, seen, index)
     if recovered:
         _logger().warning(
@@ -499,39 +384,3 @@ def news_shard(
     """Crawl and clean some sources for the parent run ``run_id``, or read and clean some
     archives (``archives``) of an archive run; returns the result's key."""
     return run_shard(seeds, sources, output, run_id, shard, allow_private, archives, only_seeded)
-
-
-def recover_unrecorded_runs(
-    storage: Any, state_version: str | None, seen: dict[str, dict[str, Any]], index: Any
-) -> list[str]:
-    """Replay committed runs newer than the state into ``seen`` and the dedup index.
-
-    A run that crashed between its manifest and its state commit published stories that the
-    state does not know: without this, the next run would fetch and publish them again.
-    """
-    from dedup import Document
-    from flows.maintenance import published_rows_of, runs_since_state, seen_entries
-
-    manifests = runs_since_state(storage, state_version)
-    if not manifests:
-        return []
-    columns = ["article_id", "url", "text", "published_at", "credited_source", "site_name"]
-    articles = published_rows_of(storage, manifests, "articles", columns + ["source", "domain"])
-    duplicates = published_rows_of(storage, manifests, "duplicates", ["url"])
-    for url, entry in seen_entries(
-        articles.column("url").to_pylist() + duplicates.column("url").to_pylist()
-    ).items():
-        seen.setdefault(url, entry)
-    docs = [
-        Document(
-            id=row["article_id"],
-            text=row["text"] or "",
-            published_at=row["published_at"],
-            credited_source=row["credited_source"],
-            outlet_names=tuple(n for n in (row["site_name"], row["source"], row["domain"]) if n),
-        )
-        for row in articles.to_pylist()
-    ]
-    if docs:
-        index.dedup(docs, datetime.now(UTC))
-    return [str(m["run_id"]) for m in manifests]

@@ -6,7 +6,7 @@ a blob that does not parse (a format this version cannot read, garbage written o
 
 The repair moves the pointer back to the newest version whose blobs are all present and
 readable, and the next run replays every run published after that version from the
-published tables (``flows.pipeline.recover_unrecorded_runs``), so no story is fetched or
+published tables (``flows.run_state.recover_unrecorded_runs``), so no story is fetched or
 published twice. When no version is good, the pointer is moved aside and the next run
 rebuilds the seen URLs and the dedup index from every published run (site templates are
 learned again). The damaged pointer is kept under ``_state/damaged/`` either way, and the

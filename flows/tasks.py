@@ -18,6 +18,7 @@ from flows.config import PipelineSettings, cpu_count
 from flows.lake import manifest_key
 from flows.publish import publish_run
 from flows.runlog import crawl_line_level, run_logger
+from flows.state import StateConflict, StateError
 
 _T = TypeVar("_T")
 
@@ -159,3 +160,35 @@ def publish_task(
     )
     run_logger().info("published run %s: %s", run_id, storage.url_for(manifest_key(run_id)))
     return manifest
+
+
+def _retry_unless(*kinds: type[BaseException]) -> Any:
+    """A Prefect retry condition: retry a task unless it failed with one of ``kinds``."""
+
+    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except kinds:
+            return False
+        except Exception:  # noqa: BLE001 - anything else may pass on a second try
+            return True
+        return True
+
+    return should_retry
+
+
+@task(
+    name="commit-state",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    timeout_seconds=1800,
+    # A conflict means another writer committed: trying again cannot help.
+    retry_condition_fn=_retry_unless(StateConflict, StateError),
+)
+def commit_state_task(state: Any, run_id: str, blobs: dict[str, bytes], index: Any) -> None:
+    # A shared (Redis) index first: if the state commit then fails, the next run replays this
+    # run from its manifest, and the index skips the stories it already holds.
+    if index is not None:
+        index.commit()
+    state.commit(run_id, blobs)

@@ -17,11 +17,12 @@ import pytest
 from crawlers.clean import TemplateState
 from dedup import ReprintIndex
 from flows.config import PipelineSettings
+from flows.lake import STATE_DEDUP, STATE_SEEN, STATE_TEMPLATES
 from flows.maintenance import runs_since_state
-from flows.pipeline import STATE_DEDUP, STATE_SEEN, STATE_TEMPLATES, _read_state, dump_seen
 from flows.publish import publish_run
 from flows.repair import check_state, repair_state
-from flows.state import POINTER_KEY, StateError, StateStore
+from flows.run_state import read_state
+from flows.state import POINTER_KEY, StateError, StateStore, dump_seen
 from flows.storage import Storage
 from tests.conftest import load_rows
 
@@ -86,7 +87,7 @@ DAMAGE: dict[str, Callable[[Storage], None]] = {
 
 def load_as_a_run(storage: Storage) -> tuple[StateStore, tuple]:  # type: ignore[type-arg]
     state = StateStore(storage)
-    found = _read_state(state, state.load(), PipelineSettings(output=storage.uri))
+    found = read_state(state, state.load(), PipelineSettings(output=storage.uri))
     return state, found
 
 
