@@ -35,6 +35,7 @@ from urllib.parse import urljoin, urlsplit
 
 from crawlers.archive import ArchiveReadError, read_archive
 from crawlers.seeds import Source
+from crawlers.settings import USER_AGENT
 from flows import stages
 from flows.config import PipelineSettings
 from flows.lake import manifest_key
@@ -190,8 +191,6 @@ def open_archive(uri: str, user_agent: str | None = None) -> Iterator[IO[bytes]]
         finally:
             stream.close()
     elif uri.startswith(("http://", "https://")):
-        from crawlers.settings import USER_AGENT
-
         request = urllib.request.Request(uri, headers={"User-Agent": user_agent or USER_AGENT})
         try:
             response = urllib.request.urlopen(request, timeout=HTTP_TIMEOUT)  # noqa: S310
@@ -315,8 +314,12 @@ def read_archives(
                     emitted.add(page.url)
                     if out is None:
                         files += 1
-                        out = gzip.open(work_dir / f"pages-{files:06d}.jsonl.gz", "wt",
-                                        encoding="utf-8", compresslevel=1)
+                        out = gzip.open(
+                            work_dir / f"pages-{files:06d}.jsonl.gz",
+                            "wt",
+                            encoding="utf-8",
+                            compresslevel=1,
+                        )
                     out.write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
                     in_file += 1
                     entry["pages"] += 1
@@ -336,11 +339,17 @@ def read_archives(
         entry["skipped"] = dict(sorted(skipped.items()))
         entry["seconds"] = round(time.monotonic() - started, 3)
         if entry["status"] == "ok":
-            log.info("archive %s: %d records, %d pages, skipped %s", uri, entry["records"],
-                     entry["pages"], entry["skipped"] or "none")
+            log.info(
+                "archive %s: %d records, %d pages, skipped %s",
+                uri,
+                entry["records"],
+                entry["pages"],
+                entry["skipped"] or "none",
+            )
         else:
-            log.error("archive failed: %s (%d pages before it kept)", entry["error"],
-                      entry["pages"])
+            log.error(
+                "archive failed: %s (%d pages before it kept)", entry["error"], entry["pages"]
+            )
         reports.append(entry)
         if on_archive is not None:
             on_archive(entry)
@@ -405,8 +414,9 @@ class ArchiveProducer:
         self.report: list[dict[str, Any]] = []
         self.lock: Any = None
 
-    def start(self, blobs: dict[str, bytes], storage: Any, recovered: list[str],
-              lock: Any = None) -> None:
+    def start(
+        self, blobs: dict[str, bytes], storage: Any, recovered: list[str], lock: Any = None
+    ) -> None:
         self.lock = lock
         self.done = load_archives(blobs.get(STATE_ARCHIVES))
         # Runs replayed from their manifests (published, state not committed) read theirs.
@@ -434,7 +444,9 @@ class ArchiveProducer:
         for entry in self.report:
             if entry["status"] == "ok":
                 done[entry["archive"]] = {
-                    "run_id": run_id, "records": entry["records"], "pages": entry["pages"]
+                    "run_id": run_id,
+                    "records": entry["records"],
+                    "pages": entry["pages"],
                 }
         return dump_archives(done)
 
@@ -473,7 +485,12 @@ class ArchiveProducer:
             )
             return outcomes, cleaned
         outcomes, cleaned, self.report = produce_archives(
-            self.batch, self.source_map, chosen, settings, seen, templates,
+            self.batch,
+            self.source_map,
+            chosen,
+            settings,
+            seen,
+            templates,
             on_archive=lambda _entry: self.lock.refresh() if self.lock is not None else None,
         )
         return outcomes, cleaned
@@ -500,7 +517,11 @@ def produce_archives(
     try:
         try:
             outcomes, report = read_archives(
-                batch, source_map, seen, work_dir, feed,
+                batch,
+                source_map,
+                seen,
+                work_dir,
+                feed,
                 max_record_bytes=settings.extract_max_bytes,
                 user_agent=settings.user_agent,
                 on_archive=on_archive,

@@ -15,6 +15,7 @@ from typing import Any
 
 from crawlers.seeds import Seeds, SeedsError, show_value
 from flows.defaults import CRAWL_TIMEOUT, DEFAULT_OUTPUT, MIN_WORDS
+from flows.extraction import ExtractLimits
 
 ENV_PREFIX = "NEWSDEDUP_"
 
@@ -47,10 +48,8 @@ class PipelineSettings:
     extract_max_elements: int = 100_000
     extract_timeout: float = 30.0  # seconds; the worker process is killed if it overruns
 
-    def extract_limits(self) -> Any:
+    def extract_limits(self) -> ExtractLimits:
         """These settings' :class:`flows.extraction.ExtractLimits`."""
-        from flows.extraction import ExtractLimits
-
         return ExtractLimits(
             max_html_bytes=self.extract_max_bytes,
             max_elements=self.extract_max_elements,

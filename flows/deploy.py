@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from crawlers.seeds import load_seeds
 from flows.defaults import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -280,7 +281,6 @@ def build_served_deployments(
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
-    from crawlers.seeds import load_seeds
     from flows.pipeline import news_pipeline
 
     seeds_path = str(Path(seeds).expanduser().resolve())

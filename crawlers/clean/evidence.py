@@ -10,13 +10,10 @@ for an article, as is a body of running prose.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawlers.classify import article_url_score
-
-if TYPE_CHECKING:
-    from crawlers.clean.extracted import Extracted
+from crawlers.clean.extracted import Extracted
 
 # A listing needs this many points net of the article evidence: two or three independent
 # signs, never one (the largest single listing sign is 2.5).
@@ -35,7 +32,8 @@ def prose_share(lines: list[str], link_lines: list[bool]) -> float:
     prose = sum(
         len(ln)
         for ln, linked in zip(lines, link_lines, strict=False)
-        if not linked and (len(ln.split()) >= PROSE_MIN_WORDS or len(ln) >= 160)
+        if not linked
+        and (len(ln.split()) >= PROSE_MIN_WORDS or len(ln) >= 160)
         and _SENTENCE_END.search(ln)
     )
     return prose / total

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING
 
 from crawlers.clean import metadata as md
+from crawlers.clean.extracted import Anchors, Extracted
 from crawlers.clean.markup import SEGMENT_SPLIT, is_dateline, norm
-
-if TYPE_CHECKING:
-    from crawlers.clean.extracted import Anchors, Extracted
 
 MAX_TITLE_CHARS = 500
 MAX_NAME_CHARS = 200  # an author, the site's name, the section, a tag
@@ -224,4 +221,3 @@ def _is_byline_and_date(line: str) -> bool:
         else:
             return False
     return has_date and has_byline
-

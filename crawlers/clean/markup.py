@@ -8,16 +8,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
 from crawlers.clean import metadata as md
+from crawlers.clean.extracted import Extracted
 from crawlers.records import Page
-
-if TYPE_CHECKING:
-    from crawlers.clean.extracted import Extracted
 
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
                   "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "webpage"}  # fmt: skip  # noqa: E501
@@ -504,5 +501,3 @@ def _title_variants(*titles: str | None) -> list[str]:
                 variants[norm(part)] = None
     variants.pop("", None)
     return list(variants)
-
-
