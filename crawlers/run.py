@@ -41,6 +41,7 @@ from crawlers.contract import (
     STATS_FILE,
     source_dir,
 )
+from crawlers.seeds import SeedsError, load_seeds, split_seen
 
 ALLOW_HOSTS_ENV = "NEWSDEDUP_ALLOW_HOSTS"
 CONTACT = re.compile(r"https?://|@")
@@ -146,8 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
-
-    from crawlers.seeds import SeedsError, load_seeds, split_seen
 
     try:
         sources = load_seeds(args.seeds).select(list(dict.fromkeys(args.source)))

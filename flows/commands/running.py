@@ -1,7 +1,7 @@
 """``newsdedup run`` (crawl, or read archives with --warc) and ``newsdedup reextract``: the
 flow runs, started in this process against a Prefect API.
 
-The flows (flows.pipeline, which imports Prefect) are imported inside the commands, after
+The flows (flows.pipeline, which imports Prefect) are imported by ``_start``, after
 ``prefect_api()``: Prefect reads its API URL when it is imported, so the temporary server
 that ends with this process must be set up first (flows/prefect_server.py)."""
 
@@ -47,17 +47,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return failed
     if (failed := prefect_api()) is not None:
         return failed
-    from flows.pipeline import news_pipeline
-
-    with progress(args):
-        state = news_pipeline(
-            seeds=str(args.seeds),
-            sources=args.source or None,
-            output=args.output,
-            allow_private=args.allow_private,
-            window_days=args.window_days,
-            return_state=True,
-        )
+    state = _start(
+        args,
+        "news_pipeline",
+        seeds=str(args.seeds),
+        sources=args.source or None,
+        output=args.output,
+        allow_private=args.allow_private,
+        window_days=args.window_days,
+    )
     return finish(state)
 
 
@@ -80,19 +78,17 @@ def cmd_run_archives(args: argparse.Namespace) -> int:
         return failed
     if (failed := prefect_api()) is not None:
         return failed
-    from flows.pipeline import news_archive
-
-    with progress(args):
-        state = news_archive(
-            archives=archives,
-            seeds=str(args.seeds) if args.seeds else None,
-            output=args.output,
-            sources=args.source or None,
-            only_seeded=args.only_seeded,
-            per_run=args.archives_per_run,
-            window_days=args.window_days,
-            return_state=True,
-        )
+    state = _start(
+        args,
+        "news_archive",
+        archives=archives,
+        seeds=str(args.seeds) if args.seeds else None,
+        output=args.output,
+        sources=args.source or None,
+        only_seeded=args.only_seeded,
+        per_run=args.archives_per_run,
+        window_days=args.window_days,
+    )
     return _finish_archives(state)
 
 
@@ -146,16 +142,23 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         return failed
     if (failed := prefect_api()) is not None:
         return failed
-    from flows.pipeline import news_reextract
+    state = _start(
+        args,
+        "news_reextract",
+        seeds=str(args.seeds),
+        since=args.since,
+        until=args.until,
+        raw_from=args.raw_from,
+        output=args.output,
+        sources=args.source or None,
+    )
+    return finish(state)
+
+
+def _start(args: argparse.Namespace, flow: str, **params: Any) -> Any:
+    """Run the flow ``flow`` of flows.pipeline in this process, with a status line on a
+    terminal; its final Prefect state."""
+    from flows import pipeline  # after prefect_api(): see the module docstring
 
     with progress(args):
-        state = news_reextract(
-            seeds=str(args.seeds),
-            since=args.since,
-            until=args.until,
-            raw_from=args.raw_from,
-            output=args.output,
-            sources=args.source or None,
-            return_state=True,
-        )
-    return finish(state)
+        return getattr(pipeline, flow)(**params, return_state=True)
