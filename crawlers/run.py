@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from scrapy.settings import Settings
 
     from crawlers.middlewares import install_log_masking
-    from crawlers.spiders.news import NewsSpider
+    from crawlers.spiders.news import NewsSpider  # Scrapy loads once the arguments are good
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frontier_key:
         settings.set("NEWSDEDUP_FRONTIER_KEY", args.frontier_key, priority="cmdline")
     if settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
-        from crawlers.frontier import configure
+        from crawlers.frontier import configure  # scrapy-redis, only when shared
 
         try:
             configure(settings)

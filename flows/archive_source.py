@@ -478,7 +478,7 @@ class ArchiveProducer:
     ) -> tuple[list[stages.CrawlOutcome], stages.CleanOutcome]:
         self._max_bytes = settings.extract_max_bytes
         if settings.shards > 1 and len(self.batch) > 1:
-            from flows.shards import run_archive_shards
+            from flows.shards import run_archive_shards  # flows.shards imports this module
 
             outcomes, cleaned, self.report = run_archive_shards(
                 storage, run_id, seeds, self.batch, self.source_map, settings, seen, templates
@@ -509,7 +509,7 @@ def produce_archives(
     import shutil
     import tempfile
 
-    from flows.tasks import clean_task, quote
+    from flows.tasks import clean_task, quote  # Prefect: only in a run, after its API is set
 
     work_dir = Path(tempfile.mkdtemp(prefix="newsdedup-archive-"))
     feed = stages.PageFeed()

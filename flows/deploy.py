@@ -281,7 +281,7 @@ def build_served_deployments(
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
-    from flows.pipeline import news_pipeline
+    from flows.pipeline import news_pipeline  # Prefect: imported by the CLI after its API is set
 
     seeds_path = str(Path(seeds).expanduser().resolve())
     loaded = load_seeds(seeds_path)

@@ -104,7 +104,7 @@ def extract_bounded(
     """Extract one page within ``limits``; any failure becomes a dropped :class:`Extraction`.
     ``plans``: a :class:`crawlers.clean.extract.SitePlans` kept across the calls of one
     process (the passes each site needs), or None for every pass on every page."""
-    from crawlers.clean import extract_page
+    from crawlers.clean import extract_page  # trafilatura: loaded where pages are cleaned
 
     limits = limits or ExtractLimits()
     refused = _precheck_result(page, limits)
@@ -146,7 +146,7 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
     needs on its first call), then says it is ready: deadlines time pages, not start-up."""
     from datetime import UTC, datetime
 
-    from crawlers.clean.extract import SitePlans
+    from crawlers.clean.extract import SitePlans  # in the worker, not the parent
 
     url = "https://warm-up.invalid/"
     warm_up = Page(

@@ -208,7 +208,7 @@ def run_shard(
     before = {site: stats.pages for site, stats in templates.sites.items()}
     reports: list[dict[str, Any]] = []
     if archives:
-        from flows.archive_source import SourceMap, produce_archives
+        from flows.archive_source import SourceMap, produce_archives  # it imports this module
 
         source_map = SourceMap(chosen, only_seeded=only_seeded)
         outcomes, cleaned, reports = produce_archives(

@@ -143,7 +143,7 @@ class NewsSpider(scrapy.Spider):
             settings.getint("DOWNLOAD_MAXSIZE") or 2**62,
         )
         if crawler.settings.get("NEWSDEDUP_FRONTIER_REDIS_URL"):
-            from crawlers.frontier import Announcements
+            from crawlers.frontier import Announcements  # scrapy-redis, only when shared
 
             spider.shared = Announcements.from_settings(crawler.settings)
             crawler.signals.connect(spider.on_scheduled, signal=signals.request_scheduled)
