@@ -369,10 +369,13 @@ def _deployments(project: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_prefect_yaml_has_both_deployments(prefect_project):
     deployments = _deployments(prefect_project)
-    assert set(deployments) == {"hourly", "one-source", "shard"}
+    assert set(deployments) == {"hourly", "one-source", "archives", "shard"}
     for name in ("hourly", "one-source"):
         assert deployments[name]["entrypoint"] == ENTRYPOINT
         assert deployments[name]["parameters"]["seeds"].startswith("seeds/")
+    archives = deployments["archives"]
+    assert archives["entrypoint"] == "flows/pipeline.py:news_archive"
+    assert not archives.get("schedules") and "archives" not in archives["parameters"]
     for deployment in deployments.values():
         assert deployment["work_pool"]["name"] == POOL
 
@@ -432,11 +435,16 @@ def test_prefect_yaml_pull_step_sets_working_directory(prefect_project):
 
 
 def test_prefect_yaml_parameters_match_the_flow_signature(prefect_project):
-    allowed = {"seeds", "sources", "output", "allow_private", "window_days"}
+    import inspect
+
+    from flows import pipeline
+
     for deployment in prefect_project["deployments"]:
-        if deployment["entrypoint"] == ENTRYPOINT:
-            assert set(deployment["parameters"]) <= allowed, deployment["name"]
-        else:  # the parent run passes every parameter of a shard
+        path, name = deployment["entrypoint"].split(":")
+        assert path == "flows/pipeline.py", deployment["name"]
+        accepted = set(inspect.signature(getattr(pipeline, name).fn).parameters)
+        assert set(deployment.get("parameters") or {}) <= accepted, deployment["name"]
+        if name == "news_shard":  # the parent run passes every parameter of a shard
             assert not deployment.get("parameters"), deployment["name"]
 
 
@@ -448,7 +456,7 @@ def test_prefect_yaml_passes_prefects_schema():
     )
     raw = yaml.safe_load(PREFECT_YAML.read_text())
     model = models.PrefectYamlModel.model_validate(raw)
-    assert [d.name for d in model.deployments] == ["hourly", "one-source", "shard"]
+    assert [d.name for d in model.deployments] == ["hourly", "one-source", "archives", "shard"]
     hourly = model.deployments[0]
     assert hourly.schedules and getattr(hourly.schedules[0], "cron", None) == "0 * * * *"
 
@@ -473,6 +481,20 @@ def news_pipeline(
     Path(os.environ["INFRA_TEST_REPORT"]).write_text(
         f"{os.getcwd()}|{seeds}|{','.join(sources or [])}|{output}"
     )
+
+
+@flow(name="news-archive")
+def news_archive(
+    archives: list[str],
+    seeds: str | None = None,
+    output: str | None = None,
+    sources: list[str] | None = None,
+    only_seeded: bool = False,
+    warc_base: str | None = None,
+    per_run: int | None = None,
+    window_days: int | None = None,
+) -> None:
+    return None
 
 
 @flow(name="news-shard")

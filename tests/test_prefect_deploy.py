@@ -34,7 +34,8 @@ PREFECT = str(Path(sys.executable).with_name("prefect"))
 REPORT_KEY = "news-pipeline-report"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 STALE_OWNER = f"crashed-run-{uuid.uuid4().hex[:6]}"
-DEPLOYMENTS = ("hourly", "one-source", "news-shard/shard")  # all of flows/prefect.yaml
+# All of flows/prefect.yaml.
+DEPLOYMENTS = ("hourly", "one-source", "news-archive/archives", "news-shard/shard")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -386,6 +387,9 @@ def test_deploy_registers_the_real_deployments(stack):
         hourly["work_pool_name"] == one["work_pool_name"] == shard["work_pool_name"] == stack.pool
     )
     assert shard["entrypoint"] == "flows/pipeline.py:news_shard" and shard["schedules"] == []
+    archives = _deployment(stack.server, "news-archive/archives")
+    assert archives["entrypoint"] == "flows/pipeline.py:news_archive"
+    assert archives["work_pool_name"] == stack.pool and archives["schedules"] == []
     with _api(stack.server) as api:
         pool = api.get(f"/work_pools/{stack.pool}").json()
     assert pool["type"] == "process"
