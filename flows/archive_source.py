@@ -92,7 +92,9 @@ def _s3_glob(pattern: str) -> list[str]:
 
 def read_listing(uri: str, base: str | None) -> list[str]:
     """The archives a paths listing names: each line a path relative to ``base`` (default: the
-    listing's own folder) or an absolute path or URL."""
+    listing's own folder), or a URL. A line that starts with ``/`` is a path on the base's
+    server when the base is a URL (so a listing fetched from the web never names a local
+    file), a local path otherwise; other schemes (``file://``) are refused."""
     try:
         with open_archive(uri) as fh:
             raw = fh.read(MAX_LISTING_BYTES + 1)
@@ -115,8 +117,14 @@ def read_listing(uri: str, base: str | None) -> list[str]:
         path = line.strip()
         if not path or path.startswith("#"):
             continue
-        if _is_url(path) or path.startswith("/"):
+        if _is_url(path):
             out.append(path)
+        elif "://" in path:
+            raise ArchiveInputError(
+                f"paths listing {uri}, line {number}: unsupported scheme in {path[:80]!r}"
+            )
+        elif path.startswith("/") and not _is_url(base):
+            out.append(path)  # a local listing (or base) may name local files
         elif base.startswith("s3://"):
             out.append(base + path.lstrip("/"))  # urljoin knows no s3 scheme
         elif _is_url(base):

@@ -413,13 +413,22 @@ def test_a_paths_listing_joins_its_lines_to_the_base(tmp_path):
     listing = tmp_path / "warc.paths.gz"
     listing.write_bytes(gzip.compress(b"crawl-data/CC-NEWS/2026/11/a.warc.gz\n\n/abs/b.warc.gz\n"))
     assert resolve_archives([str(listing)], "s3://commoncrawl/") == [
-        "s3://commoncrawl/crawl-data/CC-NEWS/2026/11/a.warc.gz", "/abs/b.warc.gz"
+        "s3://commoncrawl/crawl-data/CC-NEWS/2026/11/a.warc.gz", "s3://commoncrawl/abs/b.warc.gz"
     ]
+    # A line starting with / is a path on the base's server, never a local file.
     assert resolve_archives([str(listing)], "https://data.commoncrawl.org") == [
-        "https://data.commoncrawl.org/crawl-data/CC-NEWS/2026/11/a.warc.gz", "/abs/b.warc.gz"
+        "https://data.commoncrawl.org/crawl-data/CC-NEWS/2026/11/a.warc.gz",
+        "https://data.commoncrawl.org/abs/b.warc.gz",
     ]
-    local = resolve_archives([str(listing)])[0]  # default base: the listing's folder
-    assert local == str(tmp_path / "crawl-data/CC-NEWS/2026/11/a.warc.gz")
+    local = resolve_archives([str(listing)])  # default base: the listing's folder
+    assert local == [str(tmp_path / "crawl-data/CC-NEWS/2026/11/a.warc.gz"), "/abs/b.warc.gz"]
+
+
+def test_a_paths_listing_naming_another_scheme_is_refused(tmp_path):
+    listing = tmp_path / "warc.paths"
+    listing.write_text("a.warc.gz\nfile:///etc/passwd\n")
+    with pytest.raises(ArchiveInputError, match=r"line 2: unsupported scheme"):
+        resolve_archives([str(listing)], "https://data.commoncrawl.org/")
 
 
 def test_run_refuses_bad_archive_arguments_before_any_work(tmp_path, capsys):
