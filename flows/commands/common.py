@@ -14,11 +14,21 @@ from flows.prefect_server import ensure_api
 from flows.progress import StatusLine
 from flows.report import RunSummary, source_rows
 from flows.state import RunInProgress
-from flows.storage import OutputRootError, check_output_root
+from flows.storage import OutputRootError, Storage, check_output_root, open_storage
 
 
 def err(message: str) -> None:
     print(f"newsdedup: {message}", file=sys.stderr)
+
+
+def open_output(uri: str | None) -> Storage | None:
+    """The output root a reading command reads, or None (after saying so) when it holds no
+    newsdedup output. Storage errors are raised, for the command to report."""
+    storage = open_storage(output_root(uri))
+    if next(iter(storage.list("runs/")), None) is None:
+        err(f"{storage.uri} holds no newsdedup output (no run manifests under runs/)")
+        return None
+    return storage
 
 
 def output_root(uri: str | None) -> str:
@@ -77,7 +87,10 @@ def prefect_api() -> int | None:
 
 def flow_result(state: Any) -> dict[str, Any] | int:
     """A finished flow run's result (its Prefect state's), or the exit status when it has
-    none: 3 when another run held the lock, 1 when the run failed (the message says why)."""
+    none: 3 when another run held the lock, 1 when the run failed (the message says why).
+    An exit status in place of a state (the run never started) is passed on."""
+    if isinstance(state, int):
+        return state
     try:
         result = state.result(raise_on_failure=False)
     except Exception as exc:  # noqa: BLE001 - a result that cannot be read is a failed run

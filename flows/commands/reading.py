@@ -11,11 +11,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from flows.commands.common import err, output_root
+from flows.commands.common import err, open_output, output_root
 from flows.defaults import EXIT_BAD_INPUT, EXIT_FAILED
 from flows.read import read_table, stats
 from flows.schema import schema_for
-from flows.storage import open_storage
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -44,9 +43,8 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     root = output_root(args.uri)
     try:
-        storage = open_storage(root)
-        if next(iter(storage.list("runs/")), None) is None:
-            err(f"{storage.uri} holds no newsdedup output (no run manifests under runs/)")
+        storage = open_output(root)
+        if storage is None:
             return EXIT_FAILED
         table = read_table(
             storage,
@@ -91,9 +89,8 @@ def _plain(value: Any) -> Any:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     try:
-        storage = open_storage(output_root(args.uri))
-        if next(iter(storage.list("runs/")), None) is None:
-            err(f"{storage.uri} holds no newsdedup output (no run manifests under runs/)")
+        storage = open_output(args.uri)
+        if storage is None:
             return EXIT_FAILED
         rows = stats(
             storage,

@@ -43,12 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (SeedsError, ValueError) as exc:
         err(str(exc))
         return EXIT_BAD_INPUT
-    if (failed := check_output(settings.output)) is not None:
-        return failed
-    if (failed := prefect_api()) is not None:
-        return failed
     state = _start(
         args,
+        settings.output,
         "news_pipeline",
         seeds=str(args.seeds),
         sources=args.source or None,
@@ -74,12 +71,9 @@ def cmd_run_archives(args: argparse.Namespace) -> int:
     except (SeedsError, ValueError) as exc:  # ArchiveInputError is a ValueError
         err(str(exc) if not isinstance(exc, ArchiveInputError) else f"--warc: {exc}")
         return EXIT_BAD_INPUT
-    if (failed := check_output(settings.output)) is not None:
-        return failed
-    if (failed := prefect_api()) is not None:
-        return failed
     state = _start(
         args,
+        settings.output,
         "news_archive",
         archives=archives,
         seeds=str(args.seeds) if args.seeds else None,
@@ -138,12 +132,9 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     except (SeedsError, ValueError) as exc:
         err(str(exc))
         return EXIT_BAD_INPUT
-    if (failed := check_output(settings.output)) is not None:
-        return failed
-    if (failed := prefect_api()) is not None:
-        return failed
     state = _start(
         args,
+        settings.output,
         "news_reextract",
         seeds=str(args.seeds),
         since=args.since,
@@ -155,9 +146,14 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     return finish(state)
 
 
-def _start(args: argparse.Namespace, flow: str, **params: Any) -> Any:
+def _start(args: argparse.Namespace, root: str, flow: str, **params: Any) -> Any:
     """Run the flow ``flow`` of flows.pipeline in this process, with a status line on a
-    terminal; its final Prefect state."""
+    terminal: its final Prefect state, or an exit status when the output root cannot take
+    the run's output or there is no Prefect API for it (then nothing has started)."""
+    if (failed := check_output(root)) is not None:
+        return failed
+    if (failed := prefect_api()) is not None:
+        return failed
     from flows import pipeline  # after prefect_api(): see the module docstring
 
     with progress(args):
