@@ -47,7 +47,7 @@ from flows.state import (
     StateStore,
     dump_seen,
 )
-from flows.storage import crash_point, open_storage
+from flows.storage import Storage, crash_point, open_storage
 from flows.tasks import commit_state_task, dedup_task, publish_task, quote
 
 # -- the flow -------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def _start_run(
     output: str | None,
     allow_private: bool,
     window_days: int | None,
-    produce: Any = None,
+    produce: stages.Producer | None = None,
 ) -> Any:
     route_project_logs()
     logger = _logger()
@@ -217,7 +217,7 @@ def _start_run(
 
 
 def _failed_run(
-    exc: Exception, storage: Any, run_id: str, started_at: datetime, extra: dict[str, Any]
+    exc: Exception, storage: Storage, run_id: str, started_at: datetime, extra: dict[str, Any]
 ) -> Any:
     """A run that raised: its failed manifest (readers skip failed runs; the manifest says what
     failed, for people and tools), then a Failed state for damaged state, else the error."""
@@ -236,14 +236,14 @@ def _failed_run(
 
 
 def _run_locked(
-    storage: Any,
+    storage: Storage,
     run_id: str,
     started_at: datetime,
     seeds: str,
     chosen: tuple[Source, ...],
     settings: PipelineSettings,
-    lock: Any,
-    produce: Any = None,
+    lock: RunLock,
+    produce: stages.Producer | None = None,
 ) -> RunSummary:
     """Everything a run does while holding the lock. ``produce`` makes the run's crawl
     outcomes and cleaned articles (default: crawl and clean the sources)."""
@@ -259,8 +259,9 @@ def _run_locked(
             "state did not record runs %s (a crash before the state commit): replayed them",
             ", ".join(recovered),
         )
-    if hasattr(produce, "start"):  # an archive run picks its archives by the state
-        produce.start(blobs, storage, recovered, lock)
+    archive = produce if isinstance(produce, ArchiveProducer) else None
+    if archive is not None:  # an archive run picks its archives by the state
+        archive.start(blobs, storage, recovered, lock)
 
     timings: dict[str, float] = {}
     progress.report(stage="crawl", sources=len(chosen), sources_done=0, fetched=0)
@@ -290,7 +291,7 @@ def _run_locked(
     lock.refresh()
 
     failed = {o.source: o.error for o in outcomes if not o.ok}
-    failed_archives: dict[str, str] = dict(getattr(produce, "failed", None) or {})
+    failed_archives = dict(archive.failed) if archive is not None else {}
     counts = {
         "sources": {
             o.source: {
@@ -315,7 +316,7 @@ def _run_locked(
     }
     outcome = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
     if failed_archives:
-        read = len(getattr(produce, "report", None) or [])
+        read = len(archive.report) if archive is not None else 0
         outcome = "failed" if len(failed_archives) == read and not outcomes else "partial"
     extra = {
         "outcome": outcome,
@@ -327,8 +328,8 @@ def _run_locked(
         "recovered_runs": recovered,
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
-    if hasattr(produce, "manifest_extra"):
-        extra.update(produce.manifest_extra())
+    if archive is not None:
+        extra.update(archive.manifest_extra())
     t0 = time.monotonic()
     manifest = publish_task(storage, run_id, started_at, quote(deduped), counts, extra)
     timings["publish"] = time.monotonic() - t0
@@ -341,8 +342,8 @@ def _run_locked(
     for crawled in outcomes:
         seen.update(crawled.validators)
     new_blobs = {STATE_SEEN: dump_seen(seen), STATE_TEMPLATES: templates.to_bytes()}
-    if hasattr(produce, "state_blob"):
-        new_blobs[STATE_ARCHIVES] = produce.state_blob(run_id)
+    if archive is not None:
+        new_blobs[STATE_ARCHIVES] = archive.state_blob(run_id)
     elif STATE_ARCHIVES in blobs:  # the archives read into this root, kept by every run
         new_blobs[STATE_ARCHIVES] = blobs[STATE_ARCHIVES]
     if not settings.redis_url:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crawlers.classify import listing_url
@@ -23,6 +23,7 @@ from crawlers.records import Article, Page, Rejected
 from crawlers.seeds import Source
 from dedup import Document
 from flows import progress
+from flows.config import PipelineSettings
 from flows.crawl_stage import (
     LINK_CAP_FACTOR,
     LINK_CAP_FLOOR,
@@ -46,6 +47,7 @@ __all__ = [
     "CleanOutcome",
     "CrawlOutcome",
     "DedupOutcome",
+    "Producer",
     "EXTRACT_WINDOW",
     "LINK_CAP_FACTOR",
     "LINK_CAP_FLOOR",
@@ -161,6 +163,22 @@ def _judged_before(
         return False
     urls = (art.url,) if own_url_only else (art.url, art.canonical_url)
     return any((seen.get(u) or {}).get("kind") == "article" for u in urls)
+
+
+class Producer(Protocol):
+    """Makes a run's cleaned pages: the crawl (crawl_and_clean), a re-extraction of raw/
+    (flows/reextract.py) or an archive run (flows/archive_source.ArchiveProducer)."""
+
+    def __call__(
+        self,
+        seeds: str,
+        chosen: tuple[Source, ...],
+        settings: PipelineSettings,
+        seen: dict[str, dict[str, Any]],
+        templates: Any,
+        storage: Any,
+        run_id: str,
+    ) -> tuple[list[CrawlOutcome], CleanOutcome]: ...
 
 
 @dataclass
