@@ -76,6 +76,7 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         "skipped_seen": stats.get("newsdedup/skipped/seen", 0),
         "skipped_max_pages": stats.get("newsdedup/skipped/max_pages", 0),
         "skipped_link_budget": stats.get("newsdedup/skipped/link_budget", 0),
+        "skipped_links_fruitless": stats.get("newsdedup/skipped/links_fruitless", 0),
         "skipped_not_html": stats.get("newsdedup/skipped/not_html", 0),
         "skipped_too_large": stats.get("newsdedup/skipped/too_large", 0),
         "not_modified": stats.get("newsdedup/not_modified", 0),

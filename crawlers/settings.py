@@ -91,6 +91,14 @@ NEWSDEDUP_WARC_MAX_BYTES = 256 * 1024 * 1024
 # Link-following (sites without feeds) fetches at most this many pages per source; 0 means
 # twice the source's max_pages. Depth is bounded by the source's max_depth.
 NEWSDEDUP_MAX_LINK_PAGES = 0
+# Link-following is discovery's fallback: once a source's feeds or sitemaps have announced
+# pages in this run, and this many link-fetched pages in a row (start URLs included) offered
+# no in-scope link that is neither a listing URL nor already announced, requested or seen,
+# the source stops following links for the run: listing pages (by URL) it found and had not
+# yet requested are not fetched (skipped/links_fruitless; link-following requests them a few
+# at a time). 0 follows links whatever they yield; sources without feeds and sitemaps always
+# follow links.
+NEWSDEDUP_FRUITLESS_LINK_PAGES = 8
 
 # Discovery bounds, per source and run, against sitemap-index tar-pits and giant documents:
 # - feed and sitemap documents requested, the seeds' own included (those are always

@@ -43,6 +43,7 @@ CRAWLS = {
     "riverton-allowed": (),
 }
 BUDGET = 3  # pages for the link-budget crawl
+FRUITLESS = 2  # link-fetched pages offering nothing new before link-following stops
 
 
 def newest(net, site, n):
@@ -64,6 +65,8 @@ def discovery(tmp_path_factory):
     )  # fmt: skip
     jobs = dict(CRAWLS)
     jobs["circuit-links@budget"] = ("-s", f"NEWSDEDUP_MAX_LINK_PAGES={BUDGET}")
+    jobs["riverton-sitemap-and-links"] = ("-s", f"NEWSDEDUP_FRUITLESS_LINK_PAGES={FRUITLESS}")
+    jobs["riverton-sitemap-and-links@all"] = ("-s", "NEWSDEDUP_FRUITLESS_LINK_PAGES=0")
 
     def crawl(name):
         source = name.split("@", 1)[0]
@@ -150,6 +153,22 @@ def test_link_following_page_budget(discovery):
              if r.path != "/robots.txt"]  # fmt: skip
     assert len(pages) == BUDGET
     assert result.stats["skipped_link_budget"] > 0
+
+
+def test_link_following_stops_when_it_finds_nothing_the_sitemap_did_not(discovery):
+    net, results = discovery
+    stopping = results["riverton-sitemap-and-links"]
+    following = results["riverton-sitemap-and-links@all"]
+    articles = site_article_urls(net, "riverton-courier")
+    # The same articles either way: the sitemap announces them all.
+    assert set(stopping.urls) == set(following.urls) == articles
+    assert stopping.stats["skipped_links_fruitless"] > 0
+    assert following.stats["skipped_links_fruitless"] == 0
+    # Fewer listing pages fetched: the home page and the first listings it links to offered
+    # only announced articles and other listings.
+    assert 0 < stopping.stats["listing_pages"] < following.stats["listing_pages"]
+    for name in ("riverton-sitemap-and-links", "riverton-sitemap-and-links@all"):
+        assert repeated_paths(requests_by(net, user_agent_for(name))) == {}
 
 
 def test_max_pages_takes_the_newest(discovery):

@@ -10,7 +10,10 @@ what earlier runs published: such URLs are skipped unless their feed or sitemap 
 changed, and then fetched with a conditional GET.
 
 Link-following is bounded twice: by the source's ``max_depth`` (hops from a start URL) and by
-``NEWSDEDUP_MAX_LINK_PAGES`` pages fetched through links (default twice ``max_pages``).
+``NEWSDEDUP_MAX_LINK_PAGES`` pages fetched through links (default twice ``max_pages``). Where
+feeds or sitemaps announce the source's pages, links are a fallback: after
+``NEWSDEDUP_FRUITLESS_LINK_PAGES`` link-fetched pages in a row that offered nothing new (every
+link a listing, or announced, requested or seen already), the source stops following links.
 Responses to page requests whose Content-Type is not HTML are cut off after the headers.
 Failures are counted by kind: robots.txt refusals and network-guard refusals have their own
 counters (``robotstxt/forbidden``, ``newsdedup/blocked_private``,
@@ -31,6 +34,7 @@ import json
 import re
 import time
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +63,10 @@ SKIP_EXTENSIONS = [
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_KINDS = ("article", "link", "start")
+# Listing pages link-following requests at a time per source (the default per-site
+# concurrency): the others wait, so a home page's dozens of section, tag and author pages are
+# not all fetched before the first of them show that they only list announced articles.
+LISTINGS_IN_FLIGHT = 2
 
 
 class NewsSpider(scrapy.Spider):
@@ -106,6 +114,13 @@ class NewsSpider(scrapy.Spider):
         self.ok_responses = 0
         self.link_pages = 0  # pages requested through link-following (start URLs included)
         self.max_link_pages = 2 * self.source.max_pages  # NEWSDEDUP_MAX_LINK_PAGES overrides
+        self.announced = 0  # distinct URLs feeds and sitemaps announced in this run
+        self.fruitless_link_pages = 0  # link-fetched pages in a row that offered nothing new
+        self.max_fruitless_link_pages = defaults.NEWSDEDUP_FRUITLESS_LINK_PAGES
+        # Listing pages found by link-following wait here and are requested a few at a time,
+        # so that the ones queued behind are not fetched once links stop paying.
+        self.held_listings: deque[tuple[str, int]] = deque()  # (url, link depth)
+        self.listings_in_flight = 0
         self.shared: Any = None  # crawlers.frontier.Announcements with a shared frontier
         self.unshared: list[str] = []  # candidates not yet added to self.shared
         self.held_starts: list[str] = []  # start URLs waiting for the shared discovery
@@ -127,6 +142,9 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
         limit = crawler.settings.getint("NEWSDEDUP_MAX_LINK_PAGES")
         spider.max_link_pages = limit if limit > 0 else 2 * spider.source.max_pages
+        spider.max_fruitless_link_pages = crawler.settings.getint(
+            "NEWSDEDUP_FRUITLESS_LINK_PAGES", spider.max_fruitless_link_pages
+        )
         caps = crawler.settings.getdict("NEWSDEDUP_SOURCE_CAPS")
         if spider.source.name in caps:
             spider.link_article_cap = int(caps[spider.source.name])
@@ -229,9 +247,10 @@ class NewsSpider(scrapy.Spider):
             yield self._discovery_request(url, self.parse_feed, "feed")
         for url in self.source.sitemaps:
             yield self._discovery_request(url, self.parse_sitemap, "sitemap")
-        if self.shared is not None and (self.source.feeds or self.source.sitemaps):
-            # A shared frontier: follow links only once every process's feeds and sitemaps
-            # are parsed (on_idle), so that no process reaches announced pages through links.
+        if self.source.feeds or self.source.sitemaps:
+            # Follow links only once the feeds and sitemaps are parsed (on_idle; with a shared
+            # frontier, every process's), so that announced pages are fetched as announced,
+            # and link-following is judged by what it finds beyond them.
             self.held_starts = list(self.source.start_urls)
             self.held_since = time.monotonic()
             return
@@ -257,9 +276,14 @@ class NewsSpider(scrapy.Spider):
             self.shared.discovery(-1)
 
     def _release_starts(self) -> bool:
-        """Schedule the held start URLs once no process is still discovering; True if done."""
+        """Schedule the held start URLs once no process is still discovering (called when
+        this spider is idle, so its own discovery is done); True if done."""
         waited = time.monotonic() - self.held_since
-        if self.shared.discovering() > 0 and waited < self.shared.discovery_wait:
+        if (
+            self.shared is not None
+            and self.shared.discovering() > 0
+            and waited < self.shared.discovery_wait
+        ):
             return False
         starts, self.held_starts = self.held_starts, []
         for url in starts:
@@ -363,6 +387,8 @@ class NewsSpider(scrapy.Spider):
         if url in self.scheduled:
             return
         known = self.candidates.get(url)
+        if known is None:
+            self.announced += 1
         if known is None or (entry.date and (known.date is None or entry.date > known.date)):
             title = entry.title or (known.title if known else None)
             self.candidates[url] = Entry(url, entry.date, title)
@@ -398,6 +424,14 @@ class NewsSpider(scrapy.Spider):
             self._release_starts()
             if not self.candidates:
                 raise DontCloseSpider  # waiting for discovery, or the start URLs just queued
+        if self.held_listings:
+            # Nothing in flight: what parse_page would have released (a 304, a page that was
+            # not HTML) is released here.
+            self.listings_in_flight = 0
+            for request in self._release_listings():
+                self.crawler.engine.crawl(request)
+            if not self.candidates and self.listings_in_flight:
+                raise DontCloseSpider
         if not self.candidates:
             return
         # Idle means nothing is in flight, so every earlier page is already counted.
@@ -446,6 +480,8 @@ class NewsSpider(scrapy.Spider):
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         meta = response.meta
+        if meta.get("listing"):
+            self.listings_in_flight -= 1
         if self._not_modified(response):
             return
         if not isinstance(response, HtmlResponse):
@@ -468,6 +504,8 @@ class NewsSpider(scrapy.Spider):
         elif article:
             self.articles_emitted += 1
             self.link_articles += 0 if announced else 1
+            if not announced:
+                self.fruitless_link_pages = 0  # links found an article the feeds did not list
             self._remember(response, "article", meta.get("hint_date"))
             self._count("articles")
             yield Page(
@@ -490,6 +528,7 @@ class NewsSpider(scrapy.Spider):
             yield self._rejected(response, verdict.reason or "not_article")
         if meta.get("kind") in ("start", "link") and self.source.follow_links:
             yield from self._follow(response, meta.get("link_depth", 0))
+        yield from self._release_listings()
 
     def _rejected(self, response: Response, reason: str) -> Rejected:
         """A light record of a fetched page that is no article: URL and reason, no HTML."""
@@ -509,7 +548,11 @@ class NewsSpider(scrapy.Spider):
             return
         if self.link_article_cap is not None and self.link_articles >= self.link_article_cap:
             return  # nothing found through links could be taken any more in this run
+        if self.links_fruitless():
+            self._count("skipped/links_fruitless")
+            return
         links = self.page_links.extract(response)
+        offered_new = False
         # With a shared frontier, what another process's feeds announced counts as announced.
         elsewhere = self.shared.known(links) if self.shared is not None else ()
         for url in links:
@@ -517,17 +560,47 @@ class NewsSpider(scrapy.Spider):
                 continue
             if url in elsewhere:
                 continue
-            if not listing_url(url) and self._skip_as_seen(url, None):
+            is_listing = listing_url(url)
+            if not is_listing and self._skip_as_seen(url, None):
                 self.scheduled.add(url)
                 continue
-            if self.link_pages >= self.max_link_pages:
-                self._count("skipped/link_budget")
+            offered_new = offered_new or not is_listing
+            if is_listing:
+                self.scheduled.add(url)
+                self.held_listings.append((url, depth + 1))
                 continue
-            self.link_pages += 1
-            self._count("links_followed")
-            yield self._request(
-                url, self.parse_page, "link", link_depth=depth + 1, priority=10 - depth
-            )
+            if request := self._link_request(url, depth + 1):
+                yield request
+        self.fruitless_link_pages = 0 if offered_new else self.fruitless_link_pages + 1
+
+    def _link_request(self, url: str, depth: int, **meta: Any) -> scrapy.Request | None:
+        if self.link_pages >= self.max_link_pages:
+            self._count("skipped/link_budget")
+            return None
+        self.link_pages += 1
+        self._count("links_followed")
+        return self._request(
+            url, self.parse_page, "link", link_depth=depth, priority=11 - depth, **meta
+        )
+
+    def _release_listings(self) -> Iterator[scrapy.Request]:
+        """Request held listing pages, LISTINGS_IN_FLIGHT at a time; none once link-following
+        has stopped paying (they are counted as skipped/links_fruitless)."""
+        if self.held_listings and self.links_fruitless():
+            self._count("skipped/links_fruitless", len(self.held_listings))
+            self.held_listings.clear()
+        while self.held_listings and self.listings_in_flight < LISTINGS_IN_FLIGHT:
+            url, depth = self.held_listings.popleft()
+            if request := self._link_request(url, depth, listing=True):
+                self.listings_in_flight += 1
+                yield request
+
+    def links_fruitless(self) -> bool:
+        """Whether link-following has stopped paying for this source in this run: its feeds
+        or sitemaps announce its pages, and the last NEWSDEDUP_FRUITLESS_LINK_PAGES
+        link-fetched pages offered no link that was not a listing or known already."""
+        limit = self.max_fruitless_link_pages
+        return limit > 0 and self.announced > 0 and self.fruitless_link_pages >= limit
 
     def on_headers(
         self, headers: Any, body_length: int, request: scrapy.Request, **kwargs: Any
@@ -544,6 +617,8 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Any) -> None:
         request = getattr(failure, "request", None)
+        if request is not None and request.meta.get("listing"):
+            self.listings_in_flight -= 1
         if request is not None and request.meta.get("kind") in ("feed", "sitemap"):
             self._discovery_done()
         url = request.url if request is not None else "?"
