@@ -382,16 +382,28 @@ class PageFeed:
         self._files.put(None)
 
     def __iter__(self) -> Iterator[Page]:
+        for line in self.records():
+            yield Page.from_dict(json.loads(line.decode("utf-8")))
+
+    def records(self) -> Iterator[bytes]:
+        """The pages as their files hold them, one JSON line each, undecoded: the extraction
+        workers decode them (flows.extraction.as_page), not the process that feeds them."""
         while (path := self._files.get()) is not None:
-            yield from iter_pages([path])
+            yield from iter_records([path])
+
+
+def iter_records(paths: Iterable[str]) -> Iterator[bytes]:
+    """The lines of page files (``Page.to_dict()`` as JSON, UTF-8), blank lines skipped."""
+    for path in paths:
+        with gzip.open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    yield line
 
 
 def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
-    for path in paths:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield Page.from_dict(json.loads(line))
+    for line in iter_records(paths):
+        yield Page.from_dict(json.loads(line.decode("utf-8")))
 
 
 # A link-found, unannounced article beyond this many times what the source published in

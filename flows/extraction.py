@@ -16,14 +16,19 @@ a worker stuck past the deadline and a grace period (inside one long C call) is 
 parent and replaced. :func:`extract_bounded` is the same bounded extraction in the calling
 process, for tests and tools: there the deadline applies only in the main thread, where
 signals are delivered (an alarm the caller had set is put back afterwards).
+
+A page is given as a :class:`Page` or as the line of a crawl's pages file that holds it
+(``Page.to_dict()`` as JSON, UTF-8 bytes): such a line is decoded in the worker, so the
+flow process neither parses the page nor pickles it to send it on.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import json
 import logging
 import multiprocessing
-import queue
 import signal
 import socket
 import threading
@@ -31,7 +36,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from crawlers.records import Page
 
@@ -60,6 +65,17 @@ class Extraction(NamedTuple):
     extracted: Any  # crawlers.clean.Extracted, or None when dropped
     reason: str | None = None  # the drop reason (see the module docstring)
     error: str | None = None  # a message for the log when dropped
+
+
+# A page, or its line of a crawl's pages file (see the module docstring).
+PageItem: TypeAlias = Page | bytes
+
+
+def as_page(item: PageItem) -> Page:
+    """The page itself: a line of a pages file decoded (as the crawl wrote it, UTF-8)."""
+    if isinstance(item, Page):
+        return item
+    return Page.from_dict(json.loads(item.decode("utf-8")))
 
 
 def precheck(page: Page, limits: ExtractLimits) -> str | None:
@@ -99,13 +115,15 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 def extract_bounded(
-    page: Page, limits: ExtractLimits | None = None, plans: Any = None
+    item: PageItem, limits: ExtractLimits | None = None, plans: Any = None
 ) -> Extraction:
     """Extract one page within ``limits``; any failure becomes a dropped :class:`Extraction`.
     ``plans``: a :class:`crawlers.clean.extract.SitePlans` kept across the calls of one
-    process (the passes each site needs), or None for every pass on every page."""
+    process (the passes each site needs), or None for every pass on every page. A line of a
+    pages file that cannot be decoded raises: it is no page, and no page can be dropped."""
     from crawlers.clean import extract_page  # trafilatura: loaded where pages are cleaned
 
+    page = as_page(item)
     limits = limits or ExtractLimits()
     refused = _precheck_result(page, limits)
     if refused is not None:
@@ -162,7 +180,12 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
         conn.send("ready")
         while (job := conn.recv()) is not None:
-            seq, page = job
+            seq, item = job
+            try:
+                page = as_page(item)
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
+                conn.send((seq, _Failed(ValueError(f"unreadable page record: {exc}"))))
+                continue
             conn.send((seq, extract_bounded(page, limits, plans)))
 
 
@@ -170,7 +193,7 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
 class _Worker:
     process: Any  # multiprocessing.Process
     conn: Connection
-    job: tuple[int, Page] | None = None
+    job: tuple[int, PageItem] | None = None
     deadline: float = 0.0
 
 
@@ -237,29 +260,33 @@ class ExtractionPool:
         for worker in workers:
             self._stop(worker, kill=worker.job is not None)
 
-    def map(self, pages: Iterable[Page], window: int = 256) -> Iterator[Extraction]:
+    def map(self, pages: Iterable[PageItem], window: int = 256) -> Iterator[Extraction]:
         """The extraction of every page, in input order. At most ``window`` pages are taken
         from ``pages`` ahead of the one yielded next, so memory stays bounded however many
         pages come. ``pages`` may block (a feed of crawls still running): a thread reads it,
-        so the workers' deadlines are watched all the same."""
+        so the workers' deadlines are watched all the same. A line of a pages file that
+        cannot be decoded raises ValueError."""
         self.start()
-        feed = _Feed(pages, prefetch=self.size)
+        feed = _Feed(pages, high=FEED_AHEAD, low=FEED_REFILL)
         next_seq = 0  # sequence number of the next page taken from the input
         emit = 0  # sequence number of the next result to yield
-        done: dict[int, Extraction] = {}
-        queued: list[tuple[int, Page]] = []
+        done: dict[int, Extraction | _Failed] = {}
+        queued: list[tuple[int, PageItem]] = []
         try:
             while True:
                 # Take pages while the window allows; refused pages are done at once.
                 while next_seq - emit < window and len(queued) < self.size:
-                    page = feed.take()
-                    if page is None:
+                    item = feed.take()
+                    if item is None:
                         break
-                    refused = _precheck_result(page, self.limits)
+                    # A page file's line is checked by the worker, which decodes it.
+                    refused = None
+                    if isinstance(item, Page):
+                        refused = _precheck_result(item, self.limits)
                     if refused is not None:
                         done[next_seq] = refused
                     else:
-                        queued.append((next_seq, page))
+                        queued.append((next_seq, item))
                     next_seq += 1
                 for i, worker in enumerate(self._workers):
                     if worker.job is None and queued:
@@ -277,7 +304,10 @@ class ExtractionPool:
                             time.monotonic() + self.limits.seconds + self.limits.grace_seconds
                         )
                 while emit in done:
-                    yield done.pop(emit)
+                    result = done.pop(emit)
+                    if isinstance(result, _Failed):
+                        raise result.exc
+                    yield result
                     emit += 1
                 busy = [w for w in self._workers if w.job is not None]
                 if not busy and not queued and feed.exhausted:
@@ -301,12 +331,14 @@ class ExtractionPool:
         finally:
             feed.stop()
 
-    def _collect(self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction]) -> None:
+    def _collect(
+        self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction | _Failed]
+    ) -> None:
         """Results of the workers that answered; drops for those that died or overran."""
         now = time.monotonic()
         for worker in busy:
             assert worker.job is not None
-            seq, page = worker.job
+            seq, item = worker.job
             if worker.conn in ready:
                 try:
                     got_seq, result = worker.conn.recv()
@@ -320,31 +352,40 @@ class ExtractionPool:
                 worker.process.join()
                 code = worker.process.exitcode
                 done[seq] = _dropped(
-                    page, "extraction_crashed", f"extraction worker died (exit {code})"
+                    as_page(item), "extraction_crashed", f"extraction worker died (exit {code})"
                 )
             elif now >= worker.deadline:
                 done[seq] = _dropped(
-                    page,
+                    as_page(item),
                     "extraction_timeout",
                     f"extraction worker stuck past {self.limits.seconds:g}s: killed",
                 )
             else:
                 continue
-            log.warning("%s", done[seq].error)
+            log.warning("%s", done[seq].error)  # type: ignore[union-attr]
             self._stop(worker, kill=True)
             self._workers[self._workers.index(worker)] = self._ready(self._start())
             self.replaced += 1
 
 
 _END = object()
+# Pages the feed's thread reads ahead: it fills its buffer to FEED_AHEAD, then sleeps until
+# the pool has taken it down to FEED_REFILL, so it wakes once per batch of pages rather than
+# once per page (every wake-up is a thread switch the flow process pays for).
+FEED_AHEAD = 16
+FEED_REFILL = 4
 
 
 class _Feed:
-    """Pages read from an iterable by a thread into a small queue; ``bell`` (a socket that
-    :func:`multiprocessing.connection.wait` can watch) becomes readable when one arrives."""
+    """Pages read from an iterable by a thread into a small buffer; ``bell`` (a socket that
+    :func:`multiprocessing.connection.wait` can watch) becomes readable when one arrives
+    while the buffer is empty."""
 
-    def __init__(self, pages: Iterable[Page], prefetch: int) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, prefetch))
+    def __init__(self, pages: Iterable[PageItem], high: int, low: int) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._room = threading.Condition(threading.Lock())
+        self._high = max(1, high)
+        self._low = max(0, min(low, self._high - 1))
         self.bell, self._ring = socket.socketpair()
         self.bell.setblocking(False)
         self._stopped = threading.Event()
@@ -355,17 +396,21 @@ class _Feed:
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.5)
-            except queue.Full:
-                continue
+        with self._room:
+            while len(self._items) >= self._high:
+                if self._stopped.is_set():
+                    return False
+                self._room.wait(0.5)
+            if self._stopped.is_set():
+                return False
+            was_empty = not self._items
+            self._items.append(item)
+        if was_empty:  # the consumer may be waiting for the bell
             with contextlib.suppress(OSError):
                 self._ring.send(b"\0")
-            return True
-        return False
+        return True
 
-    def _read(self, pages: Iterable[Page]) -> None:
+    def _read(self, pages: Iterable[PageItem]) -> None:
         try:
             for page in pages:
                 if not self._put(page):
@@ -376,16 +421,18 @@ class _Feed:
         self._put(_END)
 
     def ready(self) -> bool:
-        return not self.exhausted and not self._queue.empty()
+        return not self.exhausted and bool(self._items)
 
-    def take(self) -> Page | None:
+    def take(self) -> PageItem | None:
         """The next page if one is waiting, else None (``exhausted`` tells the end)."""
         if self.exhausted:
             return None
-        try:
-            item = self._queue.get_nowait()
-        except queue.Empty:
-            return None
+        with self._room:
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            if len(self._items) == self._low:
+                self._room.notify()
         if item is _END:
             self.exhausted = True
             return None
@@ -401,6 +448,8 @@ class _Feed:
 
     def stop(self) -> None:
         self._stopped.set()
+        with self._room:
+            self._room.notify()
         self.bell.close()
         self._ring.close()
 

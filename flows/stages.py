@@ -19,7 +19,7 @@ from crawlers.classify import listing_url
 from crawlers.clean import CleanOptions, finish_source
 from crawlers.clean.extract import SitePlans
 from crawlers.clean.finish import article_id as page_id
-from crawlers.records import Article, Page, Rejected
+from crawlers.records import Article, Rejected
 from crawlers.seeds import Source
 from dedup import Document
 from flows import progress
@@ -39,7 +39,13 @@ from flows.crawl_stage import (
     soft_close,
 )
 from flows.defaults import MIN_WORDS
-from flows.extraction import Extraction, ExtractionPool, ExtractLimits, extract_bounded
+from flows.extraction import (
+    Extraction,
+    ExtractionPool,
+    ExtractLimits,
+    PageItem,
+    extract_bounded,
+)
 
 # The crawl stage lives in flows/crawl_stage.py; its names are the stages' as well.
 __all__ = [
@@ -82,7 +88,7 @@ EXTRACT_WINDOW = 256  # pages taken ahead of the one whose extraction is awaited
 
 
 def clean_stage(
-    pages: Iterable[Page],
+    pages: Iterable[PageItem],
     sources: dict[str, Source],
     templates: Any,
     *,
@@ -91,7 +97,8 @@ def clean_stage(
     limits: ExtractLimits | None = None,
 ) -> CleanOutcome:
     """Extract every page (in ``workers`` processes; 0: in this one), then finish each source:
-    site templates, boilerplate rules, metadata and quality gates.
+    site templates, boilerplate rules, metadata and quality gates. ``pages``: pages, or the
+    lines of page files that hold them (:meth:`PageFeed.records`), decoded where extracted.
 
     Extraction is bounded per page (``limits``: size, elements, seconds); a page past a bound
     is dropped with its reason (``too_large``, ``too_many_elements``, ``extraction_timeout``,

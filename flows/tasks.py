@@ -100,7 +100,7 @@ def clean_task(
     then finish each source: templates, boilerplate rules, metadata, quality gates."""
     workers = max(1, min(cpu_count(), settings.concurrency or cpu_count()))
     result = stages.clean_stage(
-        pages,
+        pages.records(),  # undecoded: the extraction workers decode them
         sources,
         templates,
         min_words=settings.min_words,
