@@ -14,12 +14,22 @@ from dedup.text import shingle_batch
 _BAND_MULT = np.uint64(0xBF58476D1CE4E5B9)
 
 
+# lsh_params of the default configuration (DedupConfig: lsh_threshold 0.15, num_perm 128),
+# as datasketch computes it: opening an index then imports neither datasketch nor
+# scipy.integrate (about 0.9 s of CPU in every process that opens one).
+# tests/test_dedup_core.py checks every entry against datasketch.
+KNOWN_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {(0.15, 128): (51, 2)}
+
+
 @lru_cache(maxsize=16)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) minimising the equally weighted false positive and false negative
     probability at ``threshold``: datasketch's own choice, ``MinHashLSH`` with
     ``weights=(0.5, 0.5)`` (``datasketch.lsh._optimal_param``)."""
-    from datasketch.lsh import _optimal_param
+    known = KNOWN_LSH_PARAMS.get((threshold, num_perm))
+    if known is not None:
+        return known
+    from datasketch.lsh import _optimal_param  # scipy: only for other configurations
 
     return tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))  # type: ignore[return-value]
 

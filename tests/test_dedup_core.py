@@ -267,3 +267,17 @@ def test_candidate_pairs_fold_as_they_grow_without_changing_the_pairs(monkeypatc
         if (keys[i] == keys[j]).any()
     }
     assert set(zip(a1.tolist(), b1.tolist(), strict=True)) == expected
+
+
+def test_known_lsh_params_are_datasketchs_choice():
+    from datasketch.lsh import _optimal_param
+
+    from dedup.batch import KNOWN_LSH_PARAMS, lsh_params
+
+    config = DedupConfig()
+    assert (config.lsh_threshold, config.num_perm) in KNOWN_LSH_PARAMS
+    for (threshold, num_perm), params in KNOWN_LSH_PARAMS.items():
+        assert params == tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))
+        assert lsh_params(threshold, num_perm) == params
+    # Any other configuration is computed by datasketch.
+    assert lsh_params(0.5, 128) == tuple(_optimal_param(0.5, 128, 0.5, 0.5))
