@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,14 @@ _PAIR_CHUNK = 8_192
 _FOLD_PAIRS = 1 << 19
 
 
+@lru_cache(maxsize=64)
+def _upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, 1)``: every pair (i < j) of ``n`` places (read-only: shared)."""
+    iu, ju = np.triu_indices(n, 1)
+    iu.flags.writeable = ju.flags.writeable = False
+    return iu, ju
+
+
 def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (a < b) of ``reps`` sharing a band key, as two index arrays."""
     empty = np.empty(0, dtype=np.int64)
@@ -100,15 +109,18 @@ def _candidate_pairs(keys: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np
         starts = np.r_[0, bounds]
         ends = np.r_[bounds, len(sk)]
         lengths = ends - starts
-        # Runs of two (most of them) in one vector operation, longer runs one by one.
+        # Runs of two (most of them) in one vector operation, longer runs one vector
+        # operation per length: a story reprinted by many sites makes many runs of three,
+        # four... in every band.
         two = starts[lengths == 2]
         if len(two):
             x, y = reps[order[two]], reps[order[two + 1]]
             codes.append(np.minimum(x, y) * m + np.maximum(x, y))
-        for s, e in zip(starts[lengths > 2].tolist(), ends[lengths > 2].tolist(), strict=True):
-            group = np.sort(reps[order[s:e]])
-            iu, ju = np.triu_indices(len(group), 1)
-            codes.append(group[iu] * m + group[ju])
+        for length in np.unique(lengths[lengths > 2]).tolist():
+            at = starts[lengths == length]
+            groups = np.sort(reps[order[at[:, None] + np.arange(length)]], axis=1)
+            iu, ju = _upper_pairs(length)
+            codes.append((groups[:, iu] * m + groups[:, ju]).ravel())
         held += sum(len(c) for c in codes[n_held:])
         n_held = len(codes)
         if held > fold_at:

@@ -269,6 +269,25 @@ def test_candidate_pairs_fold_as_they_grow_without_changing_the_pairs(monkeypatc
     assert set(zip(a1.tolist(), b1.tolist(), strict=True)) == expected
 
 
+@pytest.mark.parametrize("distinct", [3, 20, 60, 400])
+def test_candidate_pairs_are_every_pair_sharing_a_band_key(distinct):
+    # Runs of every length (one key: one run of all; many keys: mostly runs of one and two).
+    import dedup.engine as engine
+
+    rng = np.random.default_rng(distinct)
+    n = 90
+    keys = rng.integers(0, distinct, size=(n, 7)).astype(np.uint64)
+    reps = rng.permutation(np.arange(1000, 1000 + 3 * n, 3, dtype=np.int64))
+    a, b = engine._candidate_pairs(keys, reps)
+    expected = sorted(
+        (min(int(reps[i]), int(reps[j])), max(int(reps[i]), int(reps[j])))
+        for i in range(n)
+        for j in range(i + 1, n)
+        if (keys[i] == keys[j]).any()
+    )
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected
+
+
 def test_known_lsh_params_are_datasketchs_choice():
     from datasketch.lsh import _optimal_param
 
