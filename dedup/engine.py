@@ -142,7 +142,8 @@ def _maybe_reprints(
     keep = np.empty(len(pair_a), dtype=bool)
     for lo in range(0, len(pair_a), _PAIR_CHUNK):
         a, b = pair_a[lo : lo + _PAIR_CHUNK], pair_b[lo : lo + _PAIR_CHUNK]
-        jac = (prep.sigs[a] == prep.sigs[b]).mean(axis=1)
+        # The share of equal values (count / num_perm: exactly what .mean() gives, faster).
+        jac = np.count_nonzero(prep.sigs[a] == prep.sigs[b], axis=1) / prep.sigs.shape[1]
         size_a, size_b = prep.sizes[a], prep.sizes[b]
         con = estimated_containment(jac, size_a, size_b)
         small = np.minimum(size_a, size_b) < config.min_shingles
@@ -155,6 +156,7 @@ def _maybe_reprints(
     return keep
 
 
+@lru_cache(maxsize=4096)  # a run names the same few outlets on page after page
 def _outlet_key(name: str) -> str:
     """ "The Riverton Courier", "Riverton Courier" and "riverton-courier" name one outlet."""
     key = normalise(name)
