@@ -200,6 +200,7 @@ class DedupOutcome:
 
 # Why a page is in ``duplicates`` (the column ``reason``); dedup.Decision gives the others.
 CANONICAL = "canonical"
+ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
 
 
 def _site_of(url: str | None) -> str:
@@ -269,15 +270,16 @@ def dedup_stage(
         {**(r.to_dict() if isinstance(r, Rejected) else r), "run_id": run_id} for r in rejected
     ]
     unique: dict[str, Article] = {}
-    copies: list[Article] = []
     same_page = 0
     # Pages on their canonical URL's own site first: of a group sharing a canonical URL, the
     # story is the page of the site it names.
     articles = [_own_page_if_canonical_is_a_listing(a) for a in articles]
-    for art in sorted(articles, key=cross_site_canonical):
-        if cross_site_canonical(art):
-            copies.append(art)
-        elif art.article_id in unique:
+    cross = [cross_site_canonical(a) for a in articles]
+    copies = [a for a, c in zip(articles, cross, strict=True) if c]
+    for art, is_copy in zip(articles, cross, strict=True):
+        if is_copy:
+            continue
+        if art.article_id in unique:
             same_page += 1  # two URLs of one page (redirects, canonical links)
             dropped.append(_dropped(art, "same_page", run_id))
         else:
@@ -311,9 +313,12 @@ def dedup_stage(
     republished = 0
 
     def row_of(art: Article, cluster_id: str) -> dict[str, Any]:
-        row = art.to_dict()
-        row["published_at"] = art.published_at
-        row["fetched_at"] = art.fetched_at
+        # Article.to_dict() with the dates as datetimes (not ISO strings): its fields, the
+        # lists copied.
+        row = {
+            name: list(value) if isinstance(value := getattr(art, name), list) else value
+            for name in ARTICLE_FIELDS
+        }
         row["cluster_id"] = cluster_id
         row["run_id"] = run_id
         return row
