@@ -125,16 +125,13 @@ def _to_utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _normalise(row: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in schema:
-        value = row.get(f.name)
-        if pa.types.is_timestamp(f.type):
-            value = _to_utc(value)
-        elif pa.types.is_list(f.type):
-            value = list(value) if value is not None else []
-        out[f.name] = value
-    return out
+def _column(values: list[Any], type_: pa.DataType) -> list[Any]:
+    """A column's values as the schema takes them: timestamps in UTC, lists (never None)."""
+    if pa.types.is_timestamp(type_):
+        return [_to_utc(v) for v in values]
+    if pa.types.is_list(type_):
+        return [list(v) if v is not None else [] for v in values]
+    return values
 
 
 def rows_to_table(table: str, rows: Iterable[Mapping[str, Any] | Any]) -> pa.Table:
@@ -146,15 +143,16 @@ def rows_to_table(table: str, rows: Iterable[Mapping[str, Any] | Any]) -> pa.Tab
     ``url``, ``run_id``) raises, so a bad row fails the publish instead of landing.
     """
     schema = schema_for(table)
-    normalised = [
-        _normalise(r.to_dict() if hasattr(r, "to_dict") else r, schema) for r in rows
-    ]
-    for f in schema:
+    dicts = [r.to_dict() if hasattr(r, "to_dict") else r for r in rows]
+    # Column by column: one pass and one Arrow conversion per column, not a dict per row.
+    columns = [_column([r.get(f.name) for r in dicts], f.type) for f in schema]
+    for f, values in zip(schema, columns, strict=True):
         if not f.nullable:
-            for i, r in enumerate(normalised):
-                if r[f.name] is None:
+            for i, value in enumerate(values):
+                if value is None:
                     raise ValueError(f"{table} row {i}: required column {f.name!r} is missing")
-    return pa.Table.from_pylist(normalised, schema=schema)
+    arrays = [pa.array(values, type=f.type) for f, values in zip(schema, columns, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def conform(table: pa.Table, name: str, columns: list[str] | None = None) -> pa.Table:
