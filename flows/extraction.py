@@ -28,14 +28,16 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import multiprocessing
+import select
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any, NamedTuple, TypeAlias
 
 from crawlers.records import Page
@@ -268,6 +270,7 @@ class ExtractionPool:
         cannot be decoded raises ValueError."""
         self.start()
         feed = _Feed(pages, high=FEED_AHEAD, low=FEED_REFILL)
+        waiter = _Waiter()
         next_seq = 0  # sequence number of the next page taken from the input
         emit = 0  # sequence number of the next result to yield
         done: dict[int, Extraction | _Failed] = {}
@@ -324,7 +327,7 @@ class ExtractionPool:
                 timeout = (
                     max(0.0, min(w.deadline for w in busy) - time.monotonic()) if busy else None
                 )
-                ready = set(wait(waitables, timeout))
+                ready = waiter.wait(waitables, timeout)
                 if feed.bell in ready:
                     feed.quiet()
                 self._collect(busy, ready, done)
@@ -368,6 +371,29 @@ class ExtractionPool:
             self.replaced += 1
 
 
+class _Waiter:
+    """:func:`multiprocessing.connection.wait` with one poll object kept across the calls:
+    ``wait`` builds, fills and closes a selector on every call, which cost the pool's loop
+    more than receiving a page's result. Objects are connections, sockets or file
+    descriptors (process sentinels); the ones readable, closed or failed are returned."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._watched: dict[int, Any] = {}  # fd -> the object waited for
+
+    def wait(self, objects: Iterable[Any], timeout: float | None) -> set[Any]:
+        wanted = {(o if isinstance(o, int) else o.fileno()): o for o in objects}
+        if wanted.keys() != self._watched.keys():
+            for fd in self._watched.keys() - wanted.keys():
+                self._poll.unregister(fd)
+            for fd in wanted.keys() - self._watched.keys():
+                self._poll.register(fd, select.POLLIN)
+        self._watched = wanted
+        # poll() counts milliseconds: rounded up, so a deadline is never woken for early.
+        ms = None if timeout is None else max(0, math.ceil(timeout * 1000))
+        return {wanted[fd] for fd, _ in self._poll.poll(ms)}
+
+
 _END = object()
 # Pages the feed's thread reads ahead: it fills its buffer to FEED_AHEAD, then sleeps until
 # the pool has taken it down to FEED_REFILL, so it wakes once per batch of pages rather than
@@ -377,9 +403,9 @@ FEED_REFILL = 4
 
 
 class _Feed:
-    """Pages read from an iterable by a thread into a small buffer; ``bell`` (a socket that
-    :func:`multiprocessing.connection.wait` can watch) becomes readable when one arrives
-    while the buffer is empty."""
+    """Pages read from an iterable by a thread into a small buffer; ``bell`` (a socket the
+    pool's loop waits on with its workers) becomes readable when one arrives while the
+    buffer is empty."""
 
     def __init__(self, pages: Iterable[PageItem], high: int, low: int) -> None:
         self._items: collections.deque[Any] = collections.deque()
