@@ -94,17 +94,18 @@ def finish_source(
     for site, pages in by_site.items():
         # One count per distinct page: the same article fetched under two URLs is not evidence
         # that its sentences are template, nor is the same page fetched again in a later run.
+        keys = [[line_key(ln) for ln in page.lines] for page in pages]
         distinct: dict[str, list[str]] = {}
-        for page in pages:
-            if page.lines:
-                distinct.setdefault(page.canonical_url, page.lines)
-        templates.add_pages(site, distinct)
+        for page, page_keys in zip(pages, keys, strict=True):
+            if page_keys:
+                distinct.setdefault(page.canonical_url, page_keys)
+        templates.add_line_keys(site, distinct)
         template = templates.template_keys(
             site, options.template_min_pages, options.template_min_share
         )
-        for page in pages:
+        for page, page_keys in zip(pages, keys, strict=True):
             lines = (
-                [ln for ln in page.lines if line_key(ln) not in template]
+                [ln for ln, key in zip(page.lines, page_keys, strict=True) if key not in template]
                 if template
                 else page.lines
             )

@@ -113,14 +113,25 @@ class TemplateState:
         """Count each page's distinct lines into the site's statistics. ``pages`` maps page
         URLs to lines (a page counted before, in this run or an earlier one, is skipped), or
         is a plain iterable of line lists, all counted. Returns how many pages were counted."""
+        if isinstance(pages, dict):
+            return self.add_line_keys(
+                site, {url: [line_key(ln) for ln in lines] for url, lines in pages.items()}
+            )
+        return self.add_line_keys(site, [[line_key(ln) for ln in lines] for lines in pages])
+
+    def add_line_keys(
+        self, site: str, pages: Iterable[Iterable[str]] | dict[str, Iterable[str]]
+    ) -> int:
+        """:meth:`add_pages` for pages given as their lines' :func:`line_key` values (a caller
+        that also filters the lines by key computes them once)."""
         stats = self.sites.setdefault(site, SiteStats())
         if isinstance(pages, dict):
-            new = [lines for url, lines in pages.items() if stats.remember(page_key(url))]
+            new = [keys for url, keys in pages.items() if stats.remember(page_key(url))]
         else:
             new = list(pages)
-        for lines in new:
+        for keys in new:
             stats.pages += 1
-            stats.lines.update({line_key(ln) for ln in lines})
+            stats.lines.update(set(keys))
         if stats.pages >= DECAY_AT_PAGES:
             stats.pages //= 2
             stats.lines = Counter({k: v // 2 for k, v in stats.lines.items() if v >= 2})
