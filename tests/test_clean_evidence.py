@@ -3,16 +3,19 @@ metadata go. Fixtures in tests/fixtures/evidence/ were written for these tests."
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from trafilatura.utils import load_html
 
 from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source
 from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
 from crawlers.clean.extract import _widen
 from crawlers.clean.furniture import MAX_TITLE_CHARS
+from crawlers.clean.markup import CARD_GRID_MIN, card_grid
 from crawlers.records import Page, Rejected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
@@ -137,3 +140,35 @@ def test_a_short_brief_with_strong_article_evidence_is_kept() -> None:
     articles, _ = finish_source([extract_page(page)], TemplateState.empty(), CleanOptions(),
                                 rejected)  # fmt: skip
     assert not articles and [r.reason for r in rejected] == ["too_short"]
+
+
+def _extracted(name: str, url: str):  # type: ignore[no-untyped-def]
+    html = (FIXTURES / name).read_text(encoding="utf-8")
+    return extract_page(Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED,
+                             html=html, discovered_via="link"))  # fmt: skip
+
+
+def test_a_grid_of_cards_tips_a_page_with_little_text_into_a_listing() -> None:
+    # A shop's category page: a heading and twelve product cards (link, image, heading,
+    # price), no prose, no type, no date. Without the grid its evidence stays under the
+    # threshold and it would be published as a story.
+    url = "https://fernhill.example/garden-tools"
+    page = _extracted("card_grid_shop.html", url)
+    assert page.card_grid >= CARD_GRID_MIN
+    without_grid = listing_evidence(dataclasses.replace(page, card_grid=0))
+    assert without_grid < LISTING_THRESHOLD <= page.listing_score
+    articles, rejected = clean("card_grid_shop.html", url)
+    assert not articles
+    assert [r.reason for r in rejected] == ["listing"]
+
+
+def test_a_grid_of_related_stories_does_not_outweigh_an_article() -> None:
+    # The same kind of grid under a dated, signed story of prose: one weak sign, not enough.
+    url = "https://valley.example/seed-library"
+    html = (FIXTURES / "article_with_card_grid.html").read_text(encoding="utf-8")
+    assert card_grid(load_html(html)) >= CARD_GRID_MIN
+    page = _extracted("article_with_card_grid.html", url)
+    assert listing_evidence(dataclasses.replace(page, card_grid=CARD_GRID_MIN)) < LISTING_THRESHOLD
+    [article], rejected = clean("article_with_card_grid.html", url)
+    assert not rejected
+    assert article.text.startswith("The county's seed library reopened")

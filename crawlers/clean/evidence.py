@@ -14,11 +14,15 @@ from urllib.parse import urlsplit
 
 from crawlers.classify import article_url_score
 from crawlers.clean.extracted import Extracted
+from crawlers.clean.markup import CARD_GRID_MIN
 
 # A listing needs this many points net of the article evidence: two or three independent
 # signs, never one (the largest single listing sign is 2.5).
 LISTING_THRESHOLD = 3.5
 ANNOUNCED = ("article", "feed", "sitemap")  # Page.discovered_via of feed and sitemap entries
+# A grid of cards (markup.card_grid): read from the tree only for pages this close below the
+# threshold, the only ones it can turn into listings.
+CARD_GRID_POINTS = 1.0
 
 _SENTENCE_END = re.compile(r"[.!?。！？…:;\"'”’)\]]\s*$")
 PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running prose
@@ -73,6 +77,8 @@ def listing_evidence(page: Extracted) -> float:
     # Its layout: many teasers, linked headlines, <article> cards.
     if page.article_elements >= 3:
         score += 1.5
+    if page.card_grid >= CARD_GRID_MIN:
+        score += CARD_GRID_POINTS
     if page.headline_links >= 8:
         score += 1.0
     if page.headline_links >= 20:

@@ -22,7 +22,7 @@ from trafilatura.utils import load_html
 
 from crawlers.clean import metadata as md
 from crawlers.clean.boilerplate import remove_boilerplate
-from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
+from crawlers.clean.evidence import CARD_GRID_POINTS, LISTING_THRESHOLD, listing_evidence
 from crawlers.clean.extracted import Anchors, Extracted
 from crawlers.clean.furniture import (
     bound_metadata,
@@ -31,10 +31,10 @@ from crawlers.clean.furniture import (
     drop_page_furniture,
     foreign_byline_outlet,
 )
-from crawlers.clean.markup import read_metadata
+from crawlers.clean.markup import card_grid, read_metadata
 from crawlers.records import Page
 
-CLEAN_VERSION = 2  # bump when the cleaning gives different text or metadata for the same page
+CLEAN_VERSION = 3  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
 
 
@@ -255,6 +255,10 @@ def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
     linked = sum(len(ln) for ln, is_link in zip(out.lines, out.link_lines, strict=True) if is_link)
     out.link_density = linked / total if total else 0.0
     out.listing_score = listing_evidence(out)
+    if LISTING_THRESHOLD - CARD_GRID_POINTS <= out.listing_score < LISTING_THRESHOLD:
+        # Only here can a grid of cards decide; elsewhere the tree walk is not paid for.
+        out.card_grid = card_grid(tree)
+        out.listing_score = listing_evidence(out)
     out.is_listing = out.listing_score >= LISTING_THRESHOLD
     out.language = md.guess_language(" ".join(out.lines), out.declared_language)
     out.credited_source = (

@@ -53,6 +53,8 @@ class Extracted:
     root_path: bool = False
     article_elements: int = 0  # <article> elements on the page
     teaser_links: int = 0  # distinct links with headline-length text (5 to 25 words)
+    # Most sibling cards under one parent (markup.card_grid); read only where it can decide.
+    card_grid: int = 0
     listing_score: float = 0.0  # listing points net of article points (evidence.py)
     error: str | None = None
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from crawlers.clean import metadata as md
@@ -209,6 +210,41 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.root_path = path in ("", "/") or bool(re.fullmatch(r"/index\.\w+", path))
     out.article_elements = sum(1 for _ in tree.iter("article"))
     out.headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
+
+
+# A grid of cards: sibling elements of one kind (same tag and class) under one parent, each a
+# link with an image or a heading and little text. Product grids, story teasers and episode
+# lists are laid out so; an article's body is paragraphs, and its "related" box a few cards.
+CARD_GRID_MIN = 8
+CARD_MAX_WORDS = 80
+_CARD_PARENTS = etree.XPath(f"//*[count(*) >= {CARD_GRID_MIN}]")
+_IS_CARD = etree.XPath(
+    "boolean(descendant-or-self::a[@href]) and boolean(descendant::img | descendant::picture"
+    " | descendant::h1 | descendant::h2 | descendant::h3 | descendant::h4 | descendant::h5"
+    " | descendant::h6)"
+)
+
+
+def card_grid(tree: HtmlElement) -> int:
+    """The most cards side by side under one parent, counted up to :data:`CARD_GRID_MIN`
+    (enough to tell a grid; the count stops there)."""
+    best = 0
+    for parent in _CARD_PARENTS(tree):
+        groups: dict[tuple[str, str | None], list[HtmlElement]] = {}
+        for child in parent:
+            if isinstance(child.tag, str):
+                groups.setdefault((child.tag, child.get("class")), []).append(child)
+        for members in groups.values():
+            if len(members) <= best:
+                continue
+            cards = 0
+            for node in members:
+                if _IS_CARD(node) and len(node.text_content().split()) <= CARD_MAX_WORDS:
+                    cards += 1
+                    if cards >= CARD_GRID_MIN:
+                        return cards
+            best = max(best, cards)
+    return best
 
 
 _DAY = 36 * 3600  # two dates this close (seconds) can be the same day in different zones
