@@ -169,7 +169,24 @@ def test_only_layout_tables_are_unwrapped() -> None:
     data = "<table><tr><th>Year</th><th>Rice</th></tr><tr><td><p>2023</p></td><td>31.1</td></tr></table>"  # noqa: E501
     captioned = "<table><caption>Prices</caption><tr><td><p>2023</p></td></tr></table>"
     plain_cells = "<table><tr><td>2023</td><td>31.1</td></tr></table>"
-    tree = fromstring(f"<div>{layout}{data}{captioned}{plain_cells}</div>")
+    row = "<tr>" + "<td><p>cell</p></td>" * 5 + "</tr>"
+    grid = f"<table>{row * 3}</table>"  # a chart with paragraphs in its cells: data
+    tree = fromstring(f"<div>{layout}{data}{captioned}{plain_cells}{grid}</div>")
     assert _unwrap_layout_tables(tree) == 1
-    assert len(tree.findall(".//table")) == 3  # the data, captioned and plain tables stay
+    assert len(tree.findall(".//table")) == 4  # the data, captioned, plain and grid tables stay
     assert tree.find(".//td/h1") is None and tree.find(".//div/h1") is not None
+
+
+def test_a_data_table_with_lists_in_its_cells_stays_a_table() -> None:
+    """A comparison chart whose cells hold lists and paragraphs is data, not page layout: its
+    rows stay in the body (unwrapped as layout, trafilatura dropped the whole chart)."""
+    url = "https://peninsulapost.example/money/broadband-compared/"
+    _, article = clean_fixture("comparison_chart", url)
+    rows = {line.split("|")[1].strip(): line for line in article.text.split("\n") if "|" in line}
+    assert sorted(rows) == ["Cliffline Wireless", "Moorside Net", "Skyreach Satellite",
+                            "Tidewater Broadband"]  # fmt: skip
+    # Each row on one line, its lists read as the cell's text.
+    assert "| Low-orbit satellite; Up to 220 Mbps |" in rows["Skyreach Satellite"]
+    assert "£22 a month" in rows["Moorside Net"]
+    assert article.text.startswith("Four companies now sell home internet")
+    assert article.text.rstrip().endswith("about two thousand homes.")

@@ -79,21 +79,55 @@ _BLOCKS = "p|div|h1|h2|h3|h4|h5|h6|ul|ol|article|section|blockquote|form|table"
 _LAYOUT_XPATH = "|".join(f".//{tag}" for tag in _BLOCKS.split("|"))
 
 
+def _data_grid(table: HtmlElement) -> bool:
+    """A table of data even with block elements in its cells (a comparison chart whose cells
+    hold lists): no table inside it, a grid as readability counts one (10 rows or more, more
+    than 4 columns, or more than 10 cells), and no cell holding half its text, as the body's
+    cell of a page laid out in a table does."""
+    if table.find(".//table") is not None:
+        return False
+    rows = table.findall(".//tr")
+    cells = [row.findall("td") + row.findall("th") for row in rows]
+    columns = max(map(len, cells), default=0)
+    if not (len(rows) >= 10 or columns > 4 or len(rows) * columns > 10):
+        return False
+    lengths = [len(cell.text_content()) for row in cells for cell in row]
+    return max(lengths, default=0) * 2 <= sum(lengths)
+
+
+def _flatten_cell_lists(table: HtmlElement) -> None:
+    """Lists inside a data table's cells, read as the cell's text ("a; b"): trafilatura
+    keeps a cell's paragraphs and inline text but drops its lists (the cell comes out empty
+    in the precise and balanced passes)."""
+    for item in list(table.iter("li")):
+        item.tag = "span"
+        if item.getnext() is not None:
+            item.tail = "; " + (item.tail or "")
+    for lst in list(table.iter("ul", "ol")):
+        lst.tag = "span"
+
+
 def _unwrap_layout_tables(tree: HtmlElement) -> int:
-    """Turn tables used for page layout into plain blocks.
+    """Turn tables used for page layout into plain blocks, and read data tables' cells whole.
 
     Class-less themes still lay pages out with ``<table>``; trafilatura then reads the whole
     cell (navigation, byline, body and comments) as one table row joined by ``|``, and its
     boilerplate detection never sees paragraphs. A table that holds block elements and none of
-    a data table's marks (caption, header cells) is layout, as in readability's data-table test.
+    a data table's marks (caption, header cells, a grid of many cells none of which holds
+    most of the text) is layout, as in readability's data-table test. In the other tables,
+    lists inside cells are flattened (:func:`_flatten_cell_lists`).
     """
     changed = 0
     for table in list(tree.iter("table")):
-        if table.find(".//caption") is not None or table.find(".//th") is not None:
-            continue
-        if table.get("role") in ("grid", "table") or table.find(".//thead") is not None:
-            continue
-        if not table.xpath(_LAYOUT_XPATH):
+        if (
+            table.find(".//caption") is not None
+            or table.find(".//th") is not None
+            or table.get("role") in ("grid", "table")
+            or table.find(".//thead") is not None
+            or not table.xpath(_LAYOUT_XPATH)
+            or _data_grid(table)
+        ):
+            _flatten_cell_lists(table)
             continue
         for node in [table, *table.iter("tbody", "tfoot", "tr", "td")]:
             node.tag = "div"
