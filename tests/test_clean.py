@@ -190,3 +190,17 @@ def test_a_data_table_with_lists_in_its_cells_stays_a_table() -> None:
     assert "£22 a month" in rows["Moorside Net"]
     assert article.text.startswith("Four companies now sell home internet")
     assert article.text.rstrip().endswith("about two thousand homes.")
+
+
+def test_a_list_of_links_to_other_sites_is_the_articles_own() -> None:
+    """Three link-only lines in a row are a list of links; linking to other sites (the
+    studies a story cites) they are the story's, linking to the site's own pages (more
+    news) they are furniture."""
+    url = "https://valleycourier.example/news/2024/03/04/reservoir-studies/"
+    _, article = clean_fixture("sources_list", url)
+    for study in ("River flow under changing spring rainfall", "Dam safety review",
+                  "Summer storage limits and downstream irrigation demand"):  # fmt: skip
+        assert study in article.text
+    assert "Ferry timetable changes" not in article.text
+    assert "Market square reopens" not in article.text
+    assert article.text.rstrip().endswith("every week on its website.")

@@ -270,7 +270,7 @@ def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
         out.error = "unparsable"
         return out
     read_metadata(tree, page, out)
-    anchors = Anchors(tree)
+    anchors = Anchors(tree, parts.hostname)
     out.teaser_links = anchors.teasers
     _unwrap_layout_tables(tree)
     # NFC, as trafilatura.extract gives it: the same letters the same code points, whatever

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
@@ -59,33 +60,87 @@ class Extracted:
     error: str | None = None
 
 
-
 class Anchors:
     """Texts of the page's links (12 characters or more), lower case, for telling lines that
-    are (almost) all link text."""
+    are (almost) all link text; with the page's ``host``, also which of them link to another
+    site (sources, references, a changelog's pull requests) rather than to the site's own
+    pages (related posts, sections)."""
 
-    def __init__(self, tree: HtmlElement) -> None:
+    def __init__(self, tree: HtmlElement, host: str | None = None) -> None:
         texts = set()
         teasers = set()
+        elsewhere: set[str] = set()
+        at_home: set[str] = set()
+        own = _site_key(host) if host else None
         for a in tree.iter("a"):
             t = " ".join(a.text_content().split()).lower()
             if len(t) >= 12:
                 texts.add(t)
                 if 5 <= t.count(" ") + 1 <= 25:
                     teasers.add(t)
+                if own and t.count(" ") >= 3:
+                    (elsewhere if _links_elsewhere(a.get("href"), own) else at_home).add(t)
         self.texts = texts
         # Distinct links whose text reads like a headline: a listing is a page of them.
         self.teasers = len(teasers)
         self.by_length = sorted(texts, key=len)
         self.lengths = [len(t) for t in self.by_length]
+        # Texts of four words or more that only link to other sites.
+        self.elsewhere = elsewhere - at_home
+        self._elsewhere_by_length = sorted(self.elsewhere, key=len)
+        self._elsewhere_lengths = [len(t) for t in self._elsewhere_by_length]
 
-    def covers(self, line: str) -> bool:
-        low = line.lower()
-        if low in self.texts:
+    @staticmethod
+    def _covered(low: str, texts: set[str], by_length: list[str], lengths: list[int]) -> bool:
+        if low in texts:
             return True
         # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
         if len(low) >= 300:
             return False
-        start = bisect_left(self.lengths, 0.8 * len(low))
-        end = bisect_right(self.lengths, len(low))
-        return any(a in low for a in self.by_length[start:end])
+        start = bisect_left(lengths, 0.8 * len(low))
+        end = bisect_right(lengths, len(low))
+        return any(a in low for a in by_length[start:end])
+
+    def covers(self, line: str) -> bool:
+        return self._covered(line.lower(), self.texts, self.by_length, self.lengths)
+
+    def covers_elsewhere(self, line: str) -> bool:
+        """The line is (almost) all the text of a link to another site."""
+        if not self.elsewhere:
+            return False
+        low = line.lower()
+        return self._covered(low, self.elsewhere, self._elsewhere_by_length,
+                             self._elsewhere_lengths)  # fmt: skip
+
+
+def _site_key(host: str) -> str:
+    """The host's site, roughly its registrable domain: the last two labels, or three under a
+    country's second level (``co.uk``, ``com.au``, ``co.id``), so that a site's sections on
+    sibling subdomains are one site."""
+    labels = host.lower().rstrip(".").split(".")
+    under_country = len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL
+    return ".".join(labels[-3:] if under_country else labels[-2:])
+
+
+# Second-level labels under which countries register names (co.uk, com.au, or.id, ac.jp).
+_SECOND_LEVEL = frozenset(
+    "ac co com edu gen go gob gov govt info int ltd mil ne net nic nom or org plc sch web".split()
+)
+
+
+def _links_elsewhere(href: str | None, own: str) -> bool:
+    """An absolute http(s) link to another site than ``own`` (a :func:`_site_key`)."""
+    if not href:
+        return False
+    href = href.strip()
+    if href.startswith("//"):
+        href = "http:" + href  # scheme-relative
+    if not href[:8].lower().startswith(("http://", "https://")):
+        return False
+    try:
+        host = _site_key(urlsplit(href).hostname or "")
+    except ValueError:  # a malformed address ("http://[x")
+        return False
+    if not host:
+        return False
+    return host != own

@@ -137,14 +137,19 @@ _LINK_LIST_MAX_WORDS = 30
 
 
 def drop_link_lists(lines: list[str], anchors: Anchors) -> list[str]:
-    """Remove runs of consecutive short lines that are each (almost) entirely a link."""
+    """Remove runs of consecutive short lines that are each (almost) entirely a link: related
+    posts, section lists. A run whose lines mostly link to other sites is the article's own
+    list (its sources, the pull requests a changelog names) and stays."""
     flags = [len(ln.split()) <= _LINK_LIST_MAX_WORDS and anchors.covers(ln) for ln in lines]
     kept, i = [], 0
     while i < len(lines):
         j = i
         while j < len(lines) and flags[j]:
             j += 1
-        if j - i >= LINK_LIST_MIN_RUN:
+        run = lines[i:j]
+        if len(run) >= LINK_LIST_MIN_RUN and (
+            2 * sum(map(anchors.covers_elsewhere, run)) <= len(run)
+        ):
             i = j
             continue
         kept.extend(lines[i : max(j, i + 1)])
