@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from parsel import Selector
 
+from crawlers.htmlfix import reopen_body
+
 LISTING_WORDS = (
     r"tag|tags|category|categories|section|sections|topic|topics|author|authors|search|"
     r"archive|archives|kategori|topik|penulis|indeks|index|label|cari|arsip"
@@ -168,7 +170,7 @@ def judge(url: str, html: str, *, announced: bool = False) -> Verdict:
         # Announced pages start above the threshold and nothing here can lower the score:
         # the same answer as the full scoring below, without parsing the page.
         return Verdict(True, None, ANNOUNCED)
-    sel = Selector(text=head)
+    sel = Selector(text=reopen_body(head))
     score = ANNOUNCED if announced else 0
     score += article_url_score(url)
     if weak:

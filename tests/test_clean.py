@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from parsel import Selector
+
+from crawlers.classify import _body_paragraphs, judge
 from crawlers.clean import EXTRACTOR, CleanOptions, TemplateState, extract_page, finish_source
+from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
@@ -204,3 +208,27 @@ def test_a_list_of_links_to_other_sites_is_the_articles_own() -> None:
     assert "Ferry timetable changes" not in article.text
     assert "Market square reopens" not in article.text
     assert article.text.rstrip().endswith("every week on its website.")
+
+
+def test_a_story_printed_after_an_early_end_of_document_is_read() -> None:
+    """A template printed </body></html> after the header and the story after it: browsers
+    put the story back into the body, and so must the cleaning (lxml left it out)."""
+    url = "https://estuaryecho.example/news/2024/03/05/flood-barrier-lowered/"
+    html = (FIXTURES / "early_end_tags.html").read_text(encoding="utf-8")
+    _, article = clean_fixture("early_end_tags", url, html)
+    assert article.text.startswith("The district's new flood barrier was lowered")
+    assert article.text.rstrip().endswith("most welcomed the early finish.")
+    # The crawler's article test reads the same body (four long paragraphs side by side),
+    # which lxml alone leaves out.
+    assert _body_paragraphs(Selector(text=html)) == 0
+    assert _body_paragraphs(Selector(text=reopen_body(html))) == 4
+    well_formed = html.replace("</body>\n</html>\n<div", "<div", 1)
+    assert well_formed != html
+    assert judge(url, html).score == judge(url, well_formed).score
+
+
+def test_end_tags_stay_when_nothing_follows_them() -> None:
+    page = "<html><body><p>Text.</p></body></html>\n<!-- served in 12 ms -->\n"
+    assert reopen_body(page) == page
+    moved = "<html><body><p>a</p></body></html>" + "<p>story</p>" * 100
+    assert "</body>" not in reopen_body(moved) and "</html>" not in reopen_body(moved)

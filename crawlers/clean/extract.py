@@ -32,6 +32,7 @@ from crawlers.clean.furniture import (
     foreign_byline_outlet,
 )
 from crawlers.clean.markup import card_grid, read_metadata
+from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 
 CLEAN_VERSION = 3  # bump when the cleaning gives different text or metadata for the same page
@@ -265,7 +266,7 @@ def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
     if not page.html or not page.html.strip():
         out.error = "empty_html"
         return out
-    tree = load_html(page.html)
+    tree = load_html(reopen_body(page.html))
     if tree is None:
         out.error = "unparsable"
         return out
