@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -47,11 +46,12 @@ from scrapy.http import HtmlResponse, Response
 
 from crawlers import settings as defaults
 from crawlers.classify import judge, listing_url
-from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
+from crawlers.discovery import Entry
 from crawlers.guard import ALLOWED_SCHEMES, BlockedAddress, BlockedScheme, url_scheme
 from crawlers.middlewares import DeferredToNextRun, RedirectLoop
 from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
+from crawlers.spiders.feeds import FeedDiscovery
 from crawlers.spiders.links import PageLinks
 from crawlers.urls import normalise, requested_url, site, split_credentials
 
@@ -69,7 +69,7 @@ PAGE_KINDS = ("article", "link", "start")
 LISTINGS_IN_FLIGHT = 2
 
 
-class NewsSpider(scrapy.Spider):
+class NewsSpider(FeedDiscovery, scrapy.Spider):
     name = "news"
 
     def __init__(
@@ -228,18 +228,6 @@ class NewsSpider(scrapy.Spider):
 
     # -- start -----------------------------------------------------------------------------
 
-    def _discovery_request(
-        self, url: str, callback: Any, kind: str, depth: int = 0
-    ) -> scrapy.Request:
-        """A feed or sitemap request: counted against NEWSDEDUP_MAX_DISCOVERY_DOCS and cut
-        off past NEWSDEDUP_MAX_DISCOVERY_BYTES (on the wire and after decompression)."""
-        self.discovery_docs += 1
-        self._count(f"{kind}_documents")
-        return self._request(
-            url, callback, kind, priority=100, sitemap_depth=depth,
-            download_maxsize=self.max_discovery_bytes,
-        )  # fmt: skip
-
     async def start(self) -> AsyncIterator[scrapy.Request]:
         # The seeds' own feeds and sitemaps are always fetched (they count towards the
         # bound on documents, which then only limits what sitemap indexes add).
@@ -258,23 +246,6 @@ class NewsSpider(scrapy.Spider):
             self.link_pages += 1
             yield self._request(url, self.parse_page, "start", link_depth=0, priority=50)
 
-    # -- shared frontier: discovery in flight ----------------------------------------------
-
-    def on_scheduled(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
-        meta = request.meta
-        if meta.get("kind") in ("feed", "sitemap") and not (
-            meta.get("retry_times") or meta.get("redirect_times")
-        ):
-            self.shared.discovery(+1)
-
-    def on_dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
-        if request.meta.get("kind") in ("feed", "sitemap"):
-            self.shared.discovery(-1)  # queued by another process, or a redirect seen before
-
-    def _discovery_done(self) -> None:
-        if self.shared is not None:
-            self.shared.discovery(-1)
-
     def _release_starts(self) -> bool:
         """Schedule the held start URLs once no process is still discovering (called when
         this spider is idle, so its own discovery is done); True if done."""
@@ -291,130 +262,6 @@ class NewsSpider(scrapy.Spider):
             request = self._request(url, self.parse_page, "start", link_depth=0, priority=50)
             self.crawler.engine.crawl(request)
         return True
-
-    # -- discovery -------------------------------------------------------------------------
-
-    def parse_feed(self, response: Response) -> None:
-        try:
-            self._parse_feed(response)
-        finally:
-            self._discovery_done()
-
-    def _parse_feed(self, response: Response) -> None:
-        if self._not_modified(response):
-            return
-        self._remember(response, "feed")
-        entries = parse_feed(response.body)
-        if len(entries) > self.max_doc_entries:
-            self._count("skipped/doc_entries", len(entries) - self.max_doc_entries)
-            entries = entries[: self.max_doc_entries]
-        self._count("feed_entries", len(entries))
-        for entry in entries:
-            self._announce(response, entry)
-        self._share_candidates()
-
-    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        try:
-            yield from self._parse_sitemap(response)
-        finally:
-            self._discovery_done()
-
-    def _parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        if self._not_modified(response):
-            return
-        self._remember(response, "sitemap")
-        try:
-            body = maybe_gunzip(response.body, self.max_discovery_bytes)
-        except (OSError, EOFError, ValueError, zlib.error) as exc:
-            # A sitemap that fails to decompress (or inflates past the bound) is an error of
-            # the site, named in the run's errors.
-            kind = "sitemap_too_large" if "inflates past" in str(exc) else "sitemap_gzip"
-            self.logger.warning("unreadable sitemap %s: %s", response.url, exc)
-            self._count(f"errors/{kind}")
-            return
-        entries = parse_sitemap(body)
-        del body
-        if len(entries) > self.max_doc_entries:
-            self._count("skipped/doc_entries", len(entries) - self.max_doc_entries)
-            entries = entries[: self.max_doc_entries]
-        self._count("sitemap_entries", len(entries))
-        depth = response.meta.get("sitemap_depth", 0) + 1
-        children = [e for e in entries if e.is_sitemap]
-        # Newest child sitemaps first, so that the bound on documents keeps the fresh ones.
-        children.sort(key=lambda e: e.date or datetime.min.replace(tzinfo=UTC), reverse=True)
-        for entry in children:
-            url = normalise(response.urljoin(entry.url))
-            if url in self.scheduled:
-                continue
-            scheme = url_scheme(url)
-            if scheme not in ALLOWED_SCHEMES:
-                # Never file://, ftp://, s3://...: counted like the guard's refusals (and
-                # logged a few times only: a sitemap may list thousands).
-                self._count(f"blocked_scheme/{scheme or 'none'}")
-                self.scheme_warnings += 1
-                if self.scheme_warnings <= 5:
-                    self.logger.warning("sitemap %s names %s: only http(s) is fetched",
-                                        response.url, url)  # fmt: skip
-                continue
-            if site(url) not in self.domains:
-                self._count("skipped/out_of_scope")
-                continue
-            if depth > self.max_sitemap_depth:
-                self._count("skipped/sitemap_depth")
-                continue
-            if self.discovery_docs >= self.max_discovery_docs:
-                self._count("skipped/discovery_docs")
-                continue
-            yield self._discovery_request(url, self.parse_sitemap, "sitemap", depth)
-        for entry in entries:
-            if not entry.is_sitemap:
-                self._announce(response, entry)
-        self._share_candidates()
-
-    def _announce(self, response: Response, entry: Entry) -> None:
-        url = normalise(response.urljoin(entry.url))
-        scheme = url_scheme(url)
-        if scheme not in ALLOWED_SCHEMES:
-            self._count(f"blocked_scheme/{scheme or 'none'}")
-            return
-        if not self._in_scope(url):
-            self._count("skipped/out_of_scope")
-            return
-        max_age = self.source.max_age
-        if max_age and entry.date and entry.date < datetime.now(UTC) - max_age:
-            self._count("skipped/too_old")
-            return
-        if url in self.scheduled:
-            return
-        known = self.candidates.get(url)
-        if known is None:
-            self.announced += 1
-        if known is None or (entry.date and (known.date is None or entry.date > known.date)):
-            title = entry.title or (known.title if known else None)
-            self.candidates[url] = Entry(url, entry.date, title)
-            if self.shared is not None and known is None:
-                self.unshared.append(url)
-            if len(self.candidates) > self.max_candidates + self.max_candidates // 4:
-                self._trim_candidates()
-
-    def _trim_candidates(self) -> None:
-        """Keep the newest NEWSDEDUP_MAX_CANDIDATES announced URLs (only the newest
-        max_pages are ever scheduled); the rest are counted and dropped for this run."""
-        ordered = sorted(
-            self.candidates.values(),
-            key=lambda e: (e.date is not None, e.date or datetime.min.replace(tzinfo=UTC)),
-            reverse=True,
-        )
-        dropped = ordered[self.max_candidates :]
-        for entry in dropped:
-            del self.candidates[entry.url]
-        self._count("skipped/candidates", len(dropped))
-
-    def _share_candidates(self) -> None:
-        """With a shared frontier, tell the other processes which URLs are announced."""
-        if self.shared is not None:
-            self.shared.add(self.unshared)
-            self.unshared.clear()
 
     def on_idle(self, spider: scrapy.Spider) -> None:
         """Schedule the announced URLs newest first once discovery has run dry."""
