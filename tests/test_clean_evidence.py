@@ -22,13 +22,16 @@ FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
 FETCHED = datetime(2024, 3, 6, tzinfo=UTC)
 
 
-def clean(name: str, url: str, via: str = "link") -> tuple[list, list[Rejected]]:
+def _extracted(name: str, url: str, via: str = "link"):  # type: ignore[no-untyped-def]
     html = (FIXTURES / name).read_text(encoding="utf-8")
-    page = Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED, html=html,
-                discovered_via=via)  # fmt: skip
+    return extract_page(Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED,
+                             html=html, discovered_via=via))  # fmt: skip
+
+
+def clean(name: str, url: str, via: str = "link") -> tuple[list, list[Rejected]]:
     rejected: list[Rejected] = []
-    articles, _ = finish_source([extract_page(page)], TemplateState.empty(), CleanOptions(),
-                                rejected)  # fmt: skip
+    articles, _ = finish_source([_extracted(name, url, via)], TemplateState.empty(),
+                                CleanOptions(), rejected)  # fmt: skip
     return articles, rejected
 
 
@@ -140,12 +143,6 @@ def test_a_short_brief_with_strong_article_evidence_is_kept() -> None:
     articles, _ = finish_source([extract_page(page)], TemplateState.empty(), CleanOptions(),
                                 rejected)  # fmt: skip
     assert not articles and [r.reason for r in rejected] == ["too_short"]
-
-
-def _extracted(name: str, url: str):  # type: ignore[no-untyped-def]
-    html = (FIXTURES / name).read_text(encoding="utf-8")
-    return extract_page(Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED,
-                             html=html, discovered_via="link"))  # fmt: skip
 
 
 def test_a_grid_of_cards_tips_a_page_with_little_text_into_a_listing() -> None:

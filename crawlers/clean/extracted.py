@@ -60,6 +60,25 @@ class Extracted:
     error: str | None = None
 
 
+class _TextIndex:
+    """Link texts, for telling whether a line is (almost) all one of them."""
+
+    def __init__(self, texts: set[str]) -> None:
+        self.texts = texts
+        self.by_length = sorted(texts, key=len)
+        self.lengths = [len(t) for t in self.by_length]
+
+    def covers(self, low: str) -> bool:
+        if low in self.texts:
+            return True
+        # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
+        if len(low) >= 300:
+            return False
+        start = bisect_left(self.lengths, 0.8 * len(low))
+        end = bisect_right(self.lengths, len(low))
+        return any(a in low for a in self.by_length[start:end])
+
+
 class Anchors:
     """Texts of the page's links (12 characters or more), lower case, for telling lines that
     are (almost) all link text; with the page's ``host``, also which of them link to another
@@ -80,37 +99,18 @@ class Anchors:
                     teasers.add(t)
                 if own and t.count(" ") >= 3:
                     (elsewhere if _links_elsewhere(a.get("href"), own) else at_home).add(t)
-        self.texts = texts
+        self._all = _TextIndex(texts)
         # Distinct links whose text reads like a headline: a listing is a page of them.
         self.teasers = len(teasers)
-        self.by_length = sorted(texts, key=len)
-        self.lengths = [len(t) for t in self.by_length]
         # Texts of four words or more that only link to other sites.
-        self.elsewhere = elsewhere - at_home
-        self._elsewhere_by_length = sorted(self.elsewhere, key=len)
-        self._elsewhere_lengths = [len(t) for t in self._elsewhere_by_length]
-
-    @staticmethod
-    def _covered(low: str, texts: set[str], by_length: list[str], lengths: list[int]) -> bool:
-        if low in texts:
-            return True
-        # "Read also: <a>headline</a>" and similar: a link covering nearly all of the line.
-        if len(low) >= 300:
-            return False
-        start = bisect_left(lengths, 0.8 * len(low))
-        end = bisect_right(lengths, len(low))
-        return any(a in low for a in by_length[start:end])
+        self._elsewhere = _TextIndex(elsewhere - at_home)
 
     def covers(self, line: str) -> bool:
-        return self._covered(line.lower(), self.texts, self.by_length, self.lengths)
+        return self._all.covers(line.lower())
 
     def covers_elsewhere(self, line: str) -> bool:
         """The line is (almost) all the text of a link to another site."""
-        if not self.elsewhere:
-            return False
-        low = line.lower()
-        return self._covered(low, self.elsewhere, self._elsewhere_by_length,
-                             self._elsewhere_lengths)  # fmt: skip
+        return bool(self._elsewhere.texts) and self._elsewhere.covers(line.lower())
 
 
 def _site_key(host: str) -> str:

@@ -18,7 +18,7 @@ import json
 import re
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import xxhash
@@ -107,28 +107,13 @@ class TemplateState:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TemplateState) and self.sites == other.sites
 
-    def add_pages(
-        self, site: str, pages: Iterable[Iterable[str]] | dict[str, Iterable[str]]
-    ) -> int:
+    def add_line_keys(self, site: str, pages: Mapping[str, Iterable[str]]) -> int:
         """Count each page's distinct lines into the site's statistics. ``pages`` maps page
-        URLs to lines (a page counted before, in this run or an earlier one, is skipped), or
-        is a plain iterable of line lists, all counted. Returns how many pages were counted."""
-        if isinstance(pages, dict):
-            return self.add_line_keys(
-                site, {url: [line_key(ln) for ln in lines] for url, lines in pages.items()}
-            )
-        return self.add_line_keys(site, [[line_key(ln) for ln in lines] for lines in pages])
-
-    def add_line_keys(
-        self, site: str, pages: Iterable[Iterable[str]] | dict[str, Iterable[str]]
-    ) -> int:
-        """:meth:`add_pages` for pages given as their lines' :func:`line_key` values (a caller
-        that also filters the lines by key computes them once)."""
+        URLs to their lines' :func:`line_key` values (the caller filters the lines by the
+        same keys); a page counted before, in this run or an earlier one, is skipped.
+        Returns how many pages were counted."""
         stats = self.sites.setdefault(site, SiteStats())
-        if isinstance(pages, dict):
-            new = [keys for url, keys in pages.items() if stats.remember(page_key(url))]
-        else:
-            new = list(pages)
+        new = [keys for url, keys in pages.items() if stats.remember(page_key(url))]
         for keys in new:
             stats.pages += 1
             stats.lines.update(set(keys))
