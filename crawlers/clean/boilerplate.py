@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -59,22 +61,175 @@ _NO_WORD = re.compile(r"[\W_]*")
 _EMAIL_ONLY = re.compile(r"(e-?mail\s*:?\s*)?[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
-def _match(rules: tuple[Rule, ...], line: str) -> Rule | None:
-    """The first whole-line rule ``line`` matches. Each rule's own compiled pattern is tried
-    in turn: one alternation of all of them was measured 2.3x slower on the extraction
-    benchmarks' lines (the regex engine's fast checks on a pattern's start are per pattern)."""
-    for rule in rules:
-        if rule.kind != "strip" and rule.regex.fullmatch(line):
-            return rule
-    return None
+_ASCII = tuple(chr(code) for code in range(128))
+
+
+def _ascii_matching(char_class: str) -> set[str]:
+    """The ASCII characters a one-character pattern matches, case ignored as the rules are."""
+    regex = re.compile(char_class, re.IGNORECASE)
+    return {ch for ch in _ASCII if regex.fullmatch(ch)}
+
+
+try:  # the regex engine's own parser, to read which characters a rule's match can start with
+    _sre: Any = importlib.import_module("re._parser")
+    _sre_codes: Any = importlib.import_module("re._constants")
+except ImportError:  # another Python's private modules: every rule is simply always tried
+    _sre = _sre_codes = None
+
+
+def _parse(pattern: str) -> list | None:
+    """The pattern's parse tree, or None where it cannot be read."""
+    try:
+        return list(_sre.parse(pattern, re.IGNORECASE))
+    except Exception:  # noqa: BLE001 - no parse tree: the rule is simply always tried
+        return None
+
+
+def _edge_chars(pattern: str, last: bool = False) -> frozenset[str] | None:
+    """The ASCII characters a non-empty match of ``pattern`` can start with (``last``: end
+    with), or None when that is not known (``.``, a negated set, a look-around). Read from
+    the pattern's parse tree; each character set is probed over ASCII with the regex engine
+    itself, so case folding is the engine's own (the Kelvin sign matches "k")."""
+    items = _parse(pattern)
+    if items is None:
+        return None
+    c = _sre_codes
+
+    categories = {
+        c.CATEGORY_DIGIT: r"\d", c.CATEGORY_NOT_DIGIT: r"\D", c.CATEGORY_SPACE: r"\s",
+        c.CATEGORY_NOT_SPACE: r"\S", c.CATEGORY_WORD: r"\w", c.CATEGORY_NOT_WORD: r"\W",
+    }  # fmt: skip
+
+    def one_char(op: object, arg: Any) -> set[str] | None:
+        if op is c.LITERAL:
+            return _ascii_matching(re.escape(chr(arg)))
+        if op is c.RANGE:
+            low, high = arg
+            return _ascii_matching(f"[{re.escape(chr(low))}-{re.escape(chr(high))}]")
+        if op is c.CATEGORY and arg in categories:
+            return _ascii_matching(categories[arg])
+        return None
+
+    def edge(seq: Any) -> tuple[set[str] | None, bool]:  # (edge characters, may be empty)
+        found: set[str] = set()
+        for op, arg in reversed(list(seq)) if last else seq:
+            sub: set[str] | None
+            if op is c.LITERAL:
+                sub, empty = one_char(op, arg), False
+            elif op is c.IN:
+                sub, empty = set(), False
+                for kind, value in arg:
+                    chars = one_char(kind, value)
+                    if chars is None:  # NEGATE among them, or a set this code does not read
+                        return None, False
+                    sub |= chars
+            elif op is c.AT:  # \b, ^, $: no character
+                continue
+            elif op is c.SUBPATTERN:
+                sub, empty = edge(arg[3])
+            elif op is c.BRANCH:
+                sub, empty = set(), False
+                for branch in arg[1]:
+                    part, part_empty = edge(branch)
+                    if part is None:
+                        return None, False
+                    sub |= part
+                    empty = empty or part_empty
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+                sub, empty = edge(arg[2])
+                empty = empty or arg[0] == 0
+            else:
+                return None, False
+            if sub is None:
+                return None, False
+            found |= sub
+            if not empty:
+                return found, False
+        return found, True  # all optional: a non-empty match still has its edge in one of them
+
+    try:
+        chars, _ = edge(items)
+    except Exception:  # noqa: BLE001 - a parse tree this code does not read: try the rule always
+        return None
+    return frozenset(chars) if chars is not None else None
+
+
+def _anchored_at_end(pattern: str) -> bool:
+    """Whether every match of ``pattern`` ends the line (it ends in ``$``)."""
+    items = _parse(pattern)
+    return items is not None and len(items) > 0 and items[-1] == (_sre_codes.AT, _sre_codes.AT_END)
+
+
+class RuleIndex:
+    """The rules worth trying on a line. Each rule is a compiled pattern of its own (one
+    alternation of all of them was measured 2.3x slower: the regex engine's fast checks on
+    a pattern's start are per pattern), and most rules begin and end with a word or a
+    known sign, so a line is tried only against the rules that can start with its first
+    character and end with its last one, in the rules' order. Characters beyond ASCII, and
+    rules whose edges are not known, are always tried."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        line_rules = [
+            (r, _edge_chars(r.regex.pattern, last=True)) for r in rules if r.kind != "strip"
+        ]
+        starts = [_edge_chars(r.regex.pattern) for r, _ in line_rules]
+        self.all = tuple(line_rules)
+        self.by_char = {
+            chr(code): tuple(
+                entry for entry, chars in zip(line_rules, starts, strict=True)
+                if chars is None or chr(code) in chars
+            )
+            for code in range(128)
+        }  # fmt: skip
+        # A strip rule cuts a line's end: tried only when the line can end as it does.
+        self.strips = tuple(
+            (r, _edge_chars(r.regex.pattern, last=True) if _anchored_at_end(r.regex.pattern)
+             else None)
+            for r in rules if r.kind == "strip"
+        )  # fmt: skip
+
+    def match(self, line: str) -> Rule | None:
+        """The first whole-line rule ``line`` matches."""
+        first, end = line[:1], line[-1:]
+        candidates = self.by_char.get(first, self.all) if first.isascii() else self.all
+        any_end = not end.isascii()
+        for rule, ends in candidates:
+            if (any_end or ends is None or end in ends) and rule.regex.fullmatch(line):
+                return rule
+        return None
+
+    def strip(self, text: str, hits: Counter[str]) -> str:
+        """``text`` with the strip rules' matches cut out, each counted in ``hits``."""
+        for rule, ends in self.strips:
+            end = text[-1:]
+            if ends is not None and end.isascii() and end not in ends:
+                continue
+            stripped = rule.regex.sub("", text)
+            if stripped != text:
+                hits[rule.id] += 1
+                text = stripped
+        return text
+
+
+_INDEXES: dict[int, tuple[tuple[Rule, ...], RuleIndex]] = {}
+
+
+def rule_index(rules: tuple[Rule, ...]) -> RuleIndex:
+    """The index of ``rules``, built once per rule set (kept by identity: hashing every rule
+    on every page would cost a tenth of the matching)."""
+    held = _INDEXES.get(id(rules))
+    if held is None or held[0] is not rules:
+        if len(_INDEXES) >= 8:
+            _INDEXES.clear()
+        held = _INDEXES[id(rules)] = (rules, RuleIndex(rules))
+    return held[1]
 
 
 def remove_boilerplate(
     lines: list[str], rules: tuple[Rule, ...] | None = None
 ) -> tuple[list[str], Counter[str]]:
     """Drop lines matching a known boilerplate rule. Returns kept lines and rule-id counts."""
-    rules = default_rules() if rules is None else rules
-    strips = [r for r in rules if r.kind == "strip"]
+    index = rule_index(default_rules() if rules is None else rules)
     total = sum(len(x) for x in lines) or 1
     seen = 0
     kept: list[str] = []
@@ -92,7 +247,7 @@ def remove_boilerplate(
             hits["email-only"] += 1
             continue
         # A table cell row as trafilatura writes it ("| caption |"): match what is inside.
-        rule = _match(rules, text.strip("| ") if text.startswith("|") else text)
+        rule = index.match(text.strip("| ") if text.startswith("|") else text)
         if rule is None:
             if (
                 in_block
@@ -102,11 +257,7 @@ def remove_boilerplate(
                 hits["block-item"] += 1
                 continue
             in_block = False
-            for strip in strips:
-                stripped = strip.regex.sub("", text)
-                if stripped != text:
-                    hits[strip.id] += 1
-                    text = stripped
+            text = index.strip(text, hits)
             if text:
                 kept.append(text)
             continue
