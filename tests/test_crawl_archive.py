@@ -73,3 +73,32 @@ def test_reads_warcs_without_metadata_records():
     assert got.url == got.final_url == "https://other.example/a"
     assert got.source == "other" and got.status == 200 and got.discovered_via == "archive"
     assert "café “quoted”" in got.html and got.encoding == "cp1252"
+
+
+def test_records_are_valid_warc_with_digests_that_verify(tmp_path):
+    """The records are written by hand: warcio reads them back with every sha1 digest
+    checked, one gzip member each, and a header value beyond ASCII %-encoded (RFC 8187)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    writer = WarcWriter(tmp_path, "example")
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("X-Title", "Café")]
+    writer.write_page(page(1), body=ARTICLE, headers=headers, request_headers=[("User-Agent", "t")])
+    (path,) = writer.close()
+    with open(path, "rb") as fh:
+        records = []
+        for record in ArchiveIterator(fh, check_digests="raise"):
+            records.append(
+                (record.rec_type, record.rec_headers, record.http_headers,
+                 record.content_stream().read())
+            )  # fmt: skip
+    assert [r[0] for r in records] == ["warcinfo", "response", "request", "metadata"]
+    _, response, http, body = records[1]
+    assert body == ARTICLE
+    assert response.get_header("WARC-Target-URI") == page(1).final_url
+    assert http.get_statuscode() == "200"
+    assert http.get_header("Content-Length") == str(len(ARTICLE))
+    assert http.get_header("X-Title") == "Caf%C3%A9"
+    assert records[2][2].protocol == "GET" and records[2][2].get_header("User-Agent") == "t"
+    for _, rec_headers, _, _ in records[2:]:
+        assert rec_headers.get_header("WARC-Concurrent-To") == response.get_header("WARC-Record-ID")
+    assert path.read_bytes().count(b"\x1f\x8b\x08") >= 4  # a gzip member per record
