@@ -169,3 +169,26 @@ def test_a_grid_of_related_stories_does_not_outweigh_an_article() -> None:
     [article], rejected = clean("article_with_card_grid.html", url)
     assert not rejected
     assert article.text.startswith("The county's seed library reopened")
+
+
+def test_a_story_in_an_unspaced_script_reads_as_prose() -> None:
+    """Japanese paragraphs have no spaces: each is a line of prose, not one "word". With
+    og:type website and no date or author, the story is still kept when found by a link."""
+    said = "港のフェリーは明日から運航時間を変更すると会社が発表しました。"
+    heed = "利用者は注意が必要で、詳しい時刻表は窓口で配られます。"
+    body = "".join(
+        f"<p>{i + 1}月{i + 3}日、{said}{heed}{said}{i}便が減ります。</p>" for i in range(6)
+    )
+    nav = "".join(f"<li><a href='/c/{i}'>区分{i}</a></li>" for i in range(20))
+    html = (
+        "<html lang='ja'><head><title>フェリーの運航時間が変わります</title>"
+        "<meta property='og:type' content='website'></head><body>"
+        f"<nav><ul>{nav}</ul></nav><main><h1>フェリーの運航時間が変わります</h1>{body}</main>"
+        "</body></html>"
+    )
+    url = "https://minato.example/news/ferry-timetable"
+    page = extract_page(Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED,
+                             html=html, discovered_via="link"))  # fmt: skip
+    assert listing_evidence(page) < LISTING_THRESHOLD - 1, listing_evidence(page)
+    articles, _ = finish_source([page], TemplateState.empty(), CleanOptions())
+    assert len(articles) == 1

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from crawlers.classify import article_url_score
 from crawlers.clean.extracted import Extracted
 from crawlers.clean.markup import CARD_GRID_MIN
+from crawlers.wordcount import token_count
 
 # A listing needs this many points net of the article evidence: two or three independent
 # signs, never one (the largest single listing sign is 2.5).
@@ -37,7 +38,7 @@ def prose_share(lines: list[str], link_lines: list[bool]) -> float:
         len(ln)
         for ln, linked in zip(lines, link_lines, strict=False)
         if not linked
-        and (len(ln.split()) >= PROSE_MIN_WORDS or len(ln) >= 160)
+        and (token_count(ln) >= PROSE_MIN_WORDS or len(ln) >= 160)
         and _SENTENCE_END.search(ln)
     )
     return prose / total
@@ -83,7 +84,7 @@ def listing_evidence(page: Extracted) -> float:
         score += 1.0
     if page.headline_links >= 20:
         score += 1.0
-    words = sum(len(ln.split()) for ln in page.lines)
+    words = sum(map(token_count, page.lines))
     if page.teaser_links * 15 > words:
         score += 1.0
     # Its text: running prose, or short lines and links.

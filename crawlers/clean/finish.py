@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 from crawlers.clean.extract import EXTRACTOR, Extracted
 from crawlers.clean.templates import TemplateState, line_key
 from crawlers.records import Article, Rejected
-
-# Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar): a run of
-# them is one \w+ token however long, so they count by characters instead.
-_UNSPACED = (
-    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-)
-_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
-_SPACED_WORD = re.compile(f"[^\\W{_UNSPACED}]+")
-CHARS_PER_WORD_UNSPACED = 2  # about the mean word length in Chinese and Japanese text
-
-
-def word_count(text: str) -> int:
-    """Words in ``text``: ``\\w+`` runs, with unspaced scripts counted as characters / 2."""
-    unspaced = len(_UNSPACED_CHAR.findall(text))
-    return len(_SPACED_WORD.findall(text)) + unspaced // CHARS_PER_WORD_UNSPACED
+from crawlers.wordcount import word_count
 
 
 @dataclass

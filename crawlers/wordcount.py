@@ -1,0 +1,30 @@
+"""How long a text is in words, also in scripts written without spaces between words."""
+
+from __future__ import annotations
+
+import re
+
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar): a run of
+# them is one \w+ token however long, so they count by characters instead.
+UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+)
+UNSPACED_CHAR = re.compile(f"[{UNSPACED}]")
+_SPACED_WORD = re.compile(f"[^\\W{UNSPACED}]+")
+CHARS_PER_WORD_UNSPACED = 2  # about the mean word length in Chinese and Japanese text
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``: ``\\w+`` runs, with unspaced scripts counted as characters / 2."""
+    unspaced = len(UNSPACED_CHAR.findall(text))
+    return len(_SPACED_WORD.findall(text)) + unspaced // CHARS_PER_WORD_UNSPACED
+
+
+def token_count(text: str) -> int:
+    """Whitespace-separated tokens, plus characters / 2 of unspaced scripts: ``len(split())``
+    for spaced text, and a paragraph of Japanese no longer one "word". The cheaper count for
+    tests of a line's length (a long paragraph, a line of prose)."""
+    tokens = len(text.split())
+    if not text.isascii():
+        tokens += len(UNSPACED_CHAR.findall(text)) // CHARS_PER_WORD_UNSPACED
+    return tokens
