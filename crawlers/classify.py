@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from parsel import Selector
 
 from crawlers.htmlfix import reopen_body
+from crawlers.wordcount import token_count
 
 LISTING_WORDS = (
     r"tag|tags|category|categories|section|sections|topic|topics|author|authors|search|"
@@ -31,11 +32,40 @@ LISTING_PATH = re.compile(
 # A listing word somewhere before more path: a weak hint (/category/2024/05/some-story).
 LISTING_PATH_HINT = re.compile(rf"/(?:{LISTING_WORDS})/", re.I)
 PAGINATION_PATH = re.compile(r"/page/\d+/?$", re.I)
+# A path that ends with a date is that date's archive (/2024/, /2024/05/, /2024/05/17/): a
+# story's address goes on after the date.
+DATE_ARCHIVE_PATH = re.compile(
+    r"/(?:19|20)\d\d(?:/(?:0?[1-9]|1[0-2])(?:/(?:0?[1-9]|[12]\d|3[01]))?)?/?$"
+)
+# A slug: a path segment of words joined by hyphens (some sites put the date after it).
+SLUG_SEGMENT = re.compile(r"/[^/]*-[^/]*-[^/]*/")
+
+
+def _date_archive(path: str) -> bool:
+    """A path ending with a date and no story slug before it (/news/2024/05/)."""
+    date = DATE_ARCHIVE_PATH.search(path)
+    return date is not None and not SLUG_SEGMENT.search(path[: date.start() + 1])
+
+
+# A person's page (/@name), as blogging platforms and social sites give them.
+PROFILE_PATH = re.compile(r"/@[^/]+/?$")
 # Query parameters that make a URL a search, a tag or category listing, or a feed.
 LISTING_PARAMS = frozenset(
     {"s", "q", "query", "search", "tag", "cat", "category", "author", "paged", "feed", "m",
      "year", "monthnum", "day"}
 )
+SEARCH_PARAMS = frozenset({"s", "q", "query", "search"})
+# Dates, with the fewest digits each holds as a date (m=2024, m=202403, year=2024, day=5).
+DATE_PARAM_DIGITS = {"m": 4, "year": 4, "monthnum": 1, "day": 1}
+DATE_PARAMS = frozenset(DATE_PARAM_DIGITS)
+# What narrows a list to one name or date; beside a parameter naming one item, the item wins.
+FILTER_PARAMS = frozenset({"tag", "cat", "category", "author"}) | DATE_PARAMS
+# Parameters that say what kind of page the query shows, and values that name a list.
+VIEW_PARAMS = ("view", "layout", "task", "type", "mode")
+LISTING_VIEWS = frozenset(
+    {"category", "categories", "list", "archive", "archives", "search", "tag", "tags",
+     "section", "sections", "featured", "blog", "feed", "frontpage", "author"}
+)  # fmt: skip
 # Pagination parameters: a listing when nothing else is in the query.
 PAGE_PARAMS = frozenset({"page", "pg", "start", "offset"})
 # Query parameters that name one post (WordPress's default permalinks ?p=123, ?page_id=7,
@@ -45,8 +75,16 @@ ARTICLE_PARAMS = frozenset(
      "story_id", "news", "newsid", "news_id", "post", "postid", "post_id", "aid", "nid"}
 )
 DATED_PATH = re.compile(r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])(?:/|-)")
-ARTICLE_TYPES = {"article", "newsarticle", "reportagenews", "blogposting", "analysisnewsarticle",
-                 "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report"}
+# schema.org's Article and its subtypes (lower case): the kinds of news article, blog and
+# live-blog posts, reports, scholarly and technical articles. Forum and social-media postings
+# (also subtypes of Article) are left out: a thread is no story.
+ARTICLE_TYPES = frozenset(
+    {"article", "advertisercontentarticle", "newsarticle", "analysisnewsarticle",
+     "askpublicnewsarticle", "backgroundnewsarticle", "opinionnewsarticle",
+     "reportagenewsarticle", "reviewnewsarticle", "report", "satiricalarticle",
+     "scholarlyarticle", "medicalscholarlyarticle", "blogposting", "liveblogposting",
+     "techarticle", "apireference"}
+)  # fmt: skip
 LISTING_TYPES = ("collectionpage", "itemlist", "searchresultspage", "profilepage")
 JSONLD_TYPE = re.compile(r'"@type"\s*:\s*(?:\[\s*)?"([A-Za-z]+)"')
 
@@ -65,35 +103,81 @@ def _params(query: str) -> dict[str, str]:
     return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
 
 
+def _route(value: str) -> bool:
+    """A path passed as a query value (Drupal's ``?q=node/123``): a page's address, not a
+    search."""
+    return "/" in value and not any(ch.isspace() for ch in value.strip())
+
+
+def _listing_params(params: dict[str, str]) -> set[str]:
+    """The parameters that make a query a listing. A search parameter holding a path is a
+    route (:func:`_route`); a date parameter holds a date (WordPress's ``?m=202403``
+    archive), not a flag such as Blogger's mobile ``?m=1``."""
+    found = set()
+    for key in LISTING_PARAMS & params.keys():
+        value = params[key].strip()
+        if key in SEARCH_PARAMS and _route(value):
+            continue
+        if key in DATE_PARAMS and not (value.isdigit() and len(value) >= DATE_PARAM_DIGITS[key]):
+            continue
+        found.add(key)
+    return found
+
+
+def _names_item(params: dict[str, str]) -> bool:
+    return any(params.get(k, "").strip() for k in ARTICLE_PARAMS) or any(
+        key in SEARCH_PARAMS and _route(value) and value.rstrip("/").rsplit("/", 1)[-1].isdigit()
+        for key, value in params.items()
+    )
+
+
 def listing_query(query: str) -> bool:
-    """A search, tag, category or feed query, or pagination with nothing else."""
+    """A search, tag, category or feed query, a view that names a list (Joomla's
+    ``view=category``), or pagination with nothing else. A query naming one item beside a
+    category, tag, author or date (``?cat=2&id=345``) is that item."""
     params = _params(query)
     if not params:
         return False
-    if LISTING_PARAMS & params.keys():
+    if any(params.get(k, "").strip().lower() in LISTING_VIEWS for k in VIEW_PARAMS):
         return True
+    listing = _listing_params(params)
+    if listing:
+        return not (listing <= FILTER_PARAMS and _names_item(params))
     return params.keys() <= PAGE_PARAMS
 
 
 def article_query(query: str) -> bool:
-    """A query naming one post by its id (``?p=123``, ``?page_id=7``, ``?id=42``)."""
-    params = _params(query)
-    return any(params.get(k, "").strip() for k in ARTICLE_PARAMS) and not listing_query(query)
+    """A query naming one post by its id (``?p=123``, ``?page_id=7``, ``?id=42``, Drupal's
+    ``?q=node/42``)."""
+    return _names_item(_params(query)) and not listing_query(query)
+
+
+# WordPress's numeric permalinks (/archives/1234): a post id after an archive word. A year
+# there is the year's archive.
+ARCHIVE_POST_ID = re.compile(r"/(?:archives?|arsip)/(\d+)/?$", re.I)
+
+
+def _archive_post(path: str) -> bool:
+    match = ARCHIVE_POST_ID.search(path)
+    return match is not None and not re.fullmatch(r"(?:19|20)\d\d", match.group(1))
 
 
 def listing_url(url: str) -> bool:
     """URLs that are listings by themselves: the bare site root, pagination, search, tag,
     category and author pages (as paths or queries). A root path with a query naming a post
-    (WordPress's ``/?p=123``) is not one."""
+    (WordPress's ``/?p=123``) is not one, nor an archive word followed by a post id
+    (``/archives/1234``)."""
     parts = urlsplit(url)
     path = parts.path or "/"
     if listing_query(parts.query):
         return True
-    if article_query(parts.query):
+    if article_query(parts.query) or _archive_post(path):
         return False
     if re.fullmatch(r"/(?:index\.\w+)?", path):
         return not parts.query  # the home page; with another query, the page decides
-    if PAGINATION_PATH.search(path):
+    if PAGINATION_PATH.search(path) or PROFILE_PATH.match(path):
+        return True
+    if _date_archive(path):
         return True
     # /tag/<name>/, unless the name looks like an article's slug (/section/a-long-story-slug)
     return bool(LISTING_PATH.search(path)) and article_url_score(url) < 2
@@ -112,7 +196,7 @@ def article_url_score(url: str) -> int:
         score += 1
     if slug.endswith((".html", ".htm", ".php", ".aspx")) and not slug.startswith("index."):
         score += 1
-    if article_query(parts.query):
+    if article_query(parts.query) or _archive_post(path):
         score += 2
     return score
 
@@ -121,7 +205,7 @@ def weak_url_hint(url: str) -> bool:
     """URL hints of a listing too weak to decide alone: a listing word with more path after
     it, a root path with a query that names no post."""
     parts = urlsplit(url)
-    if LISTING_PATH_HINT.search(parts.path):
+    if LISTING_PATH_HINT.search(parts.path) and not _archive_post(parts.path):
         return True
     root = re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is not None
     return root and bool(parts.query) and not article_query(parts.query)
@@ -143,7 +227,7 @@ def _body_paragraphs(sel: Selector) -> int:
     article's body has several side by side, a listing's teasers one each."""
     per_parent: dict[int, int] = {}
     for p in sel.root.iter("p"):
-        if len(p.text_content().split()) >= LONG_PARAGRAPH_WORDS:
+        if token_count(p.text_content()) >= LONG_PARAGRAPH_WORDS:
             parent = p.getparent()
             per_parent[id(parent)] = per_parent.get(id(parent), 0) + 1
     return max(per_parent.values(), default=0)

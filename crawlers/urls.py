@@ -47,6 +47,19 @@ def site(url: str) -> str:
     return netloc.rsplit("@", 1)[-1]
 
 
+def www_twins(host: str) -> tuple[str, str]:
+    """``host`` and the same name with or without ``www.``: the two forms of one site's
+    name (``example.com``, ``www.example.com``). An IP address has no twin."""
+    name, _, port = host.partition(":") if host.count(":") == 1 else (host, "", "")
+    if name.startswith("www."):
+        twin = name[4:]
+    elif name.replace(".", "").isdigit() or name.startswith("[") or "." not in name:
+        return host, host
+    else:
+        twin = "www." + name
+    return host, twin + (":" + port if port else "")
+
+
 def split_credentials(url: str) -> tuple[str, str | None]:
     """A URL without ``user:password@`` and the Basic ``Authorization`` value it carried.
 

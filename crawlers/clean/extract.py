@@ -35,7 +35,7 @@ from crawlers.clean.markup import card_grid, read_metadata
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 
-CLEAN_VERSION = 3  # bump when the cleaning gives different text or metadata for the same page
+CLEAN_VERSION = 4  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
 
 

@@ -13,12 +13,14 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
+from crawlers.classify import ARTICLE_TYPES
 from crawlers.clean import metadata as md
 from crawlers.clean.extracted import Extracted
 from crawlers.records import Page
 
-_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report",
-                  "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "webpage"}  # fmt: skip  # noqa: E501
+# A JSON-LD node of an article type; a WebPage node is read for its fields only along with
+# one (read_metadata: a node typed WebPage alone is no article).
+_ARTICLE_TYPES = ARTICLE_TYPES | {"webpage"}
 # A WebSite node describes the site (most pages carry one), not the page: it is no listing type.
 _LISTING_TYPES = {"collectionpage", "itemlist", "searchresultspage", "profilepage"}
 _LISTING_PATH = re.compile(

@@ -53,7 +53,7 @@ from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
 from crawlers.spiders.feeds import FeedDiscovery
 from crawlers.spiders.links import PageLinks
-from crawlers.urls import normalise, requested_url, site, split_credentials
+from crawlers.urls import normalise, requested_url, site, split_credentials, www_twins
 
 SKIP_EXTENSIONS = [
     "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "zip", "gz", "doc",
@@ -94,7 +94,9 @@ class NewsSpider(FeedDiscovery, scrapy.Spider):
         else:
             self.seen = dict(seen or {})
         declared = self.source.feeds + self.source.sitemaps + self.source.start_urls
-        self.domains = {site(u) for u in declared}
+        # The hosts of the seeds' URLs, each with its "www." twin: a site's pages link both
+        # forms of its name.
+        self.domains = {h for u in declared for h in www_twins(site(u))}
         # Credentials given in the seeds' URLs apply to every request to that host:port.
         self.site_auth = {
             site(u): auth for u in declared if (auth := split_credentials(u)[1]) is not None
