@@ -192,3 +192,30 @@ def test_a_story_in_an_unspaced_script_reads_as_prose() -> None:
     assert listing_evidence(page) < LISTING_THRESHOLD - 1, listing_evidence(page)
     articles, _ = finish_source([page], TemplateState.empty(), CleanOptions())
     assert len(articles) == 1
+
+
+def test_excerpts_cut_short_are_no_prose() -> None:
+    """A tag page's teasers end in WordPress's "[…]": cut short, not sentences. Even
+    announced by the sitemap, the page is a listing; a story whose quote trails off in a
+    bare ellipsis stays prose."""
+    from crawlers.clean.evidence import prose_share
+
+    excerpt = (
+        "The harbour ferry returns to its summer timetable next month, and the council says "
+        "that the extra sailings will run until the end of September at the {} pier [{}]"
+    )
+    lines = [excerpt.format(i, dots) for i, dots in enumerate(["…", "...", "…", "..."])]
+    assert prose_share(lines, [False] * 4) == 0.0
+    trailing = [line.replace(" [", " and then").replace("]", "") for line in lines]
+    assert prose_share(trailing, [False] * 4) == 1.0
+
+    cards = "".join(
+        f"<article><h2><a href='/2024/05/story-{i}/'>Ferry story number {i}</a></h2>"
+        f"<p>{excerpt.format(i, '…')}</p></article>"
+        for i in range(8)
+    )
+    html = f"<html><head><title>Ferry</title></head><body><main>{cards}</main></body></html>"
+    url = "https://notes.example/tag/ferry/"
+    page = extract_page(Page(url=url, final_url=url, source="s", status=200, fetched_at=FETCHED,
+                             html=html, discovered_via="sitemap"))  # fmt: skip
+    assert listing_evidence(page) >= LISTING_THRESHOLD, listing_evidence(page)

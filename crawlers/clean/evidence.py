@@ -26,6 +26,11 @@ ANNOUNCED = ("article", "feed", "sitemap")  # Page.discovered_via of feed and si
 CARD_GRID_POINTS = 1.0
 
 _SENTENCE_END = re.compile(r"[.!?。！？…:;\"'”’)\]]\s*$")
+# A teaser's excerpt cut short: WordPress's "[…]" or "[...]", or "… Read more". A bare
+# ellipsis can end a quoted sentence, and still counts.
+_EXCERPT_END = re.compile(
+    r"(?:\[\s*(?:…|\.\.\.)\s*\]|(?:…|\.\.\.)\s*(?:read more|continue reading)\W*)\s*$", re.I
+)
 PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running prose
 
 
@@ -40,6 +45,7 @@ def prose_share(lines: list[str], link_lines: list[bool]) -> float:
         if not linked
         and (token_count(ln) >= PROSE_MIN_WORDS or len(ln) >= 160)
         and _SENTENCE_END.search(ln)
+        and not _EXCERPT_END.search(ln)
     )
     return prose / total
 
