@@ -34,7 +34,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -101,8 +100,6 @@ class WarcWriter:
         self.records = 0
         self._fh: IO[bytes] | None = None
         self._path: Path | None = None
-        self._writer: Any = None
-        self._buffer = BytesIO()  # one uncompressed record, gzipped into the file by _flush
         self._next = self._first_free_number()
 
     def _first_free_number(self) -> int:
@@ -117,47 +114,34 @@ class WarcWriter:
         return max(taken, default=-1) + 1
 
     def _open(self) -> None:
-        from warcio.warcwriter import WARCWriter
-
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{self.source}-{self._next:05d}{WARC_SUFFIX}"
         self._next += 1
         self._path = self.directory / name
         self._fh = open(self._path.with_name(name + PART_SUFFIX), "wb")  # noqa: SIM115
-        self._writer = WARCWriter(self._buffer, gzip=False)
-        info = {"software": SOFTWARE, "format": "WARC File Format 1.0", "source": self.source}
-        self._write(self._writer.create_warcinfo_record(name, info))
-
-    def _write(self, record: Any) -> None:
-        """One record as its own gzip member (the ``.warc.gz`` layout)."""
-        assert self._fh is not None
-        self._writer.write_record(record)
-        data = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._fh.write(zlib.compress(data, WARC_GZIP_LEVEL, wbits=31))
+        info = f"software: {SOFTWARE}\r\nformat: WARC File Format 1.0\r\nsource: {self.source}\r\n"
+        self._write_record(
+            "warcinfo",
+            [f"WARC-Record-ID: {_record_id()}", f"WARC-Filename: {name}",
+             f"WARC-Date: {_warc_date(datetime.now(UTC))}"],
+            "application/warc-fields", b"", info.encode("utf-8"), payload_digest=False,
+        )  # fmt: skip
 
     def _write_record(
-        self, kind: str, target: str, date: str, record_id: str, content_type: str,
-        http_head: bytes, payload: bytes, concurrent_to: str | None = None,
+        self, kind: str, fields: list[str], content_type: str, http_head: bytes,
+        payload: bytes, *, payload_digest: bool = True,
     ) -> None:  # fmt: skip
-        """One WARC/1.0 record, gzipped as its own member: the WARC headers (UTF-8, as the
-        standard allows), then the block (``http_head`` and ``payload``), with the sha1
-        digests of both in the base32 form warcio and other tools write."""
+        """One WARC/1.0 record, gzipped as its own member (the ``.warc.gz`` layout): the WARC
+        headers (``fields`` and the digests, UTF-8 as the standard allows), then the block
+        (``http_head`` and ``payload``), with the sha1 digests of both in the base32 form
+        warcio and other tools write."""
         assert self._fh is not None
-        lines = [
-            "WARC/1.0",
-            f"WARC-Type: {kind}",
-            f"WARC-Record-ID: {record_id}",
-            f"WARC-Date: {date}",
-            f"WARC-Target-URI: {target}",
-        ]
-        if concurrent_to:
-            lines.append(f"WARC-Concurrent-To: {concurrent_to}")
-        payload_digest = _sha1(payload)
+        digest = _sha1(payload)
+        lines = ["WARC/1.0", f"WARC-Type: {kind}", *fields]
+        if payload_digest:
+            lines.append(f"WARC-Payload-Digest: {digest}")
         lines += [
-            f"WARC-Payload-Digest: {payload_digest}",
-            f"WARC-Block-Digest: {_sha1(http_head + payload) if http_head else payload_digest}",
+            f"WARC-Block-Digest: {_sha1(http_head + payload) if http_head else digest}",
             f"Content-Type: {content_type}",
             f"Content-Length: {len(http_head) + len(payload)}",
         ]
@@ -172,7 +156,7 @@ class WarcWriter:
         self._fh.close()
         self._path.with_name(self._path.name + PART_SUFFIX).replace(self._path)
         self.completed.append(self._path)
-        self._fh = self._writer = self._path = None
+        self._fh = self._path = None
 
     def write_page(
         self,
@@ -197,14 +181,18 @@ class WarcWriter:
         resp_headers = [(k, v) for k, v in headers if k.lower() not in DROP_HEADERS]
         resp_headers.append(("Content-Length", str(len(body))))
         response_id = _record_id()
+        fields = [f"WARC-Date: {date}", f"WARC-Target-URI: {target}"]
         self._write_record(
-            "response", target, date, response_id, "application/http; msgtype=response",
+            "response", [f"WARC-Record-ID: {response_id}", *fields],
+            "application/http; msgtype=response",
             _http_head(f"{protocol} {page.status} {_reason(page.status)}", resp_headers), body,
         )  # fmt: skip
+        # The request and the page's metadata refer to the response they belong to.
+        fields += [f"WARC-Concurrent-To: {response_id}"]
         self._write_record(
-            "request", target, date, _record_id(), "application/http; msgtype=request",
+            "request", [f"WARC-Record-ID: {_record_id()}", *fields],
+            "application/http; msgtype=request",
             _http_head(f"GET /{path} {protocol}", list(request_headers)), b"",
-            concurrent_to=response_id,
         )  # fmt: skip
         meta = {
             "url": page.url,
@@ -219,9 +207,8 @@ class WarcWriter:
         }
         payload = json.dumps(meta, ensure_ascii=False).encode("utf-8")
         self._write_record(
-            "metadata", target, date, _record_id(), METADATA_TYPE, b"", payload,
-            concurrent_to=response_id,
-        )  # fmt: skip
+            "metadata", [f"WARC-Record-ID: {_record_id()}", *fields], METADATA_TYPE, b"", payload
+        )
         self.records += 1
         assert self._fh is not None
         if self._fh.tell() >= self.max_bytes:

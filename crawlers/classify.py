@@ -135,21 +135,29 @@ def listing_query(query: str) -> bool:
     """A search, tag, category or feed query, a view that names a list (Joomla's
     ``view=category``), or pagination with nothing else. A query naming one item beside a
     category, tag, author or date (``?cat=2&id=345``) is that item."""
-    params = _params(query)
-    if not params:
-        return False
-    if any(params.get(k, "").strip().lower() in LISTING_VIEWS for k in VIEW_PARAMS):
-        return True
-    listing = _listing_params(params)
-    if listing:
-        return not (listing <= FILTER_PARAMS and _names_item(params))
-    return params.keys() <= PAGE_PARAMS
+    return _query_kind(_params(query)) == "listing"
 
 
 def article_query(query: str) -> bool:
     """A query naming one post by its id (``?p=123``, ``?page_id=7``, ``?id=42``, Drupal's
     ``?q=node/42``)."""
-    return _names_item(_params(query)) and not listing_query(query)
+    return _query_kind(_params(query)) == "item"
+
+
+def _query_kind(params: dict[str, str]) -> str | None:
+    """``listing`` (:func:`listing_query`), ``item`` (:func:`article_query`) or None, from
+    a query's parameters read once."""
+    if not params:
+        return None
+    if any(params.get(k, "").strip().lower() in LISTING_VIEWS for k in VIEW_PARAMS):
+        return "listing"
+    item = _names_item(params)
+    listing = _listing_params(params)
+    if listing and not (listing <= FILTER_PARAMS and item):
+        return "listing"
+    if item:
+        return "item"
+    return "listing" if not listing and params.keys() <= PAGE_PARAMS else None
 
 
 # WordPress's numeric permalinks (/archives/1234): a post id after an archive word. A year
@@ -169,9 +177,10 @@ def listing_url(url: str) -> bool:
     (``/archives/1234``)."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    if listing_query(parts.query):
+    kind = _query_kind(_params(parts.query))
+    if kind == "listing":
         return True
-    if article_query(parts.query) or _archive_post(path):
+    if kind == "item" or _archive_post(path):
         return False
     if re.fullmatch(r"/(?:index\.\w+)?", path):
         return not parts.query  # the home page; with another query, the page decides

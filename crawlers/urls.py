@@ -7,10 +7,13 @@ no tracking parameters.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urldefrag, urlencode, urlsplit, urlunsplit
 
-from scrapy.http import Response
 from w3lib.http import basic_auth_header
+
+if TYPE_CHECKING:  # Scrapy is loaded in the crawl process only
+    from scrapy.http import Response
 
 # Query parameters that only track where a reader came from (or, for replytocom, open a
 # comment form): the page is the same without them.
@@ -47,17 +50,10 @@ def site(url: str) -> str:
     return netloc.rsplit("@", 1)[-1]
 
 
-def www_twins(host: str) -> tuple[str, str]:
-    """``host`` and the same name with or without ``www.``: the two forms of one site's
-    name (``example.com``, ``www.example.com``). An IP address has no twin."""
-    name, _, port = host.partition(":") if host.count(":") == 1 else (host, "", "")
-    if name.startswith("www."):
-        twin = name[4:]
-    elif name.replace(".", "").isdigit() or name.startswith("[") or "." not in name:
-        return host, host
-    else:
-        twin = "www." + name
-    return host, twin + (":" + port if port else "")
+def site_key(url: str) -> str:
+    """:func:`site` without a leading ``www.``: the two forms of one site's name
+    (``example.com``, ``www.example.com``) compare equal."""
+    return site(url).removeprefix("www.")
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:

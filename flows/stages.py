@@ -21,6 +21,7 @@ from crawlers.clean.extract import SitePlans
 from crawlers.clean.finish import article_id as page_id
 from crawlers.records import Article, Rejected
 from crawlers.seeds import Source
+from crawlers.urls import site_key
 from dedup import Document
 from flows import progress
 from flows.config import PipelineSettings
@@ -203,16 +204,10 @@ CANONICAL = "canonical"
 ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
 
 
-def _site_of(url: str | None) -> str:
-    """``host[:port]`` without ``user:password@`` and a leading ``www.``."""
-    netloc = urlsplit(url or "").netloc.lower().rsplit("@", 1)[-1]
-    return netloc.removeprefix("www.")
-
-
 def cross_site_canonical(art: Article) -> bool:
     """Whether the page's ``rel=canonical`` names a page of another site: a syndicated copy
     of that site's story (same-site canonicals are aliases of one page)."""
-    if not art.canonical_url or _site_of(art.canonical_url) == _site_of(art.url):
+    if not art.canonical_url or site_key(art.canonical_url) == site_key(art.url):
         return False
     return not listing_url(art.canonical_url)  # a home page or section is no story's page
 

@@ -156,15 +156,12 @@ def test_a_paragraph_in_an_unspaced_script_is_long():
 
 def test_a_sites_name_with_and_without_www_is_one_site():
     from crawlers.spiders.news import NewsSpider
-    from crawlers.urls import www_twins
+    from crawlers.urls import site_key
 
-    assert www_twins("gazette.example") == ("gazette.example", "www.gazette.example")
-    assert www_twins("www.gazette.example:8080") == (
-        "www.gazette.example:8080",
-        "gazette.example:8080",
-    )
-    assert www_twins("127.0.0.1:8080") == ("127.0.0.1:8080", "127.0.0.1:8080")
-    assert www_twins("localhost") == ("localhost", "localhost")
+    assert site_key("https://gazette.example/") == site_key("https://www.gazette.example/a")
+    assert site_key("http://user:pw@www.gazette.example:8080/") == "gazette.example:8080"
+    assert site_key("http://127.0.0.1:8080/") == "127.0.0.1:8080"
+    assert site_key("http://localhost/") == "localhost"
     spider = NewsSpider(source='{"name": "gazette", "start_urls": ["https://gazette.example/"]}')
     assert spider._in_scope("https://www.gazette.example/2024/05/ferry-timetable")
     assert not spider._in_scope("https://news.gazette.example/2024/05/ferry-timetable")

@@ -84,9 +84,9 @@ def test_first_characters_of_a_pattern_are_read_from_its_parse_tree() -> None:
 
 
 def test_the_rule_index_matches_as_trying_every_rule_in_order() -> None:
-    from crawlers.clean.boilerplate import rule_index
+    from crawlers.clean.boilerplate import default_index
 
-    index = rule_index(default_rules())
+    index = default_index()
     lines = [str(p.values[0]) for p in JUNK + KEEP]
     lines += [v(line) for line in lines for v in (str.upper, str.lower, str.title)]
     lines += ["\u212aomentar", "© 2024 Kantor Berita", "1 comment", "Share this\u212a", "(AP)"]
@@ -102,13 +102,13 @@ def test_the_rule_index_matches_as_trying_every_rule_in_order() -> None:
 def test_strip_rules_are_tried_only_on_lines_that_can_end_as_they_do() -> None:
     from collections import Counter
 
-    from crawlers.clean.boilerplate import _anchored_at_end, rule_index
+    from crawlers.clean.boilerplate import _anchored_at_end, default_index
 
     assert _anchored_at_end(r"\s*click to tweet\s*$") and not _anchored_at_end(r"tweet\$")
     assert _edge_chars(r"\s*click to tweet\s*$", last=True) == set(
         "tT \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
     )
-    index = rule_index(default_rules())
+    index = default_index()
     for case in CASES["strip"]:
         line, hits = case["line"], Counter[str]()
         expected = line

@@ -211,25 +211,18 @@ class RuleIndex:
         return text
 
 
-_INDEXES: dict[int, tuple[tuple[Rule, ...], RuleIndex]] = {}
-
-
-def rule_index(rules: tuple[Rule, ...]) -> RuleIndex:
-    """The index of ``rules``, built once per rule set (kept by identity: hashing every rule
-    on every page would cost a tenth of the matching)."""
-    held = _INDEXES.get(id(rules))
-    if held is None or held[0] is not rules:
-        if len(_INDEXES) >= 8:
-            _INDEXES.clear()
-        held = _INDEXES[id(rules)] = (rules, RuleIndex(rules))
-    return held[1]
+@lru_cache(maxsize=1)
+def default_index() -> RuleIndex:
+    """The index of :func:`default_rules`, built once per process."""
+    return RuleIndex(default_rules())
 
 
 def remove_boilerplate(
     lines: list[str], rules: tuple[Rule, ...] | None = None
 ) -> tuple[list[str], Counter[str]]:
-    """Drop lines matching a known boilerplate rule. Returns kept lines and rule-id counts."""
-    index = rule_index(default_rules() if rules is None else rules)
+    """Drop lines matching a known boilerplate rule. Returns kept lines and rule-id counts.
+    Other ``rules`` than the default are indexed on each call."""
+    index = default_index() if rules is None else RuleIndex(rules)
     total = sum(len(x) for x in lines) or 1
     seen = 0
     kept: list[str] = []

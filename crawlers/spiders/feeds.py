@@ -17,7 +17,7 @@ from scrapy.http import Response
 
 from crawlers.discovery import Entry, maybe_gunzip, parse_feed, parse_sitemap
 from crawlers.guard import ALLOWED_SCHEMES, url_scheme
-from crawlers.urls import normalise, site
+from crawlers.urls import normalise, site_key
 
 if TYPE_CHECKING:
     from crawlers.seeds import Source
@@ -144,7 +144,7 @@ class FeedDiscovery:
                     self.logger.warning("sitemap %s names %s: only http(s) is fetched",
                                         response.url, url)  # fmt: skip
                 continue
-            if site(url) not in self.domains:
+            if site_key(url) not in self.domains:
                 self._count("skipped/out_of_scope")
                 continue
             if depth > self.max_sitemap_depth:

@@ -53,7 +53,7 @@ from crawlers.records import Page, Rejected, page_headers
 from crawlers.seeds import Source, load_seeds
 from crawlers.spiders.feeds import FeedDiscovery
 from crawlers.spiders.links import PageLinks
-from crawlers.urls import normalise, requested_url, site, split_credentials, www_twins
+from crawlers.urls import normalise, requested_url, site, site_key, split_credentials
 
 SKIP_EXTENSIONS = [
     "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "zip", "gz", "doc",
@@ -94,9 +94,8 @@ class NewsSpider(FeedDiscovery, scrapy.Spider):
         else:
             self.seen = dict(seen or {})
         declared = self.source.feeds + self.source.sitemaps + self.source.start_urls
-        # The hosts of the seeds' URLs, each with its "www." twin: a site's pages link both
-        # forms of its name.
-        self.domains = {h for u in declared for h in www_twins(site(u))}
+        # The sites of the seeds' URLs, "www." or not: a site's pages link both forms of its name.
+        self.domains = {site_key(u) for u in declared}
         # Credentials given in the seeds' URLs apply to every request to that host:port.
         self.site_auth = {
             site(u): auth for u in declared if (auth := split_credentials(u)[1]) is not None
@@ -176,7 +175,7 @@ class NewsSpider(FeedDiscovery, scrapy.Spider):
         self.crawler.stats.inc_value(f"newsdedup/{key}", n)
 
     def _in_scope(self, url: str) -> bool:
-        if url_scheme(url) not in ALLOWED_SCHEMES or site(url) not in self.domains:
+        if url_scheme(url) not in ALLOWED_SCHEMES or site_key(url) not in self.domains:
             return False
         if self.allow and not any(p.search(url) for p in self.allow):
             return False
