@@ -478,9 +478,18 @@ def test_deployed_run_publishes_the_report_artifact(stack, deployed_run):
 
 
 def test_deployed_run_log_has_crawl_and_project_lines(stack, deployed_run):
+    def crawl_lines(entries: list[dict[str, Any]]) -> list[str]:
+        return [e["message"] for e in entries if e["message"].startswith(f"[{stack.site}] ")]
+
+    # The flow run's process ships its log lines to the server in batches, which can land
+    # after the run is marked completed when the machine is busy: read until they are in.
+    deadline = time.monotonic() + 30
     entries = _logs(stack.server, deployed_run["id"])
+    while not any("[scrapy." in m for m in crawl_lines(entries)) and time.monotonic() < deadline:
+        time.sleep(1)
+        entries = _logs(stack.server, deployed_run["id"])
     # Scrapy's own lines from the crawl process, relayed by the crawl task.
-    crawl = [e["message"] for e in entries if e["message"].startswith(f"[{stack.site}] ")]
+    crawl = crawl_lines(entries)
     assert any("[scrapy." in m for m in crawl), [e["message"] for e in entries]
     # A project logger's warning (PREFECT_LOGGING_EXTRA_LOGGERS from the deployment's env).
     assert any(
