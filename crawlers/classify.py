@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from parsel import Selector
 
 from crawlers.htmlfix import reopen_body
+from crawlers.urls import tracking
 from crawlers.wordcount import token_count
 
 LISTING_WORDS = (
@@ -100,7 +101,11 @@ LONG_PARAGRAPH_WORDS = 12
 
 
 def _params(query: str) -> dict[str, str]:
-    return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
+    """The query's parameters, less those that only track a visit (:func:`urls.tracking`):
+    the page is judged by the URL the crawl keys it under."""
+    return {
+        k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True) if not tracking(k)
+    }
 
 
 def _route(value: str) -> bool:
@@ -177,13 +182,14 @@ def listing_url(url: str) -> bool:
     (``/archives/1234``)."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    kind = _query_kind(_params(parts.query))
+    params = _params(parts.query)
+    kind = _query_kind(params)
     if kind == "listing":
         return True
     if kind == "item" or _archive_post(path):
         return False
     if re.fullmatch(r"/(?:index\.\w+)?", path):
-        return not parts.query  # the home page; with another query, the page decides
+        return not params  # the home page; with another query, the page decides
     if PAGINATION_PATH.search(path) or PROFILE_PATH.match(path):
         return True
     if _date_archive(path):
@@ -217,7 +223,7 @@ def weak_url_hint(url: str) -> bool:
     if LISTING_PATH_HINT.search(parts.path) and not _archive_post(parts.path):
         return True
     root = re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is not None
-    return root and bool(parts.query) and not article_query(parts.query)
+    return root and bool(_params(parts.query)) and not article_query(parts.query)
 
 
 def _may_say_listing(lowered: str) -> bool:

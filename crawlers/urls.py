@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # Scrapy is loaded in the crawl process only
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
      "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "ref_src", "ref_url", "cmpid",
-     "replytocom", "amp_js_v", "usqp", "oly_enc_id", "oly_anon_id", "vero_id", "mkt_tok"}
+     "replytocom", "amp_js_v", "usqp", "oly_enc_id", "oly_anon_id", "vero_id", "mkt_tok",
+     # Google's merchant-listing and ads auto-tagging, TikTok's, LinkedIn's, Adobe's ad ids
+     "srsltid", "gad_source", "gad_campaignid", "ttclid", "li_fat_id", "s_kwcid"}
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 

@@ -79,6 +79,9 @@ def test_query_string_and_wordpress_article_urls_are_no_listings(url):
         "https://gazette.example/2024/05/17",
         "https://gazette.example/news/2024/",
         "https://gazette.example/@dana",  # a person's page
+        # the home page reached through an ad or a shopping result: tracking ids only
+        "https://gazette.example/?srsltid=AfmBOoq1x&gclid=abc",
+        "https://gazette.example/?utm_source=newsletter",
     ],
 )
 def test_search_tag_and_pagination_urls_are_listings(url):
@@ -99,6 +102,10 @@ def test_search_tag_and_pagination_urls_are_listings(url):
         ),
         ("https://gazette.example/?p=412&replytocom=88#respond", "https://gazette.example/?p=412"),
         ("https://gazette.example/story.html?utm_campaign=x", "https://gazette.example/story.html"),
+        (
+            "https://gazette.example/?p=412&srsltid=AfmBO&gad_source=1&ttclid=9",
+            "https://gazette.example/?p=412",
+        ),
         # what names the page stays, in its order
         (
             "https://gazette.example/?page_id=19&lang=en",
