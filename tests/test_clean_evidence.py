@@ -13,7 +13,7 @@ from trafilatura.utils import load_html
 
 from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source
 from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
-from crawlers.clean.extract import _widen
+from crawlers.clean.extract import _widen, _with_closing
 from crawlers.clean.furniture import MAX_TITLE_CHARS
 from crawlers.clean.markup import CARD_GRID_MIN, card_grid
 from crawlers.records import Page, Rejected
@@ -116,6 +116,64 @@ def test_widen_keeps_the_recall_lines_inside_the_body_only() -> None:
     )
     # The recall pass lost a line the balanced pass kept: they disagree, balanced stands.
     assert _widen(balanced, "First paragraph.\nSomething else") == balanced
+
+
+def test_widen_takes_the_recall_pass_where_it_restates_a_line_more_fully() -> None:
+    # The precise pass dropped a command's first word and a link's text; the recall pass
+    # writes the same lines whole and has a diagram line between them.
+    precise = "Install the proxy first.\n -fsSL https://get.example/install.sh | sh\n" \
+              "Then reload it.\nIt allows us to generate mocks.\nDone for today."  # fmt: skip
+    recall = "Install the proxy first.\ncurl -fsSL https://get.example/install.sh | sh\n" \
+             "Then reload it.\n| client | proxy |\nTestify (testify/mock). It allows us to " \
+             "generate mocks.\nDone for today.\nLeave a comment"  # fmt: skip
+    assert _widen(precise, recall).splitlines() == [
+        "Install the proxy first.", "curl -fsSL https://get.example/install.sh | sh",
+        "Then reload it.", "| client | proxy |",
+        "Testify (testify/mock). It allows us to generate mocks.", "Done for today.",
+    ]  # fmt: skip
+    # A line the recall pass does not hold in other words: the passes disagree.
+    assert _widen(precise, recall.replace("generate mocks", "sell tickets")) == precise
+
+
+BODY = "The ferry returns on Monday.\nIts engines were rebuilt over the winter."
+FAQ = [
+    "Ferry FAQs",
+    "When does the first ferry leave?",
+    "The first crossing leaves the north quay at seven in the morning on weekdays.",
+    "Can bicycles travel on the ferry?",
+    "Bicycles travel free on the open deck, up to twelve on each crossing of the day.",
+]
+
+
+def test_a_closing_faq_only_the_recall_pass_found_is_kept() -> None:
+    recall = "\n".join([BODY, *FAQ, "Related posts", "Harbour fees rise again"])
+    assert _with_closing(BODY, recall).splitlines() == [*BODY.splitlines(), *FAQ]
+    # One question, or questions without prose answers, are no FAQ section.
+    assert _with_closing(BODY, "\n".join([BODY, *FAQ[:3], "Related posts"])) == BODY
+    teasers = [BODY, "More stories", "Is the quay safe?", "Read more", "Who pays?", "Read more"]
+    assert _with_closing(BODY, "\n".join(teasers)) == BODY
+
+
+def test_a_closing_list_of_sentences_is_kept_and_a_link_list_is_not() -> None:
+    items = [
+        "- The timetable will be reviewed after the first month of crossings.",
+        "- Season tickets bought last year remain valid until the end of June.",
+    ]
+    recall = "\n".join([BODY, *items, "- Harbour fees rise - 3 May 2024"])
+    assert _with_closing(BODY, recall).splitlines() == [*BODY.splitlines(), *items]
+    links = [BODY, "- Harbour fees rise again", "- New pontoon opens - May 2024"]
+    assert _with_closing(BODY, "\n".join(links)) == BODY
+
+
+def test_collapsed_accordion_answers_are_read_and_menus_stay_closed() -> None:
+    [article], _ = clean("accordion_faq.html", "https://gazette.example/boats/winterise/")
+    text = article.text
+    for question in ("Can a rowing boat stay in the water over winter?",
+                     "Which varnish survives a salt winter best?",
+                     "How often should the cover be lifted?"):  # fmt: skip
+        assert question in text
+    assert "marine spar varnish" in text and "every dry and windy day" in text
+    assert "Tide tables and weather" not in text
 
 
 def test_titles_are_bounded() -> None:

@@ -9,6 +9,7 @@ byline, dates, credit lines, link lists) are removed in :mod:`crawlers.clean.fur
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from copy import copy
@@ -34,8 +35,9 @@ from crawlers.clean.furniture import (
 from crawlers.clean.markup import card_grid, read_metadata
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
+from crawlers.wordcount import token_count
 
-CLEAN_VERSION = 4  # bump when the cleaning gives different text or metadata for the same page
+CLEAN_VERSION = 5  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
 
 
@@ -136,6 +138,51 @@ def _unwrap_layout_tables(tree: HtmlElement) -> int:
     return changed
 
 
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_HIDING_CLASS = re.compile(r"(?:^|-)(?:hidden|hide)(?:$|-)", re.I)
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none\s*;?", re.I)
+
+
+def _open_accordions(tree: HtmlElement) -> int:
+    """Show the sections of accordions (collapsed FAQs, "read more" sections) as a reader
+    who opens them sees them.
+
+    An accordion's toggle is a ``<button>`` naming the section it opens (``aria-controls``)
+    and holding or held by a heading; trafilatura drops buttons, and hidden elements, so the
+    questions and every closed answer were lost. The button becomes a plain element and the
+    section it controls is no longer hidden. Menu and search toggles, which control
+    navigation, hold no heading and are left alone."""
+    toggles = [button for button in tree.iter("button") if _accordion_toggle(button)]
+    if not toggles:
+        return 0
+    ids = {node.get("id"): node for node in tree.xpath("//*[@id]")}
+    for button in toggles:
+        inside_heading = any(a.tag in _HEADINGS for a in button.iterancestors())
+        button.tag = "span" if inside_heading else "div"
+        for target_id in button.get("aria-controls", "").split():
+            if (target := ids.get(target_id)) is not None:
+                _unhide(target)
+    return len(toggles)
+
+
+def _accordion_toggle(button: HtmlElement) -> bool:
+    return bool(button.get("aria-controls")) and (
+        next(button.iter(*_HEADINGS), None) is not None
+        or any(a.tag in _HEADINGS for a in button.iterancestors())
+    )
+
+
+def _unhide(node: HtmlElement) -> None:
+    node.attrib.pop("hidden", None)
+    node.attrib.pop("aria-hidden", None)
+    classes = node.get("class")
+    if classes:
+        node.set("class", " ".join(c for c in classes.split() if not _HIDING_CLASS.search(c)))
+    style = node.get("style")
+    if style:
+        node.set("style", _DISPLAY_NONE.sub("", style))
+
+
 # The precise pass stands for the body when it holds at least this share of the balanced
 # pass's words; below that it has cut the body (a 150-word piece of a 1,000-word story).
 PRECISE_MIN_SHARE = 0.5
@@ -150,7 +197,8 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     adds what both cut inside the article (lists, subheadings, a doubted paragraph) and also
     what surrounds it (related posts, comments). The precise text is the start unless it is
     much shorter than the balanced one; it is then widened by the recall lines that lie
-    between the first and the last line both agree on.
+    between the first and the last line both agree on, and by a closing FAQ or list of
+    sentences that the recall pass alone found after them (:func:`_with_closing`).
 
     With ``plans``, a site whose pages have shown that fewer passes give the same body is
     cleaned with those passes only (:class:`SitePlans`)."""
@@ -160,15 +208,17 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
         return precise
     recall = _trafilatura_text(tree, url, out, favor_recall=True)
     if plan == PRECISE_RECALL:
-        return _widen(precise, recall)
+        return _with_closing(_widen(precise, recall), recall)
     balanced = _trafilatura_text(tree, url, out)
     start = precise
     if len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split()):
         start = balanced
-    text = _widen(start, recall)
+    text = _with_closing(_widen(start, recall), recall)
     if plans is not None:
         plans.record(
-            out.domain, precise=text == precise, precise_recall=text == _widen(precise, recall)
+            out.domain,
+            precise=text == precise,
+            precise_recall=text == _with_closing(_widen(precise, recall), recall),
         )
     return text
 
@@ -236,7 +286,23 @@ class SitePlans:
         state.precise_recall = state.precise_recall and precise_recall
 
 
+_WORD = re.compile(r"\w+")
+
+# A line of the narrower pass that the recall pass writes differently (a link's text or a
+# command's first word dropped, list items run together) still lies inside the recall span
+# when at least this share of its words are there.
+RESTATED_MIN_SHARE = 0.9
+
+
+def _restated(line: str, words: set[str]) -> bool:
+    tokens = _WORD.findall(line)
+    return bool(tokens) and sum(t in words for t in tokens) >= RESTATED_MIN_SHARE * len(tokens)
+
+
 def _widen(text: str, recall: str) -> str:
+    """``text`` with the recall pass's lines between the first and the last line both share,
+    when every line of ``text`` lies in that span: there verbatim, or restated there (the
+    passes render some markup differently; the recall pass's rendering is the fuller one)."""
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     wide = [ln.strip() for ln in recall.split("\n") if ln.strip()]
     have = set(lines)
@@ -244,9 +310,79 @@ def _widen(text: str, recall: str) -> str:
     if len(shared) < 2:
         return text
     inner = wide[shared[0] : shared[-1] + 1]
-    if len(inner) == len(lines) or not have.issubset(inner):
+    if len(inner) == len(lines):
         return text
+    missing = have.difference(inner)
+    if missing:
+        words = set(_WORD.findall("\n".join(inner)))
+        if not all(_restated(line, words) for line in missing):
+            return text
     return "\n".join(inner)
+
+
+# A closing "questions and answers" section: questions (a line ending in a question mark, at
+# most FAQ_QUESTION_WORDS words), each answered by prose right below it.
+FAQ_QUESTION_WORDS = 30
+FAQ_ANSWER_WORDS = 10
+FAQ_MIN_PAIRS = 2
+_QUESTION_END = ("?", "？", "؟")
+
+
+def _faq_pairs(tail: list[str]) -> int:
+    """How many of ``tail``'s first lines form question-and-answer pairs (after an optional
+    heading): the number of lines to take, or 0 when fewer than FAQ_MIN_PAIRS pairs."""
+    pos = 0
+    if tail and not tail[0].endswith(_QUESTION_END) and token_count(tail[0]) <= 12:
+        pos = 1  # the section's heading ("Frequently asked questions", "<Topic> FAQs")
+    pairs = taken = 0
+    while pos < len(tail):
+        question = tail[pos]
+        if not question.endswith(_QUESTION_END) or token_count(question) > FAQ_QUESTION_WORDS:
+            break
+        end = pos + 1
+        while end < len(tail) and not tail[end].endswith(_QUESTION_END):
+            if token_count(tail[end]) < FAQ_ANSWER_WORDS:
+                break
+            end += 1
+        if end == pos + 1:
+            break  # a question with no prose answer below it
+        pairs += 1
+        pos = taken = end
+    return taken if pairs >= FAQ_MIN_PAIRS else 0
+
+
+# A closing list of sentences: at least PROSE_ITEMS_MIN items, each of PROSE_ITEM_WORDS
+# words or more and ending as a sentence ends.
+PROSE_ITEMS_MIN = 2
+PROSE_ITEM_WORDS = 8
+_ITEM_SENTENCE = re.compile(r"^- .*[.!。！][)\]\"”’]*$")
+
+
+def _prose_items(tail: list[str]) -> int:
+    """How many of ``tail``'s first lines are list items written as sentences, or 0 when
+    fewer than PROSE_ITEMS_MIN."""
+    taken = 0
+    for line in tail:
+        if not _ITEM_SENTENCE.match(line) or token_count(line) < PROSE_ITEM_WORDS:
+            break
+        taken += 1
+    return taken if taken >= PROSE_ITEMS_MIN else 0
+
+
+def _with_closing(text: str, recall: str) -> str:
+    """``text`` followed by the questions and answers, or the list of sentences, that follow
+    its last line in the recall pass. The precise and balanced passes often end the body
+    before a closing FAQ or list set in its own block (an accordion, a styled list);
+    comments, related posts, link lists and sign-up forms, which also follow the body, are
+    neither a run of questions each answered by prose nor a list of sentences."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    wide = [ln.strip() for ln in recall.split("\n") if ln.strip()]
+    if not lines or lines[-1] not in wide:
+        return text
+    last = len(wide) - 1 - wide[::-1].index(lines[-1])
+    tail = wide[last + 1 :]
+    taken = _faq_pairs(tail) or _prose_items(tail)
+    return "\n".join([*lines, *tail[:taken]]) if taken else text
 
 
 def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
@@ -274,6 +410,7 @@ def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
     anchors = Anchors(tree, parts.hostname)
     out.teaser_links = anchors.teasers
     _unwrap_layout_tables(tree)
+    _open_accordions(tree)
     # NFC, as trafilatura.extract gives it: the same letters the same code points, whatever
     # the page used (decomposed accents, Hangul jamo), so that matching and dedup agree.
     text = unicodedata.normalize("NFC", _main_text(tree, final_url, out, plans))
