@@ -176,6 +176,15 @@ def test_collapsed_accordion_answers_are_read_and_menus_stay_closed() -> None:
     assert "Tide tables and weather" not in text
 
 
+def test_a_home_page_with_tracking_ids_only_is_the_home_page() -> None:
+    def score(url: str) -> float:
+        return listing_evidence(_extracted("tag_listing.html", url))
+
+    home = score("https://notes.example/")
+    assert score("https://notes.example/?srsltid=AfmBO1&utm_source=ads") == home
+    assert score("https://notes.example/?lang=en") < home  # another address on the root
+
+
 def test_titles_are_bounded() -> None:
     html = (FIXTURES / "wp_article_site_types.html").read_text(encoding="utf-8")
     html = html.replace("Harbour Ferry Returns After Winter Repairs</title>",

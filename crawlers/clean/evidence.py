@@ -10,11 +10,12 @@ for an article, as is a body of running prose.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from crawlers.classify import article_url_score
 from crawlers.clean.extracted import Extracted
 from crawlers.clean.markup import CARD_GRID_MIN
+from crawlers.urls import tracking
 from crawlers.wordcount import token_count
 
 # A listing needs this many points net of the article evidence: two or three independent
@@ -70,10 +71,11 @@ def listing_evidence(page: Extracted) -> float:
     if not page.typed_article and not has_meta:
         score += 1.0  # nothing at all says "story": no type, no date, no author
     # Its address. A query string makes the root path an address like any other
-    # (WordPress's /?p=123), not the home page.
-    query = urlsplit(page.final_url).query
+    # (WordPress's /?p=123), not the home page; tracking parameters (an ad's or a shopping
+    # result's id) do not.
     if page.root_path:
-        score += 0.5 if query else 2.5
+        query = parse_qsl(urlsplit(page.final_url).query, keep_blank_values=True)
+        score += 0.5 if any(not tracking(name) for name, _ in query) else 2.5
     if page.listing_path:
         score += 1.0
     marks = article_url_score(page.final_url)  # the crawler's reading of the same URL
