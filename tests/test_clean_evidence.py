@@ -13,7 +13,7 @@ from trafilatura.utils import load_html
 
 from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source
 from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
-from crawlers.clean.extract import _widen, _with_closing
+from crawlers.clean.extract import _open_accordions, _widen, _with_closing
 from crawlers.clean.furniture import MAX_TITLE_CHARS
 from crawlers.clean.markup import CARD_GRID_MIN, card_grid
 from crawlers.records import Page, Rejected
@@ -185,6 +185,33 @@ def test_a_home_page_with_tracking_ids_only_is_the_home_page() -> None:
     assert score("https://notes.example/?lang=en") < home  # another address on the root
 
 
+def test_a_body_that_is_one_list_and_nothing_else_is_a_listing() -> None:
+    # A show's page of episodes: no type, no date, no prose; each item a title and a blurb.
+    url = "https://tidewater.example/shows/harbour-radio"
+    page = _extracted("episode_list.html", url)
+    assert all(line.startswith("- ") for line in page.lines)
+    articles, rejected = clean("episode_list.html", url)
+    assert not articles and [r.reason for r in rejected] == ["listing"]
+    # The same list under a paragraph of prose is an article's list: one sign, no more.
+    with_prose = dataclasses.replace(page, lines=["Intro. " * 30, *page.lines[:9]])
+    assert listing_evidence(with_prose) < listing_evidence(page)
+
+
+def test_an_accordion_opens_the_first_section_of_a_repeated_id() -> None:
+    tree = load_html(
+        "<html><body><h3><button aria-controls='a1'>Who runs the ferry?</button></h3>"
+        "<div id='a1' class='panel hidden'>The harbour trust.</div>"
+        "<div id='a1' class='panel hidden'>A copy in the mobile menu.</div>"
+        "<button aria-controls='menu'>Menu</button><nav id='menu' hidden>Home</nav>"
+        "</body></html>"
+    )
+    assert _open_accordions(tree) == 1
+    first, second = tree.xpath("//div[@id='a1']")
+    assert first.get("class") == "panel" and second.get("class") == "panel hidden"
+    assert tree.find(".//nav").get("hidden") is not None
+    assert tree.find(".//h3/span").text == "Who runs the ferry?"
+
+
 def test_titles_are_bounded() -> None:
     html = (FIXTURES / "wp_article_site_types.html").read_text(encoding="utf-8")
     html = html.replace("Harbour Ferry Returns After Winter Repairs</title>",
@@ -218,9 +245,14 @@ def test_a_grid_of_cards_tips_a_page_with_little_text_into_a_listing() -> None:
     # threshold and it would be published as a story.
     url = "https://fernhill.example/garden-tools"
     page = _extracted("card_grid_shop.html", url)
-    assert page.card_grid >= CARD_GRID_MIN
-    without_grid = listing_evidence(dataclasses.replace(page, card_grid=0))
-    assert without_grid < LISTING_THRESHOLD <= page.listing_score
+    grid = card_grid(load_html((FIXTURES / "card_grid_shop.html").read_text(encoding="utf-8")))
+    assert grid >= CARD_GRID_MIN
+    # Its cards are list items, so its body is one list (another sign); read as plain
+    # blocks, only the grid tips it.
+    blocks = dataclasses.replace(page, lines=[ln.removeprefix("- ") for ln in page.lines])
+    without_grid = listing_evidence(dataclasses.replace(blocks, card_grid=0))
+    assert without_grid < LISTING_THRESHOLD <= listing_evidence(
+        dataclasses.replace(blocks, card_grid=grid))
     articles, rejected = clean("card_grid_shop.html", url)
     assert not articles
     assert [r.reason for r in rejected] == ["listing"]

@@ -33,6 +33,10 @@ _EXCERPT_END = re.compile(
     r"(?:\[\s*(?:…|\.\.\.)\s*\]|(?:…|\.\.\.)\s*(?:read more|continue reading)\W*)\s*$", re.I
 )
 PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running prose
+# A body that is one list and nothing else (episodes, papers, results): at least this many
+# items, and this share of the body's lines. An article's list has prose around it.
+LIST_BODY_ITEMS = 10
+LIST_BODY_SHARE = 0.9
 
 
 def prose_share(lines: list[str], link_lines: list[bool]) -> float:
@@ -105,4 +109,7 @@ def listing_evidence(page: Extracted) -> float:
         score += 1.5
     if page.link_density > 0.3:
         score += 1.5
+    items = sum(1 for ln in page.lines if ln.startswith("- "))
+    if items >= LIST_BODY_ITEMS and items >= LIST_BODY_SHARE * len(page.lines):
+        score += 1.0
     return score

@@ -155,7 +155,9 @@ def _open_accordions(tree: HtmlElement) -> int:
     toggles = [button for button in tree.iter("button") if _accordion_toggle(button)]
     if not toggles:
         return 0
-    ids = {node.get("id"): node for node in tree.xpath("//*[@id]")}
+    ids: dict[str, HtmlElement] = {}
+    for node in tree.xpath("//*[@id]"):
+        ids.setdefault(node.get("id"), node)  # the first of a repeated id, as browsers do
     for button in toggles:
         inside_heading = any(a.tag in _HEADINGS for a in button.iterancestors())
         button.tag = "span" if inside_heading else "div"
