@@ -357,7 +357,8 @@ def _faq_pairs(tail: list[str]) -> int:
 # words or more and ending as a sentence ends.
 PROSE_ITEMS_MIN = 2
 PROSE_ITEM_WORDS = 8
-_ITEM_SENTENCE = re.compile(r"^- .*[.!。！][)\]\"”’]*$")
+_CLOSERS = ")]\"”’"
+_STOPS = (".", "!", "。", "！")
 
 
 def _prose_items(tail: list[str]) -> int:
@@ -365,7 +366,8 @@ def _prose_items(tail: list[str]) -> int:
     fewer than PROSE_ITEMS_MIN."""
     taken = 0
     for line in tail:
-        if not _ITEM_SENTENCE.match(line) or token_count(line) < PROSE_ITEM_WORDS:
+        sentence = line.startswith("- ") and line.rstrip(_CLOSERS).endswith(_STOPS)
+        if not sentence or token_count(line) < PROSE_ITEM_WORDS:
             break
         taken += 1
     return taken if taken >= PROSE_ITEMS_MIN else 0
