@@ -30,6 +30,11 @@ LISTING_PATH = re.compile(
     rf"/(?:{LISTING_WORDS})(?:/[^/]+)?/?(?:page/\d+/?)?$",
     re.I,
 )
+# Words that name a listing whatever follows: a tag, an author, a label or a search is never
+# a story's section, however long its name (/tag/climate-change-and-the-sea/).
+NAMED_LISTING_PATH = re.compile(
+    r"/(?:tags?|authors?|labels?|search|cari|penulis)(?:/[^/]+)?/?(?:page/\d+/?)?$", re.I
+)
 # A listing word somewhere before more path: a weak hint (/category/2024/05/some-story).
 LISTING_PATH_HINT = re.compile(rf"/(?:{LISTING_WORDS})/", re.I)
 PAGINATION_PATH = re.compile(r"/page/\d+/?$", re.I)
@@ -194,7 +199,10 @@ def listing_url(url: str) -> bool:
         return True
     if _date_archive(path):
         return True
-    # /tag/<name>/, unless the name looks like an article's slug (/section/a-long-story-slug)
+    # /category/<name>/, unless the name looks like an article's slug
+    # (/section/a-long-story-slug); /tag/<name>/ and /author/<name>/ whatever the name.
+    if NAMED_LISTING_PATH.search(path):
+        return True
     return bool(LISTING_PATH.search(path)) and article_url_score(url) < 2
 
 

@@ -79,6 +79,11 @@ def test_query_string_and_wordpress_article_urls_are_no_listings(url):
         "https://gazette.example/2024/05/17",
         "https://gazette.example/news/2024/",
         "https://gazette.example/@dana",  # a person's page
+        # tags, authors and labels with names as long as a story's slug
+        "https://gazette.example/tag/climate-change-and-the-sea/",
+        "https://gazette.example/author/mary-jane-van-dyke/",
+        "https://gazette.example/author/mary-jane-van-dyke/page/2/",
+        "https://gazette.example/search/label/harbour-ferry-news-today",
         # the home page reached through an ad or a shopping result: tracking ids only
         "https://gazette.example/?srsltid=AfmBOoq1x&gclid=abc",
         "https://gazette.example/?utm_source=newsletter",
