@@ -33,8 +33,10 @@ LISTING_PATH = re.compile(
 # Words that name a listing whatever follows: a tag, an author, a label or a search is never
 # a story's section, however long its name (/tag/climate-change-and-the-sea/).
 NAMED_LISTING_PATH = re.compile(
-    r"/(?:tags?|authors?|labels?|search|cari|penulis)(?:/[^/]+)?/?(?:page/\d+/?)?$", re.I
-)
+    r"/(?:(?:tags?|authors?|labels?|search|cari|penulis)(?:/[^/]+)?|taxonomy/term/\d+)/?"
+    r"(?:page/\d+/?)?$",
+    re.I,
+)  # ... and Drupal's term pages (/taxonomy/term/12)
 # A listing word somewhere before more path: a weak hint (/category/2024/05/some-story).
 LISTING_PATH_HINT = re.compile(rf"/(?:{LISTING_WORDS})/", re.I)
 PAGINATION_PATH = re.compile(r"/page/\d+/?$", re.I)
@@ -126,7 +128,7 @@ def _listing_params(params: dict[str, str]) -> set[str]:
     found = set()
     for key in LISTING_PARAMS & params.keys():
         value = params[key].strip()
-        if key in SEARCH_PARAMS and _route(value):
+        if key in SEARCH_PARAMS and _route(value) and not _listing_route(value):
             continue
         if key in DATE_PARAMS and not (value.isdigit() and len(value) >= DATE_PARAM_DIGITS[key]):
             continue
@@ -136,9 +138,18 @@ def _listing_params(params: dict[str, str]) -> set[str]:
 
 def _names_item(params: dict[str, str]) -> bool:
     return any(params.get(k, "").strip() for k in ARTICLE_PARAMS) or any(
-        key in SEARCH_PARAMS and _route(value) and value.rstrip("/").rsplit("/", 1)[-1].isdigit()
+        key in SEARCH_PARAMS
+        and _route(value)
+        and value.rstrip("/").rsplit("/", 1)[-1].isdigit()
+        and not _listing_route(value)
         for key, value in params.items()
     )
+
+
+def _listing_route(value: str) -> bool:
+    """A route (:func:`_route`) to a tag, author or term page (Drupal's
+    ``?q=taxonomy/term/5``)."""
+    return NAMED_LISTING_PATH.search("/" + value.strip().strip("/")) is not None
 
 
 def listing_query(query: str) -> bool:

@@ -84,6 +84,10 @@ def test_query_string_and_wordpress_article_urls_are_no_listings(url):
         "https://gazette.example/author/mary-jane-van-dyke/",
         "https://gazette.example/author/mary-jane-van-dyke/page/2/",
         "https://gazette.example/search/label/harbour-ferry-news-today",
+        # Drupal's term pages, as paths and as routes
+        "https://gazette.example/taxonomy/term/12",
+        "https://gazette.example/?q=taxonomy/term/12",
+        "https://gazette.example/index.php?q=taxonomy/term/12/",
         # the home page reached through an ad or a shopping result: tracking ids only
         "https://gazette.example/?srsltid=AfmBOoq1x&gclid=abc",
         "https://gazette.example/?utm_source=newsletter",
