@@ -61,12 +61,7 @@ def _record_id() -> str:
 
 def _sha1(data: bytes) -> str:
     """A block's or payload's digest as WARC headers give it (sha1, base32)."""
-    if not data:
-        return _EMPTY_SHA1
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
-
-
-_EMPTY_SHA1 = "sha1:" + base64.b32encode(hashlib.sha1(b"").digest()).decode("ascii")
 
 
 def _http_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:

@@ -30,13 +30,14 @@ LISTING_PATH = re.compile(
     rf"/(?:{LISTING_WORDS})(?:/[^/]+)?/?(?:page/\d+/?)?$",
     re.I,
 )
-# Words that name a listing whatever follows: a tag, an author, a label or a search is never
-# a story's section, however long its name (/tag/climate-change-and-the-sea/).
+# Listings whatever their name: a tag, an author, a label or a search is never a story's
+# section, however long its name (/tag/climate-change-and-the-sea/), and neither is one of
+# Drupal's term pages (/taxonomy/term/12).
 NAMED_LISTING_PATH = re.compile(
     r"/(?:(?:tags?|authors?|labels?|search|cari|penulis)(?:/[^/]+)?|taxonomy/term/\d+)/?"
     r"(?:page/\d+/?)?$",
     re.I,
-)  # ... and Drupal's term pages (/taxonomy/term/12)
+)
 # A listing word somewhere before more path: a weak hint (/category/2024/05/some-story).
 LISTING_PATH_HINT = re.compile(rf"/(?:{LISTING_WORDS})/", re.I)
 PAGINATION_PATH = re.compile(r"/page/\d+/?$", re.I)
@@ -107,12 +108,10 @@ BODY = 2  # several long paragraphs in one container
 LONG_PARAGRAPH_WORDS = 12
 
 
-def _params(query: str) -> dict[str, str]:
+def query_params(query: str) -> dict[str, str]:
     """The query's parameters, less those that only track a visit (:func:`urls.tracking`):
     the page is judged by the URL the crawl keys it under."""
-    return {
-        k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True) if not tracking(k)
-    }
+    return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True) if not tracking(k)}
 
 
 def _route(value: str) -> bool:
@@ -123,7 +122,8 @@ def _route(value: str) -> bool:
 
 def _listing_params(params: dict[str, str]) -> set[str]:
     """The parameters that make a query a listing. A search parameter holding a path is a
-    route (:func:`_route`); a date parameter holds a date (WordPress's ``?m=202403``
+    route (:func:`_route`), a listing only when it leads to one (:func:`_listing_route`),
+    and a route to an item otherwise; a date parameter holds a date (WordPress's ``?m=202403``
     archive), not a flag such as Blogger's mobile ``?m=1``."""
     found = set()
     for key in LISTING_PARAMS & params.keys():
@@ -141,7 +141,6 @@ def _names_item(params: dict[str, str]) -> bool:
         key in SEARCH_PARAMS
         and _route(value)
         and value.rstrip("/").rsplit("/", 1)[-1].isdigit()
-        and not _listing_route(value)
         for key, value in params.items()
     )
 
@@ -156,13 +155,13 @@ def listing_query(query: str) -> bool:
     """A search, tag, category or feed query, a view that names a list (Joomla's
     ``view=category``), or pagination with nothing else. A query naming one item beside a
     category, tag, author or date (``?cat=2&id=345``) is that item."""
-    return _query_kind(_params(query)) == "listing"
+    return _query_kind(query_params(query)) == "listing"
 
 
 def article_query(query: str) -> bool:
     """A query naming one post by its id (``?p=123``, ``?page_id=7``, ``?id=42``, Drupal's
     ``?q=node/42``)."""
-    return _query_kind(_params(query)) == "item"
+    return _query_kind(query_params(query)) == "item"
 
 
 def _query_kind(params: dict[str, str]) -> str | None:
@@ -198,7 +197,7 @@ def listing_url(url: str) -> bool:
     (``/archives/1234``)."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    params = _params(parts.query)
+    params = query_params(parts.query)
     kind = _query_kind(params)
     if kind == "listing":
         return True
@@ -241,8 +240,10 @@ def weak_url_hint(url: str) -> bool:
     parts = urlsplit(url)
     if LISTING_PATH_HINT.search(parts.path) and not _archive_post(parts.path):
         return True
-    root = re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is not None
-    return root and bool(_params(parts.query)) and not article_query(parts.query)
+    if re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is None:
+        return False
+    params = query_params(parts.query)
+    return bool(params) and _query_kind(params) != "item"
 
 
 def _may_say_listing(lowered: str) -> bool:

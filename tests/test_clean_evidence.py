@@ -12,7 +12,7 @@ import pytest
 from trafilatura.utils import load_html
 
 from crawlers.clean import CleanOptions, TemplateState, extract_page, finish_source
-from crawlers.clean.evidence import LISTING_THRESHOLD, listing_evidence
+from crawlers.clean.evidence import LIST_BODY_POINTS, LISTING_THRESHOLD, listing_evidence
 from crawlers.clean.extract import _open_accordions, _widen, _with_closing
 from crawlers.clean.furniture import MAX_TITLE_CHARS
 from crawlers.clean.markup import CARD_GRID_MIN, card_grid
@@ -195,6 +195,18 @@ def test_a_body_that_is_one_list_and_nothing_else_is_a_listing() -> None:
     # The same list under a paragraph of prose is an article's list: one sign, no more.
     with_prose = dataclasses.replace(page, lines=["Intro. " * 30, *page.lines[:9]])
     assert listing_evidence(with_prose) < listing_evidence(page)
+    # The sign itself: all twelve items under two paragraphs are too few of the body's lines.
+    # The items weigh as the same lines written without list marks, and they count once
+    # they are the whole body.
+    def unlisted(lines: list[str]) -> list[str]:
+        return [line.removeprefix("- ") for line in lines]
+
+    prose = ["The harbour's own station has broadcast every week since 1998. " * 3] * 2
+    under_prose = dataclasses.replace(page, lines=[*prose, *page.lines])
+    assert listing_evidence(under_prose) == listing_evidence(
+        dataclasses.replace(under_prose, lines=unlisted(under_prose.lines)))
+    assert listing_evidence(page) == listing_evidence(
+        dataclasses.replace(page, lines=unlisted(page.lines))) + LIST_BODY_POINTS
 
 
 def test_an_accordion_opens_the_first_section_of_a_repeated_id() -> None:

@@ -10,12 +10,11 @@ for an article, as is a body of running prose.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from crawlers.classify import article_url_score
+from crawlers.classify import article_url_score, query_params
 from crawlers.clean.extracted import Extracted
 from crawlers.clean.markup import CARD_GRID_MIN
-from crawlers.urls import tracking
 from crawlers.wordcount import token_count
 
 # A listing needs this many points net of the article evidence: two or three independent
@@ -37,6 +36,7 @@ PROSE_MIN_WORDS = 25  # a line this long that ends like a sentence is running pr
 # items, and this share of the body's lines. An article's list has prose around it.
 LIST_BODY_ITEMS = 10
 LIST_BODY_SHARE = 0.9
+LIST_BODY_POINTS = 1.0
 
 
 def prose_share(lines: list[str], link_lines: list[bool]) -> float:
@@ -78,8 +78,7 @@ def listing_evidence(page: Extracted) -> float:
     # (WordPress's /?p=123), not the home page; tracking parameters (an ad's or a shopping
     # result's id) do not.
     if page.root_path:
-        query = parse_qsl(urlsplit(page.final_url).query, keep_blank_values=True)
-        score += 0.5 if any(not tracking(name) for name, _ in query) else 2.5
+        score += 0.5 if query_params(urlsplit(page.final_url).query) else 2.5
     if page.listing_path:
         score += 1.0
     marks = article_url_score(page.final_url)  # the crawler's reading of the same URL
@@ -111,5 +110,5 @@ def listing_evidence(page: Extracted) -> float:
         score += 1.5
     items = sum(1 for ln in page.lines if ln.startswith("- "))
     if items >= LIST_BODY_ITEMS and items >= LIST_BODY_SHARE * len(page.lines):
-        score += 1.0
+        score += LIST_BODY_POINTS
     return score

@@ -152,26 +152,28 @@ def _open_accordions(tree: HtmlElement) -> int:
     questions and every closed answer were lost. The button becomes a plain element and the
     section it controls is no longer hidden. Menu and search toggles, which control
     navigation, hold no heading and are left alone."""
-    toggles = [button for button in tree.iter("button") if _accordion_toggle(button)]
+    toggles = [(button, tag) for button in tree.iter("button") if (tag := _toggle_tag(button))]
     if not toggles:
         return 0
     ids: dict[str, HtmlElement] = {}
     for node in tree.xpath("//*[@id]"):
         ids.setdefault(node.get("id"), node)  # the first of a repeated id, as browsers do
-    for button in toggles:
-        inside_heading = any(a.tag in _HEADINGS for a in button.iterancestors())
-        button.tag = "span" if inside_heading else "div"
+    for button, tag in toggles:
+        button.tag = tag
         for target_id in button.get("aria-controls", "").split():
             if (target := ids.get(target_id)) is not None:
                 _unhide(target)
     return len(toggles)
 
 
-def _accordion_toggle(button: HtmlElement) -> bool:
-    return bool(button.get("aria-controls")) and (
-        next(button.iter(*_HEADINGS), None) is not None
-        or any(a.tag in _HEADINGS for a in button.iterancestors())
-    )
+def _toggle_tag(button: HtmlElement) -> str | None:
+    """What an accordion's toggle becomes: ``span`` inside its heading, ``div`` around it;
+    None for a button that controls nothing or holds no heading and sits in none."""
+    if not button.get("aria-controls"):
+        return None
+    if any(a.tag in _HEADINGS for a in button.iterancestors()):
+        return "span"
+    return "div" if next(button.iter(*_HEADINGS), None) is not None else None
 
 
 def _unhide(node: HtmlElement) -> None:
@@ -210,19 +212,28 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
         return precise
     recall = _trafilatura_text(tree, url, out, favor_recall=True)
     if plan == PRECISE_RECALL:
-        return _with_closing(_widen(precise, recall), recall)
+        return _fuller(precise, recall)
     balanced = _trafilatura_text(tree, url, out)
-    start = precise
-    if len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split()):
-        start = balanced
-    text = _with_closing(_widen(start, recall), recall)
+    cut = len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split())
+    text = _fuller(balanced if cut else precise, recall)
     if plans is not None:
         plans.record(
             out.domain,
             precise=text == precise,
-            precise_recall=text == _with_closing(_widen(precise, recall), recall),
+            precise_recall=not cut or text == _fuller(precise, recall),
         )
     return text
+
+
+def _fuller(text: str, recall: str) -> str:
+    """``text`` widened by the recall pass (:func:`_widen`), then followed by a closing
+    section only the recall pass found (:func:`_with_closing`)."""
+    wide = _lines(recall)
+    return _with_closing(_widen(text, wide), wide)
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.split("\n") if ln.strip()]
 
 
 # The cheaper plans of SitePlans: the precise pass alone; the precise and recall passes.
@@ -301,12 +312,13 @@ def _restated(line: str, words: set[str]) -> bool:
     return bool(tokens) and sum(t in words for t in tokens) >= RESTATED_MIN_SHARE * len(tokens)
 
 
-def _widen(text: str, recall: str) -> str:
+def _widen(text: str, recall: str | list[str]) -> str:
     """``text`` with the recall pass's lines between the first and the last line both share,
     when every line of ``text`` lies in that span: there verbatim, or restated there (the
-    passes render some markup differently; the recall pass's rendering is the fuller one)."""
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    wide = [ln.strip() for ln in recall.split("\n") if ln.strip()]
+    passes render some markup differently; the recall pass's rendering is the fuller one).
+    ``recall``: the pass's text, or its lines (:func:`_lines`)."""
+    lines = _lines(text)
+    wide = _lines(recall) if isinstance(recall, str) else recall
     have = set(lines)
     shared = [i for i, ln in enumerate(wide) if ln in have]
     if len(shared) < 2:
@@ -327,6 +339,7 @@ def _widen(text: str, recall: str) -> str:
 FAQ_QUESTION_WORDS = 30
 FAQ_ANSWER_WORDS = 10
 FAQ_MIN_PAIRS = 2
+FAQ_HEADING_WORDS = 12  # a short line before the first question is the section's heading
 _QUESTION_END = ("?", "？", "؟")
 
 
@@ -334,7 +347,7 @@ def _faq_pairs(tail: list[str]) -> int:
     """How many of ``tail``'s first lines form question-and-answer pairs (after an optional
     heading): the number of lines to take, or 0 when fewer than FAQ_MIN_PAIRS pairs."""
     pos = 0
-    if tail and not tail[0].endswith(_QUESTION_END) and token_count(tail[0]) <= 12:
+    if tail and not tail[0].endswith(_QUESTION_END) and token_count(tail[0]) <= FAQ_HEADING_WORDS:
         pos = 1  # the section's heading ("Frequently asked questions", "<Topic> FAQs")
     pairs = taken = 0
     while pos < len(tail):
@@ -357,7 +370,7 @@ def _faq_pairs(tail: list[str]) -> int:
 # words or more and ending as a sentence ends.
 PROSE_ITEMS_MIN = 2
 PROSE_ITEM_WORDS = 8
-_CLOSERS = ")]\"”’"
+_CLOSERS = ')]"”’'
 _STOPS = (".", "!", "。", "！")
 
 
@@ -373,14 +386,15 @@ def _prose_items(tail: list[str]) -> int:
     return taken if taken >= PROSE_ITEMS_MIN else 0
 
 
-def _with_closing(text: str, recall: str) -> str:
+def _with_closing(text: str, recall: str | list[str]) -> str:
     """``text`` followed by the questions and answers, or the list of sentences, that follow
     its last line in the recall pass. The precise and balanced passes often end the body
     before a closing FAQ or list set in its own block (an accordion, a styled list);
     comments, related posts, link lists and sign-up forms, which also follow the body, are
-    neither a run of questions each answered by prose nor a list of sentences."""
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    wide = [ln.strip() for ln in recall.split("\n") if ln.strip()]
+    neither a run of questions each answered by prose nor a list of sentences. ``recall``:
+    the pass's text, or its lines."""
+    lines = _lines(text)
+    wide = _lines(recall) if isinstance(recall, str) else recall
     if not lines or lines[-1] not in wide:
         return text
     last = len(wide) - 1 - wide[::-1].index(lines[-1])
@@ -418,7 +432,7 @@ def extract_page(page: Page, plans: SitePlans | None = None) -> Extracted:
     # NFC, as trafilatura.extract gives it: the same letters the same code points, whatever
     # the page used (decomposed accents, Hangul jamo), so that matching and dedup agree.
     text = unicodedata.normalize("NFC", _main_text(tree, final_url, out, plans))
-    raw_lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    raw_lines = _lines(text)
     out.raw_line_count = len(raw_lines)
     without_link_lists = drop_link_lists(raw_lines, anchors)
     lines, hits = remove_boilerplate(without_link_lists)
