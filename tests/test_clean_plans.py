@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from crawlers.clean import extract_page
-from crawlers.clean.extract import FULL, PRECISE, PRECISE_RECALL, SitePlans
+from crawlers.clean.extract import (
+    FULL,
+    PRECISE,
+    PRECISE_NODE,
+    PRECISE_RECALL,
+    SitePlans,
+    _node_name,
+)
 from crawlers.records import Page
 from flows.demo import DemoNetwork
 
@@ -59,4 +66,80 @@ def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
     plans = SitePlans()
     for page in pages:
         assert extract_page(page, plans).lines == extract_page(page).lines, page.url
-    assert plans.used[PRECISE] + plans.used[PRECISE_RECALL] > len(pages) // 2
+    cheaper = plans.used[PRECISE_NODE] + plans.used[PRECISE] + plans.used[PRECISE_RECALL]
+    assert cheaper > len(pages) // 2
+    # The generated templates name their article element: the precise pass reads it alone.
+    assert plans.used[PRECISE_NODE] > len(pages) // 2
+
+
+def test_the_article_element_is_used_once_every_learned_page_showed_the_same_one() -> None:
+    node = ("div", "", "entry-content")
+    plans = SitePlans(learn=3, check_every=4)
+    for _ in range(3):
+        plans.record("a.example", precise=True, precise_recall=True, node=node)
+    assert [plans.plan("a.example") for _ in range(3)] == [PRECISE_NODE] * 3
+    assert plans.node("a.example") == node
+    assert plans.plan("a.example") == FULL  # the check
+    # The check's page had no such element, or it gave another body: the whole page again.
+    plans.record("a.example", precise=True, precise_recall=True, node=None)
+    assert [plans.plan("a.example") for _ in range(3)] == [PRECISE] * 3
+    assert plans.node("a.example") is None
+
+    other = SitePlans(learn=2)
+    other.record("b.example", precise=True, precise_recall=True, node=node)
+    other.record("b.example", precise=True, precise_recall=True, node=("article", "", "post"))
+    assert other.plan("b.example") == PRECISE  # two pages, two elements: no element plan
+
+
+def test_an_elements_name_leaves_out_the_ids_and_classes_of_one_page() -> None:
+    from lxml.html import fragment_fromstring
+
+    def name(html: str) -> tuple[str, str, str] | None:
+        return _node_name(fragment_fromstring(html))
+
+    assert name('<div id="post-1234" class="entry-content post-1234 hentry"></div>') == (
+        "div", "", "entry-content hentry"
+    )  # fmt: skip
+    assert name('<section id="main-story"></section>') == ("section", "main-story", "")
+    assert name("<article></article>") == ("article", "", "")
+    # Nameless blocks are legion on any page: never a site's article element.
+    assert name('<div id="x9" class="c1"></div>') is None
+    assert name("<div></div>") is None
+
+
+def _blog_page(n: int, *, boxed: bool = True) -> Page:
+    body = "".join(
+        f"<p>Paragraph {i} of post {n} tells the long story of the harbour wall and the "
+        f"storm that broke it in the winter of the year {1900 + n}.</p>"
+        for i in range(6)
+    )
+    main = (
+        f'<article class="post"><h1>Post number {n} about the harbour</h1>'
+        f'<div class="entry-content">{body}</div></article>'
+        if boxed
+        else f"<h1>Post number {n} about the harbour</h1>{body}"
+    )
+    html = (
+        "<html><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
+        f"<main id='content'>{main}</main>"
+        "<aside><h3>Popular</h3><ul><li><a href='/p/1'>One popular post</a></li>"
+        "<li><a href='/p/2'>Another popular post</a></li></ul></aside>"
+        "<footer>Copyright the harbour blog</footer></body></html>"
+    )
+    url = f"https://harbour.example/{n}/"
+    return Page(url=url, final_url=url, source="harbour", status=200,
+                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
+
+
+def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
+    plans = SitePlans(learn=3, check_every=100)
+    for n in range(5):
+        page = _blog_page(n)
+        assert extract_page(page, plans).lines == extract_page(page).lines
+    assert plans.used[PRECISE_NODE] == 2
+    assert plans.node("harbour.example") is not None
+    # A page laid out otherwise: the plan's element is missing, the page is read whole.
+    bare = _blog_page(99, boxed=False)
+    lines = extract_page(bare, plans).lines
+    assert lines == extract_page(bare).lines
+    assert any("post 99" in line for line in lines)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trafilatura
+from lxml import etree
+from lxml.html import Element as html_element
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
@@ -63,9 +65,11 @@ def _options(url: str, precision: bool, recall: bool, fast: bool) -> Extractor:
 
 
 def _trafilatura_text(
-    tree: HtmlElement, url: str, out: Extracted, *, favor_precision: bool = False,
+    tree: HtmlElement, url: str, out: Extracted | None, *, favor_precision: bool = False,
     favor_recall: bool = False, fast: bool = False,
 ) -> str:  # fmt: skip
+    """One trafilatura pass's text; a failure is noted on ``out`` (None: a trial pass, whose
+    failure is only an empty text)."""
     try:
         doc = trafilatura.bare_extraction(
             tree, url=url, include_comments=False, with_metadata=False,
@@ -73,7 +77,8 @@ def _trafilatura_text(
             options=_options(url, favor_precision, favor_recall, fast),
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop a run
-        out.error = f"trafilatura: {type(exc).__name__}"
+        if out is not None:
+            out.error = f"trafilatura: {type(exc).__name__}"
         return ""
     return getattr(doc, "text", None) or ""  # a Document, or None when nothing was found
 
@@ -207,6 +212,13 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     With ``plans``, a site whose pages have shown that fewer passes give the same body is
     cleaned with those passes only (:class:`SitePlans`)."""
     plan = plans.plan(out.domain) if plans is not None else FULL
+    if plan == PRECISE_NODE:
+        assert plans is not None
+        name = plans.node(out.domain)
+        doc = _node_document(tree, name) if name else None
+        if doc is not None:
+            return _trafilatura_text(doc, url, out, favor_precision=True, fast=True)
+        plan = PRECISE  # the page lacks the site's article element: the whole page, then
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if plan == PRECISE:
         return precise
@@ -221,6 +233,9 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
             out.domain,
             precise=text == precise,
             precise_recall=not cut or text == _fuller(precise, recall),
+            node=(
+                _body_node(tree, precise, url, plans.node(out.domain)) if text == precise else None
+            ),
         )
     return text
 
@@ -236,8 +251,16 @@ def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.split("\n") if ln.strip()]
 
 
-# The cheaper plans of SitePlans: the precise pass alone; the precise and recall passes.
-FULL, PRECISE_RECALL, PRECISE = "full", "precise+recall", "precise"
+# The cheaper plans of SitePlans: the precise pass alone, on the site's article element or on
+# the whole page; the precise and recall passes.
+FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise", "precise node"
+
+
+# An element named as a site's template names its article: tag, id, classes (a ``Node``).
+Node = tuple[str, str, str]
+_NODE_TAGS = ("article", "main", "section", "div")
+_DIGIT = re.compile(r"\d")
+NODE_CLIMB = 2  # named ancestors of the smallest block holding the body tried in its place
 
 
 @dataclass
@@ -246,6 +269,8 @@ class _SitePlan:
     precise: bool = True  # the precise pass alone gave the body on every one of them
     precise_recall: bool = True  # ... the precise pass widened by the recall pass did
     since_check: int = 0  # pages cleaned with a cheaper plan since the last full one
+    node: Node | None = None  # the element holding the article on the first of them
+    node_fits: bool = True  # the precise pass read the body from that element alone on each
 
 
 class SitePlans:
@@ -259,6 +284,13 @@ class SitePlans:
     with it (the cheaper first); one page in ``check_every`` is still cleaned with all three
     passes and compared, and a plan that gives a different body once is not used again for
     the site. Pages of unknown sites, and sites that need every pass, get all three.
+
+    A site whose precise pass suffices is also checked for its article's element: the
+    smallest block that holds every word of the body, named by tag, id and classes
+    (:func:`_node_name`). When the precise pass, given that element alone, gives the same body
+    on every page learned or checked, the site's next pages give trafilatura only that
+    element (``PRECISE_NODE``; a page without it is read whole): the navigation, teasers and
+    footer around it, which the pass would read and discard, are not walked again.
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites."""
 
@@ -274,7 +306,7 @@ class SitePlans:
         chosen = FULL
         if state is not None and state.cleaned >= self.learn:
             if state.precise:
-                chosen = PRECISE
+                chosen = PRECISE_NODE if state.node_fits else PRECISE
             elif state.precise_recall:
                 chosen = PRECISE_RECALL
         if chosen != FULL:
@@ -285,18 +317,112 @@ class SitePlans:
         self.used[chosen] += 1
         return chosen
 
-    def record(self, site: str, *, precise: bool, precise_recall: bool) -> None:
+    def node(self, site: str) -> Node | None:
+        """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
+        state = self.sites.get(site)
+        return state.node if state is not None and state.node_fits else None
+
+    def record(
+        self, site: str, *, precise: bool, precise_recall: bool, node: Node | None = None
+    ) -> None:
         """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
-        have given the same body."""
+        have given the same body, and the element from which the precise pass alone gave it
+        (None: none did)."""
         state = self.sites.get(site)
         if state is None:
             if len(self.sites) >= self.max_sites:
                 self.sites.clear()
-            state = self.sites[site] = _SitePlan()
+            state = self.sites[site] = _SitePlan(node=node)
         state.cleaned += 1
         state.since_check = 0
         state.precise = state.precise and precise
         state.precise_recall = state.precise_recall and precise_recall
+        state.node_fits = state.node_fits and node is not None and node == state.node
+
+
+def _node_name(node: HtmlElement) -> Node | None:
+    """An element's tag, id and classes, as a template names it on every page: an id or
+    class with a digit names one page (``post-1234``) and is left out. None for a ``div``
+    or ``section`` with no name left, which many elements of a page share."""
+    ident = node.get("id") or ""
+    if _DIGIT.search(ident):
+        ident = ""
+    classes = " ".join(sorted(c for c in (node.get("class") or "").split() if not _DIGIT.search(c)))
+    if not ident and not classes and node.tag not in ("article", "main"):
+        return None
+    return (node.tag, ident, classes)
+
+
+def _find_node(tree: HtmlElement, name: Node) -> HtmlElement | None:
+    """The page's one element named ``name``; None when it has none or several."""
+    tag, ident, classes = name
+    query = f"//{tag}"
+    variables: dict[str, str] = {}
+    if ident:
+        query += "[@id=$ident]"
+        variables["ident"] = ident
+    for i, token in enumerate(classes.split()):
+        query += f'[contains(concat(" ", normalize-space(@class), " "), $c{i})]'
+        variables[f"c{i}"] = f" {token} "
+    found = [node for node in tree.xpath(query, **variables) if _node_name(node) == name]
+    return found[0] if len(found) == 1 else None
+
+
+def _node_document(tree: HtmlElement, name: Node) -> HtmlElement | None:
+    """A document of the page's element ``name`` alone (a copy: the page keeps it); None
+    when the page has no one such element."""
+    node = _find_node(tree, name)
+    if node is None:
+        return None
+    doc = html_element("html")
+    body = etree.SubElement(doc, "body")
+    body.append(copy(node))
+    body[0].tail = None
+    return doc
+
+
+def _smallest_holder(tree: HtmlElement, text: str) -> HtmlElement | None:
+    """The smallest named block (:func:`_node_name`) whose text holds every word of ``text``."""
+    words = set(_WORD.findall(text))
+    best, size = None, 0
+    for node in tree.iter(*_NODE_TAGS):
+        if _node_name(node) is None:
+            continue
+        content = node.text_content()
+        if best is not None and len(content) >= size:
+            continue
+        if words.issubset(_WORD.findall(content)):
+            best, size = node, len(content)
+    return best
+
+
+def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) -> Node | None:
+    """The element from which the precise pass alone gives ``precise``, the body it gave from
+    the whole page: the site's ``known`` one when the page has it, else the smallest block
+    that holds the body's words or, when that one gives another text (a headline above the
+    body's block, whose words the body repeats), one of its NODE_CLIMB nearest named
+    ancestors; None when none gives the same text."""
+    if not precise:
+        return None
+    if known is not None and _find_node(tree, known) is not None:
+        return known if _node_text(tree, known, url) == precise else None
+    node = _smallest_holder(tree, precise)
+    tried = 0
+    while node is not None and node.tag in _NODE_TAGS and tried <= NODE_CLIMB:
+        name = _node_name(node)
+        if name is not None:
+            tried += 1
+            if _node_text(tree, name, url) == precise:
+                return name
+        node = node.getparent()
+    return None
+
+
+def _node_text(tree: HtmlElement, name: Node, url: str) -> str | None:
+    doc = _node_document(tree, name)
+    if doc is None:
+        return None
+    return _trafilatura_text(doc, url, None, favor_precision=True, fast=True)
 
 
 _WORD = re.compile(r"\w+")
