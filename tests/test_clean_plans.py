@@ -105,6 +105,8 @@ def test_an_elements_name_leaves_out_the_ids_and_classes_of_one_page() -> None:
     # Nameless blocks are legion on any page: never a site's article element.
     assert name('<div id="x9" class="c1"></div>') is None
     assert name("<div></div>") is None
+    # A page's name for it is bounded, as everything a site writes.
+    assert name(f'<div class="{" ".join(["story"] * 40)}"></div>') is None
 
 
 def _blog_page(n: int, *, boxed: bool = True) -> Page:

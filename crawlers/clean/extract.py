@@ -261,6 +261,7 @@ Node = tuple[str, str, str]
 _NODE_TAGS = ("article", "main", "section", "div")
 _DIGIT = re.compile(r"\d")
 NODE_CLIMB = 2  # named ancestors of the smallest block holding the body tried in its place
+NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
 
 
 @dataclass
@@ -350,6 +351,8 @@ def _node_name(node: HtmlElement) -> Node | None:
     classes = " ".join(sorted(c for c in (node.get("class") or "").split() if not _DIGIT.search(c)))
     if not ident and not classes and node.tag not in ("article", "main"):
         return None
+    if len(ident) + len(classes) > NODE_NAME_MAX_CHARS:
+        return None  # no template's name: the plan keeps no more than this per site
     return (node.tag, ident, classes)
 
 
