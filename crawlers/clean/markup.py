@@ -158,7 +158,11 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     if meta_author and meta_author.startswith("http"):
         meta_author = None
     raw = byline or (", ".join(names) if names else None) or meta_author
-    header = _visible_header(tree, out.title)
+    machine, published = _machine_date(tree, art, meta)
+    # The text under the title is read for a byline or a date only where the markup lacks
+    # one: a byline, and a machine date with its time and zone, leave nothing for it to give.
+    settled = published is not None and md.has_time(machine) and md.has_zone(machine)
+    header = _visible_header(tree, out.title, read_lines=raw is None or not settled)
     out.title_variants = _title_variants(
         out.title,
         _meta(meta, "og:title"),
@@ -178,7 +182,7 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
             authors, outlet = md.split_byline(", ".join(names))
         out.authors, out.byline_outlet = authors, outlet
 
-    out.published_at = _publication_date(tree, art, meta, header, page, out.final_url)
+    out.published_at = _publication_date(tree, machine, published, header, page, out.final_url)
 
     lang = tree.xpath("/html/@lang") or tree.xpath(
         '//meta[@http-equiv="content-language"]/@content'
@@ -252,17 +256,11 @@ def card_grid(tree: HtmlElement) -> int:
 _DAY = 36 * 3600  # two dates this close (seconds) can be the same day in different zones
 
 
-def _publication_date(
-    tree: HtmlElement,
-    art: dict,
-    meta: dict[str, list[str]],
-    header: _Header,
-    page: Page,
-    url: str,
-) -> datetime | None:
-    """The publication time in UTC, from the best source that gives one, and a time of day
-    over a bare day: JSON-LD and meta tags, ``<time>``/hAtom, the visible dateline under the
-    title, a class-named date element, the feed's timestamp, the URL's day, the feed's day."""
+def _machine_date(
+    tree: HtmlElement, art: dict, meta: dict[str, list[str]]
+) -> tuple[str | None, datetime | None]:
+    """The publication date the markup states for machines, as written and as read:
+    JSON-LD and meta tags, then ``<time>`` and hAtom."""
     machine = (
         art.get("datePublished") if isinstance(art.get("datePublished"), str) else None
     ) or _meta(
@@ -288,6 +286,21 @@ def _publication_date(
             '//abbr[contains(concat(" ", normalize-space(@class), " "), " published ")]/@title',
         )
         published = md.parse_iso(machine)
+    return machine, published
+
+
+def _publication_date(
+    tree: HtmlElement,
+    machine: str | None,
+    published: datetime | None,
+    header: _Header,
+    page: Page,
+    url: str,
+) -> datetime | None:
+    """The publication time in UTC, from the best source that gives one, and a time of day
+    over a bare day: the machine date (:func:`_machine_date`), the visible dateline under
+    the title, a class-named date element, the feed's timestamp, the URL's day, the feed's
+    day."""
     timed = published is not None and md.has_time(machine)
     if header.published is not None and (
         published is None
@@ -431,15 +444,18 @@ def is_dateline(segment: str) -> bool:
     return len(other) <= 1
 
 
-def _visible_header(tree: HtmlElement, title: str | None) -> _Header:
+def _visible_header(tree: HtmlElement, title: str | None, read_lines: bool = True) -> _Header:
     """Byline and dateline shown as plain text near the title, for pages whose markup names
     neither (class-less themes): "Thea Fathanah Arbar, CNBC Indonesia",
-    "Tuesday, 17/10/2023 13:30 WIB", "By Dana Whitfield | March 3, 2024"."""
+    "Tuesday, 17/10/2023 13:30 WIB", "By Dana Whitfield | March 3, 2024". Without
+    ``read_lines``, only the title's heading."""
     found = _Header()
     heading = _title_heading(tree, title)
     if heading is None:
         return found
     found.heading = _text(heading)
+    if not read_lines:
+        return found
     dates: list[tuple[bool, bool, datetime]] = []  # (is an update, lacks a time, value)
     for text in _header_texts(heading):
         if len(text) > 160:
