@@ -16,7 +16,7 @@ CHARS_PER_WORD_UNSPACED = 2  # about the mean word length in Chinese and Japanes
 
 def word_count(text: str) -> int:
     """Words in ``text``: ``\\w+`` runs, with unspaced scripts counted as characters / 2."""
-    unspaced = len(UNSPACED_CHAR.findall(text))
+    unspaced = 0 if text.isascii() else len(UNSPACED_CHAR.findall(text))
     return len(_SPACED_WORD.findall(text)) + unspaced // CHARS_PER_WORD_UNSPACED
 
 
