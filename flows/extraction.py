@@ -38,7 +38,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple, TypeAlias
 
@@ -180,17 +180,21 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
         html=_WARM_UP,
     )
     extract_bounded(warm_up, limits)
-    plans = SitePlans()  # what each site's pages have shown about the passes they need
+    # What each site's pages have shown about the passes they need: learned from this
+    # worker's pages and from the notes of the others, which each job brings along.
+    plans = SitePlans(share=True)
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
         conn.send("ready")
         while (job := conn.recv()) is not None:
-            seq, item = job
+            seq, item, notes = job
+            plans.learn_from(notes)
             try:
                 page = as_page(item)
             except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-                conn.send((seq, _Failed(ValueError(f"unreadable page record: {exc}"))))
+                conn.send(((seq, _Failed(ValueError(f"unreadable page record: {exc}"))), ()))
                 continue
-            conn.send(_packed(seq, extract_bounded(page, limits, plans)))
+            result = _packed(seq, extract_bounded(page, limits, plans))
+            conn.send((result, plans.take_notes()))
 
 
 # An extraction crosses back to the parent as (seq, source, url, the values of its Extracted's
@@ -230,6 +234,14 @@ class _Worker:
     conn: Connection
     job: tuple[int, PageItem] | None = None
     deadline: float = 0.0
+    # The other workers' plan notes (SitePlans.take_notes) not yet sent to this one: they go
+    # with its next job.
+    notes: list[Any] = field(default_factory=list)
+
+
+# Plan notes held for a worker at most (the newest kept): a worker takes its notes with every
+# page, so only one stuck on a page until its deadline comes near this.
+MAX_HELD_NOTES = 1000
 
 
 class ExtractionPool:
@@ -242,6 +254,7 @@ class ExtractionPool:
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self.replaced = 0  # workers killed or lost, and started again
+        self.notes_passed = 0  # plan notes passed from one worker to the others
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -327,7 +340,7 @@ class ExtractionPool:
                 for i, worker in enumerate(self._workers):
                     if worker.job is None and queued:
                         try:
-                            worker.conn.send(queued[0])
+                            worker.conn.send((*queued[0], worker.notes))
                         except (OSError, ValueError):
                             # Died while idle (killed for memory, say): a new one takes the
                             # page on the next round.
@@ -336,6 +349,7 @@ class ExtractionPool:
                             self.replaced += 1
                             continue
                         worker.job = queued.pop(0)
+                        worker.notes = []
                         worker.deadline = (
                             time.monotonic() + self.limits.seconds + self.limits.grace_seconds
                         )
@@ -377,12 +391,14 @@ class ExtractionPool:
             seq, item = worker.job
             if worker.conn in ready:
                 try:
-                    message = worker.conn.recv()
+                    message, notes = worker.conn.recv()
                 except (EOFError, OSError):
                     pass  # the process died: its sentinel is ready too, handled below
                 else:
                     done[message[0]] = _unpacked(message)
                     worker.job = None
+                    if notes:
+                        self._pass_notes(worker, notes)
                     continue
             if worker.process.sentinel in ready or not worker.process.is_alive():
                 worker.process.join()
@@ -402,6 +418,14 @@ class ExtractionPool:
             self._stop(worker, kill=True)
             self._workers[self._workers.index(worker)] = self._ready(self._start())
             self.replaced += 1
+
+    def _pass_notes(self, origin: _Worker, notes: list[Any]) -> None:
+        """Give the other workers what ``origin``'s page showed of its site's passes."""
+        for worker in self._workers:
+            if worker is not origin:
+                worker.notes.extend(notes)
+                del worker.notes[:-MAX_HELD_NOTES]
+        self.notes_passed += len(notes)
 
 
 class _Waiter:

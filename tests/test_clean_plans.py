@@ -50,11 +50,10 @@ def test_sites_held_are_bounded() -> None:
         assert len(plans.sites) <= 5
 
 
-def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
-    """The generated network's sites: most pages get one or two passes, every body is the
-    body all three passes give."""
+def _network_pages(articles: int, sites: int) -> list[Page]:
+    """The article pages of a generated network, as fetched."""
     pages = []
-    with DemoNetwork.generated(n_articles=240, n_sites=4, seed=3) as net:
+    with DemoNetwork.generated(n_articles=articles, n_sites=sites, seed=3) as net:
         for url in net.truth.article_urls:
             parts = urlsplit(url)
             site = next(s for s in net.sites if s.base_url == f"{parts.scheme}://{parts.netloc}")
@@ -63,6 +62,13 @@ def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
                 Page(url=url, final_url=url, source=site.name, status=200,
                      fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)
             )  # fmt: skip
+    return pages
+
+
+def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
+    """The generated network's sites: most pages get one or two passes, every body is the
+    body all three passes give."""
+    pages = _network_pages(240, 4)
     plans = SitePlans()
     for page in pages:
         assert extract_page(page, plans).lines == extract_page(page).lines, page.url
@@ -145,3 +151,38 @@ def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
     lines = extract_page(bare, plans).lines
     assert lines == extract_page(bare).lines
     assert any("post 99" in line for line in lines)
+
+
+def test_workers_learn_a_site_from_each_others_pages_and_check_their_own() -> None:
+    node = ("article", "", "story")
+    one, two = SitePlans(learn=3, check_every=4, share=True), SitePlans(learn=3, share=True)
+    for _ in range(3):
+        one.record("a.example", precise=True, precise_recall=True, node=node)
+    notes = one.take_notes()
+    assert len(notes) == 3 and one.take_notes() == []
+    two.learn_from(notes)
+    assert two.plan("a.example") == PRECISE_NODE  # learned on the other worker's pages
+    assert two.node("a.example") == node
+    # A worker's checks are one page in check_every of its own pages, whatever the others do.
+    assert [one.plan("a.example") for _ in range(4)] == [PRECISE_NODE] * 3 + [FULL]
+    one.record("a.example", precise=True, precise_recall=True, node=node)  # the check held
+    # What the other worker's check found ends the plan here too.
+    two.record("a.example", precise=False, precise_recall=True, node=None)
+    one.learn_from(two.take_notes())
+    assert one.plan("a.example") == PRECISE_RECALL
+    # Without share (one process cleaning alone) no notes pile up.
+    alone = SitePlans()
+    alone.record("a.example", precise=True, precise_recall=True, node=node)
+    assert alone.take_notes() == []
+
+
+def test_a_pools_workers_share_what_they_learn_and_bodies_stay_whole() -> None:
+    from flows.extraction import ExtractionPool, ExtractLimits
+
+    pages = _network_pages(120, 2)
+    with ExtractionPool(2, ExtractLimits()) as pool:
+        results = list(pool.map(pages))
+        passed = pool.notes_passed
+    assert [r.extracted.lines for r in results] == [extract_page(p).lines for p in pages]
+    # Each worker's pages cleaned with every pass reached the other one.
+    assert passed >= SitePlans().learn

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from copy import copy
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -258,6 +259,9 @@ FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise
 
 # An element named as a site's template names its article: tag, id, classes (a ``Node``).
 Node = tuple[str, str, str]
+# What one page cleaned with all three passes showed of its site (SitePlans.record's
+# arguments): site, precise pass enough, precise and recall passes enough, article element.
+PlanNote = tuple[str, bool, bool, Node | None]
 _NODE_TAGS = ("article", "main", "section", "div")
 _DIGIT = re.compile(r"\d")
 NODE_CLIMB = 2  # named ancestors of the smallest block holding the body tried in its place
@@ -293,14 +297,21 @@ class SitePlans:
     element (``PRECISE_NODE``; a page without it is read whole): the navigation, teasers and
     footer around it, which the pass would read and discard, are not walked again.
 
-    State of one process (an extraction worker), bounded to ``max_sites`` sites."""
+    State of one process (an extraction worker), bounded to ``max_sites`` sites. With
+    ``share``, what each page cleaned with all three passes showed is also kept as a note
+    (:meth:`take_notes`) for the other workers of a pool to learn from (:meth:`learn_from`),
+    so that a site is learned, and checked, once per pool rather than once per worker."""
 
-    def __init__(self, learn: int = 6, check_every: int = 20, max_sites: int = 10_000) -> None:
+    def __init__(
+        self, learn: int = 6, check_every: int = 20, max_sites: int = 10_000, share: bool = False
+    ) -> None:
         self.learn = learn
         self.check_every = check_every
         self.max_sites = max_sites
+        self.share = share
         self.sites: dict[str, _SitePlan] = {}
         self.used: Counter[str] = Counter()  # pages cleaned per plan
+        self._notes: list[PlanNote] = []
 
     def plan(self, site: str) -> str:
         state = self.sites.get(site)
@@ -329,13 +340,30 @@ class SitePlans:
         """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
         have given the same body, and the element from which the precise pass alone gave it
         (None: none did)."""
+        self._learn(site, precise, precise_recall, node)
+        self.sites[site].since_check = 0
+        if self.share:
+            self._notes.append((site, precise, precise_recall, node))
+
+    def take_notes(self) -> list[PlanNote]:
+        """What this process's pages cleaned with all three passes showed since the last
+        call (with ``share``): for the other workers' :meth:`learn_from`."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def learn_from(self, notes: Iterable[PlanNote]) -> None:
+        """Learn what another worker's pages showed, as if they had been cleaned here; this
+        worker's own checks stay one page in ``check_every`` of its own pages."""
+        for site, precise, precise_recall, node in notes:
+            self._learn(site, precise, precise_recall, node)
+
+    def _learn(self, site: str, precise: bool, precise_recall: bool, node: Node | None) -> None:
         state = self.sites.get(site)
         if state is None:
             if len(self.sites) >= self.max_sites:
                 self.sites.clear()
             state = self.sites[site] = _SitePlan(node=node)
         state.cleaned += 1
-        state.since_check = 0
         state.precise = state.precise and precise
         state.precise_recall = state.precise_recall and precise_recall
         state.node_fits = state.node_fits and node is not None and node == state.node
