@@ -35,7 +35,7 @@ from crawlers.clean.furniture import (
     drop_page_furniture,
     foreign_byline_outlet,
 )
-from crawlers.clean.markup import card_grid, read_metadata
+from crawlers.clean.markup import card_grid, read_metadata, xpath
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 from crawlers.wordcount import token_count
@@ -133,7 +133,7 @@ def _unwrap_layout_tables(tree: HtmlElement) -> int:
             or table.find(".//th") is not None
             or table.get("role") in ("grid", "table")
             or table.find(".//thead") is not None
-            or not table.xpath(_LAYOUT_XPATH)
+            or not xpath(_LAYOUT_XPATH)(table)
             or _data_grid(table)
         ):
             _flatten_cell_lists(table)
@@ -162,7 +162,7 @@ def _open_accordions(tree: HtmlElement) -> int:
     if not toggles:
         return 0
     ids: dict[str, HtmlElement] = {}
-    for node in tree.xpath("//*[@id]"):
+    for node in xpath("//*[@id]")(tree):
         ids.setdefault(node.get("id"), node)  # the first of a repeated id, as browsers do
     for button, tag in toggles:
         button.tag = tag
@@ -395,7 +395,7 @@ def _find_node(tree: HtmlElement, name: Node) -> HtmlElement | None:
     for i, token in enumerate(classes.split()):
         query += f'[contains(concat(" ", normalize-space(@class), " "), $c{i})]'
         variables[f"c{i}"] = f" {token} "
-    found = [node for node in tree.xpath(query, **variables) if _node_name(node) == name]
+    found = [node for node in xpath(query)(tree, **variables) if _node_name(node) == name]
     return found[0] if len(found) == 1 else None
 
 

@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -35,9 +36,13 @@ def _text(node: HtmlElement) -> str:
     return " ".join(node.text_content().split())
 
 
+# Compiled XPath expressions, kept: ``tree.xpath(text)`` compiles its expression on every call.
+xpath = lru_cache(maxsize=256)(etree.XPath)
+
+
 def _first(tree: HtmlElement, *xpaths: str) -> str | None:
     for xp in xpaths:
-        for value in tree.xpath(xp):
+        for value in xpath(xp)(tree):
             value = value if isinstance(value, str) else _text(value)
             value = _WS.sub(" ", value).strip()
             if value:
@@ -48,7 +53,7 @@ def _first(tree: HtmlElement, *xpaths: str) -> str | None:
 def _json_ld(tree: HtmlElement) -> list[dict]:
     """Every JSON-LD object on the page, @graph flattened."""
     found: list[dict] = []
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
+    for script in xpath('//script[@type="application/ld+json"]')(tree):
         try:
             data = json.loads(script.text or "")
         except (ValueError, TypeError):
@@ -107,10 +112,10 @@ def _class_byline(tree: HtmlElement) -> str | None:
     an hCard's ``fn`` inside ``vcard`` (hAtom entries: Blogger, older WordPress themes). One
     XPath pass collects the candidates (each class test over the whole tree is costly)."""
     found: dict[int, str] = {}
-    for node in tree.xpath(
+    for node in xpath(
         '//*[@class][contains(@class, "byline") or contains(@class, "author") or '
         'contains(@class, "fn")]'
-    ):
+    )(tree):
         classes = node.get("class", "").split()
         text = _text(node)
         if not text:
@@ -184,9 +189,8 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
 
     out.published_at = _publication_date(tree, machine, published, header, page, out.final_url)
 
-    lang = tree.xpath("/html/@lang") or tree.xpath(
-        '//meta[@http-equiv="content-language"]/@content'
-    )
+    lang = xpath("/html/@lang")(tree)
+    lang = lang or xpath('//meta[@http-equiv="content-language"]/@content')(tree)
     out.declared_language = (lang[0].strip() if lang else None) or _meta(meta, "og:locale")
     if not out.declared_language and isinstance(art.get("inLanguage"), str):
         out.declared_language = art["inLanguage"]
@@ -215,7 +219,7 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.listing_path = bool(_LISTING_PATH.search(path))
     out.root_path = path in ("", "/") or bool(re.fullmatch(r"/index\.\w+", path))
     out.article_elements = sum(1 for _ in tree.iter("article"))
-    out.headline_links = len(tree.xpath("//h2//a | //h3//a | //h4//a"))
+    out.headline_links = len(xpath("//h2//a | //h3//a | //h4//a")(tree))
 
 
 # A grid of cards: sibling elements of one kind (same tag and class) under one parent, each a
