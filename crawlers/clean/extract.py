@@ -216,8 +216,9 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     if plan == PRECISE_NODE:
         assert plans is not None
         name = plans.node(out.domain)
-        doc = _node_document(tree, name) if name else None
-        if doc is not None:
+        node = _find_node(tree, name) if name else None
+        if node is not None:
+            doc = _node_document(node)
             return _trafilatura_text(doc, url, out, favor_precision=True, fast=True)
         plan = PRECISE  # the page lacks the site's article element: the whole page, then
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
@@ -399,12 +400,8 @@ def _find_node(tree: HtmlElement, name: Node) -> HtmlElement | None:
     return found[0] if len(found) == 1 else None
 
 
-def _node_document(tree: HtmlElement, name: Node) -> HtmlElement | None:
-    """A document of the page's element ``name`` alone (a copy: the page keeps it); None
-    when the page has no one such element."""
-    node = _find_node(tree, name)
-    if node is None:
-        return None
+def _node_document(node: HtmlElement) -> HtmlElement:
+    """A document of the element ``node`` alone (a copy: the page keeps it)."""
     doc = html_element("html")
     body = etree.SubElement(doc, "body")
     body.append(copy(node))
@@ -435,25 +432,24 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
     ancestors; None when none gives the same text."""
     if not precise:
         return None
-    if known is not None and _find_node(tree, known) is not None:
-        return known if _node_text(tree, known, url) == precise else None
+    found = _find_node(tree, known) if known is not None else None
+    if found is not None:
+        return known if _node_text(found, url) == precise else None
     node = _smallest_holder(tree, precise)
     tried = 0
     while node is not None and node.tag in _NODE_TAGS and tried <= NODE_CLIMB:
         name = _node_name(node)
         if name is not None:
             tried += 1
-            if _node_text(tree, name, url) == precise:
+            # Only a name that finds this element alone on the page can find it on the next.
+            if _find_node(tree, name) is node and _node_text(node, url) == precise:
                 return name
         node = node.getparent()
     return None
 
 
-def _node_text(tree: HtmlElement, name: Node, url: str) -> str | None:
-    doc = _node_document(tree, name)
-    if doc is None:
-        return None
-    return _trafilatura_text(doc, url, None, favor_precision=True, fast=True)
+def _node_text(node: HtmlElement, url: str) -> str:
+    return _trafilatura_text(_node_document(node), url, None, favor_precision=True, fast=True)
 
 
 _WORD = re.compile(r"\w+")
