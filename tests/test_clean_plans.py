@@ -43,6 +43,41 @@ def test_a_site_that_needs_every_pass_never_leaves_them() -> None:
     assert {plans.plan("a.example") for _ in range(10)} == {FULL}
 
 
+def test_checks_grow_sparser_while_a_plan_holds_and_start_over_when_it_changes() -> None:
+    plans = SitePlans(learn=2, check_every=3, check_backoff=2)
+    for _ in range(2):
+        plans.record("a.example", precise=True, precise_recall=True)
+
+    def pages_to_check() -> int:
+        n = 1
+        while plans.plan("a.example") != FULL:
+            n += 1
+            assert n <= 100
+        return n
+
+    gaps = []
+    for _ in range(4):
+        gaps.append(pages_to_check())
+        plans.record("a.example", precise=True, precise_recall=True)  # the check held
+    assert gaps == [3, 6, 12, 12]  # doubled after each check held, up to 2 ** check_backoff
+    assert pages_to_check() == 12
+    plans.record("a.example", precise=False, precise_recall=True)  # the plan changes...
+    assert plans.plan("a.example") == PRECISE_RECALL
+    assert pages_to_check() == 2  # ... and is checked as often as a new one (3 with the above)
+
+
+def test_another_workers_check_of_a_site_counts_as_this_ones() -> None:
+    one, two = (SitePlans(learn=2, check_every=4, share=True) for _ in range(2))
+    for _ in range(2):
+        one.record("a.example", precise=True, precise_recall=True)
+    two.learn_from(one.take_notes())
+    assert [two.plan("a.example") for _ in range(3)] == [PRECISE] * 3
+    one.record("a.example", precise=True, precise_recall=True)  # one's check of the site
+    two.learn_from(one.take_notes())
+    # two counts afresh from one's check, and the held check doubles the gap.
+    assert [two.plan("a.example") for _ in range(8)] == [PRECISE] * 7 + [FULL]
+
+
 def test_sites_held_are_bounded() -> None:
     plans = SitePlans(max_sites=5)
     for i in range(20):
@@ -163,7 +198,7 @@ def test_workers_learn_a_site_from_each_others_pages_and_check_their_own() -> No
     two.learn_from(notes)
     assert two.plan("a.example") == PRECISE_NODE  # learned on the other worker's pages
     assert two.node("a.example") == node
-    # A worker's checks are one page in check_every of its own pages, whatever the others do.
+    # A worker checks one page in check_every of its own pages since the site's last check.
     assert [one.plan("a.example") for _ in range(4)] == [PRECISE_NODE] * 3 + [FULL]
     one.record("a.example", precise=True, precise_recall=True, node=node)  # the check held
     # What the other worker's check found ends the plan here too.

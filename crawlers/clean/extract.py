@@ -275,6 +275,7 @@ class _SitePlan:
     precise: bool = True  # the precise pass alone gave the body on every one of them
     precise_recall: bool = True  # ... the precise pass widened by the recall pass did
     since_check: int = 0  # pages cleaned with a cheaper plan since the last full one
+    held: int = 0  # checks in a row since learning that left the site's plan as it was
     node: Node | None = None  # the element holding the article on the first of them
     node_fits: bool = True  # the precise pass read the body from that element alone on each
 
@@ -289,7 +290,11 @@ class SitePlans:
     same body. When one of them did on every page so far, the site's next pages are cleaned
     with it (the cheaper first); one page in ``check_every`` is still cleaned with all three
     passes and compared, and a plan that gives a different body once is not used again for
-    the site. Pages of unknown sites, and sites that need every pass, get all three.
+    the site. Each check a plan holds doubles the pages until the next one, up to
+    ``check_every`` times 2 ** ``check_backoff`` (20, 40, 80, then every 160th page by
+    default): a site's layout rarely changes within a run, and a check costs four times the
+    page it replaces. A plan that changes starts again at ``check_every``. Pages of unknown
+    sites, and sites that need every pass, get all three.
 
     A site whose precise pass suffices is also checked for its article's element: the
     smallest block that holds every word of the body, named by tag, id and classes
@@ -301,13 +306,20 @@ class SitePlans:
     State of one process (an extraction worker), bounded to ``max_sites`` sites. With
     ``share``, what each page cleaned with all three passes showed is also kept as a note
     (:meth:`take_notes`) for the other workers of a pool to learn from (:meth:`learn_from`),
-    so that a site is learned, and checked, once per pool rather than once per worker."""
+    so that a site is learned, and checked, once per pool rather than once per worker: a
+    worker counts its pages since the last check of the site by any worker."""
 
     def __init__(
-        self, learn: int = 6, check_every: int = 20, max_sites: int = 10_000, share: bool = False
+        self,
+        learn: int = 6,
+        check_every: int = 20,
+        max_sites: int = 10_000,
+        share: bool = False,
+        check_backoff: int = 3,
     ) -> None:
         self.learn = learn
         self.check_every = check_every
+        self.check_backoff = check_backoff
         self.max_sites = max_sites
         self.share = share
         self.sites: dict[str, _SitePlan] = {}
@@ -316,19 +328,22 @@ class SitePlans:
 
     def plan(self, site: str) -> str:
         state = self.sites.get(site)
-        chosen = FULL
-        if state is not None and state.cleaned >= self.learn:
-            if state.precise:
-                chosen = PRECISE_NODE if state.node_fits else PRECISE
-            elif state.precise_recall:
-                chosen = PRECISE_RECALL
+        chosen = FULL if state is None else self._cheapest(state)
         if chosen != FULL:
             assert state is not None
             state.since_check += 1
-            if state.since_check >= self.check_every:
+            if state.since_check >= self.check_every << min(state.held, self.check_backoff):
                 chosen = FULL  # the check: this page gets every pass and is compared
         self.used[chosen] += 1
         return chosen
+
+    def _cheapest(self, state: _SitePlan) -> str:
+        """The cheapest plan the site's pages so far allow (FULL while it is learned)."""
+        if state.cleaned < self.learn:
+            return FULL
+        if state.precise:
+            return PRECISE_NODE if state.node_fits else PRECISE
+        return PRECISE_RECALL if state.precise_recall else FULL
 
     def node(self, site: str) -> Node | None:
         """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
@@ -342,7 +357,6 @@ class SitePlans:
         have given the same body, and the element from which the precise pass alone gave it
         (None: none did)."""
         self._learn(site, precise, precise_recall, node)
-        self.sites[site].since_check = 0
         if self.share:
             self._notes.append((site, precise, precise_recall, node))
 
@@ -353,8 +367,8 @@ class SitePlans:
         return notes
 
     def learn_from(self, notes: Iterable[PlanNote]) -> None:
-        """Learn what another worker's pages showed, as if they had been cleaned here; this
-        worker's own checks stay one page in ``check_every`` of its own pages."""
+        """Learn what another worker's pages showed, as if they had been cleaned here: its
+        checks count as this worker's, which counts its pages to the next check afresh."""
         for site, precise, precise_recall, node in notes:
             self._learn(site, precise, precise_recall, node)
 
@@ -364,10 +378,14 @@ class SitePlans:
             if len(self.sites) >= self.max_sites:
                 self.sites.clear()
             state = self.sites[site] = _SitePlan(node=node)
+        before = self._cheapest(state)
         state.cleaned += 1
         state.precise = state.precise and precise
         state.precise_recall = state.precise_recall and precise_recall
         state.node_fits = state.node_fits and node is not None and node == state.node
+        after = self._cheapest(state)
+        state.held = state.held + 1 if before == after != FULL else 0
+        state.since_check = 0
 
 
 def _node_name(node: HtmlElement) -> Node | None:
