@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.clean import TemplateState
-from dedup import DedupConfig, Document, RedisReprintIndex, ReprintIndex
+from dedup import DedupConfig, Document, ReprintIndex
 from dedup.redis_segments import RedisSegmentedIndex
 from dedup.segments import SegmentedIndex, default_cache_dir
 from flows.config import PipelineSettings
@@ -42,6 +42,8 @@ def open_index(
                 default_cache_dir(output_uri),
                 config,
             )
+        from dedup import RedisReprintIndex  # the Redis client: loaded where it is used
+
         return RedisReprintIndex(settings.redis_url, basename=f"newsdedup:{root}", config=config)
     raw = blobs.get(STATE_DEDUP)
     segmented = os.environ.get("NEWSDEDUP_DEDUP_STATE", "segments") != "npz"

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from crawlers.classify import listing_url
 from crawlers.clean import CleanOptions, finish_source
-from crawlers.clean.extract import SitePlans
 from crawlers.clean.finish import article_id as page_id
 from crawlers.records import Article, Rejected
 from crawlers.seeds import Source
@@ -117,6 +116,8 @@ def clean_stage(
 
         results: Iterable[Extraction] = extract_all()
     else:
+        from crawlers.clean.extract import SitePlans  # trafilatura: where pages are cleaned
+
         plans = SitePlans()
         results = (extract_bounded(p, limits, plans) for p in pages)
     for source_name, url, extracted, reason, error in results:

@@ -339,3 +339,21 @@ def test_the_clean_task_has_no_prefect_timeout_that_cannot_interrupt_it():
     from flows.tasks import clean_task
 
     assert clean_task.timeout_seconds is None
+
+
+def test_the_flow_process_loads_neither_the_extractor_nor_the_redis_client():
+    """trafilatura is loaded by the extraction workers and the Redis client where a Redis
+    URL is set: the flow process, which starts every run, imports neither."""
+    code = (
+        "import sys, flows.pipeline, flows.stages, flows.crawl_clean, flows.cli\n"
+        "from crawlers.clean import EXTRACTOR, finish_source\n"
+        "print(sorted(m for m in ('trafilatura', 'redis', 'scrapy') if m in sys.modules))\n"
+        "from crawlers.clean import extract_page\n"
+        "print('trafilatura' in sys.modules, EXTRACTOR.split()[1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    import trafilatura
+
+    assert out == ["[]", f"True {trafilatura.__version__}"]

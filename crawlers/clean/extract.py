@@ -40,10 +40,6 @@ from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 from crawlers.wordcount import token_count
 
-CLEAN_VERSION = 5  # bump when the cleaning gives different text or metadata for the same page
-EXTRACTOR = f"trafilatura {trafilatura.__version__} + newsdedup-clean {CLEAN_VERSION}"
-
-
 # trafilatura's options for each kind of pass, built once: building them reads trafilatura's
 # configuration anew, about 70 us of CPU a pass (copying a built one: about 5 us).
 _OPTIONS: dict[tuple[bool, bool, bool], Extractor] = {}

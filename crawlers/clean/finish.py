@@ -6,8 +6,9 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from crawlers.clean.extract import EXTRACTOR, Extracted
+from crawlers.clean.extracted import Extracted
 from crawlers.clean.templates import TemplateState, line_key
+from crawlers.clean.version import EXTRACTOR
 from crawlers.records import Article, Rejected
 from crawlers.wordcount import word_count
 
