@@ -196,3 +196,38 @@ def test_length_gate_counts_unspaced_scripts_by_characters() -> None:
     articles, dropped = finish_source([page], TemplateState.empty(), CleanOptions())
     assert len(articles) == 1 and not dropped
     assert articles[0].word_count == word_count(paragraph) >= 80
+
+
+def test_ascii_fast_paths_give_what_the_regular_expressions_give():
+    """line_key, word_count and the word and letter runs skip the regex engine on ASCII
+    text; on any text they give what the regex definitions give."""
+    import random
+    import re
+
+    import xxhash
+
+    from crawlers.clean.templates import line_key
+    from crawlers.wordcount import letter_runs, word_count, word_runs
+
+    def key_by_regex(line: str) -> str:
+        norm = re.sub(r"[^\w]+", " ", re.sub(r"\d+", "0", line.lower())).strip()
+        return xxhash.xxh64_hexdigest(norm.encode("utf-8"))
+
+    rng = random.Random(7)
+    ascii_chars = [chr(i) for i in range(128)]
+    others = ["é", "ß", "İ", "K", "日", "\u00a0", "²", "٣"]  # K: Kelvin, lower() is ASCII
+    texts = ["", "  ", "Page 1,000 of 2_024 -- 'quoted' 007"]
+    for _ in range(20_000):
+        mixed = rng.random() < 0.2  # a fifth of the texts have a few non-ASCII characters
+        texts.append(
+            "".join(
+                rng.choice(others if mixed and rng.random() < 0.1 else ascii_chars)
+                for _ in range(rng.randint(0, 40))
+            )
+        )
+    for text in texts:
+        assert line_key(text) == key_by_regex(text), repr(text)
+        assert word_runs(text) == re.findall(r"\w+", text), repr(text)
+        assert letter_runs(text) == re.findall(r"[^\W\d_]+", text), repr(text)
+        if text.isascii():
+            assert word_count(text) == len(re.findall(r"\w+", text)), repr(text)

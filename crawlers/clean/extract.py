@@ -38,7 +38,7 @@ from crawlers.clean.furniture import (
 from crawlers.clean.markup import card_grid, read_metadata, xpath
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
-from crawlers.wordcount import token_count
+from crawlers.wordcount import token_count, word_runs
 
 # trafilatura's options for each kind of pass, built once: building them reads trafilatura's
 # configuration anew, about 70 us of CPU a pass (copying a built one: about 5 us).
@@ -425,7 +425,7 @@ def _node_document(node: HtmlElement) -> HtmlElement:
 
 def _smallest_holder(tree: HtmlElement, text: str) -> HtmlElement | None:
     """The smallest named block (:func:`_node_name`) whose text holds every word of ``text``."""
-    words = set(_WORD.findall(text))
+    words = set(word_runs(text))
     best, size = None, 0
     for node in tree.iter(*_NODE_TAGS):
         if _node_name(node) is None:
@@ -433,7 +433,7 @@ def _smallest_holder(tree: HtmlElement, text: str) -> HtmlElement | None:
         content = node.text_content()
         if best is not None and len(content) >= size:
             continue
-        if words.issubset(_WORD.findall(content)):
+        if words.issubset(word_runs(content)):
             best, size = node, len(content)
     return best
 
@@ -466,8 +466,6 @@ def _node_text(node: HtmlElement, url: str) -> str:
     return _trafilatura_text(_node_document(node), url, None, favor_precision=True, fast=True)
 
 
-_WORD = re.compile(r"\w+")
-
 # A line of the narrower pass that the recall pass writes differently (a link's text or a
 # command's first word dropped, list items run together) still lies inside the recall span
 # when at least this share of its words are there.
@@ -475,7 +473,7 @@ RESTATED_MIN_SHARE = 0.9
 
 
 def _restated(line: str, words: set[str]) -> bool:
-    tokens = _WORD.findall(line)
+    tokens = word_runs(line)
     return bool(tokens) and sum(t in words for t in tokens) >= RESTATED_MIN_SHARE * len(tokens)
 
 
@@ -495,7 +493,7 @@ def _widen(text: str, recall: str | list[str]) -> str:
         return text
     missing = have.difference(inner)
     if missing:
-        words = set(_WORD.findall("\n".join(inner)))
+        words = set(word_runs("\n".join(inner)))
         if not all(_restated(line, words) for line in missing):
             return text
     return "\n".join(inner)

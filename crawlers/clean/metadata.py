@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 
+from crawlers.wordcount import letter_runs
+
 # Time-zone abbreviations seen in visible datelines, as hours east of UTC. Ambiguous ones (IST,
 # CST, AST) are left out. US zones written without S/D ("ET", "PT") follow US daylight time.
 TZ_ABBREV: dict[str, float] = {
@@ -413,7 +415,7 @@ _STOPSETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 
 def guess_language(text: str, declared: str | None = None) -> str | None:
     """Stop-word vote over the text; falls back to the page's declared language."""
-    words = re.findall(r"[^\W\d_]+", text.lower())[:2000]
+    words = letter_runs(text.lower())[:2000]
     declared = (declared or "").split("-")[0].split("_")[0].lower() or None
     if len(words) >= 20:
         counts = Counter(words)

@@ -41,9 +41,25 @@ def page_key(url: str) -> str:
     return xxhash.xxh64_hexdigest(url.split("#", 1)[0].strip().encode("utf-8"))
 
 
+# ASCII digits as "0" and other non-word characters as spaces (line_key's ASCII path).
+_ASCII_KEY = str.maketrans(
+    {c: ("0" if c.isdigit() else " ") for c in map(chr, range(128)) if not c.isalpha() and c != "_"}
+)
+
+
 def line_key(line: str) -> str:
     """Hash of a line normalised as CCNet does: lower case, digits to 0, punctuation out."""
-    norm = _NON_WORD.sub(" ", _DIGITS.sub("0", line.lower())).strip()
+    low = line.lower()
+    if low.isascii():
+        # The same normal form without the regex engine: every digit a 0 and every other
+        # non-word character a space, then runs of 0s (only digits give 0s) and of spaces
+        # made one.
+        norm = low.translate(_ASCII_KEY)
+        while "00" in norm:
+            norm = norm.replace("00", "0")
+        norm = " ".join(norm.split())
+    else:
+        norm = _NON_WORD.sub(" ", _DIGITS.sub("0", low)).strip()
     return xxhash.xxh64_hexdigest(norm.encode("utf-8"))
 
 
