@@ -123,5 +123,6 @@ LOG_LEVEL = "INFO"
 # CPU (bound methods miss its cache). The project's callbacks are covered by its tests.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 STATS_DUMP = False  # crawlers.run writes its own summary (stats.json)
+STATS_CLASS = "crawlers.stats.CrawlStats"  # Scrapy's, without a per-call warning shim
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -19,3 +19,27 @@ def test_crawl_process_opens_no_remote_control(tmp_path):
     assert "Enabled extensions" in log  # the log is Scrapy's, at INFO
     assert "TelnetConsole" not in log and "Telnet console listening" not in log
     assert "RemoteControl" not in log and "Remote control HTTP server" not in log
+
+
+def test_the_crawls_stats_collector_counts_as_scrapys_own():
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from crawlers import settings
+    from crawlers.stats import CrawlStats
+
+    crawler = get_crawler(settings_dict={"STATS_CLASS": settings.STATS_CLASS})
+    ours, scrapys = crawler.stats, MemoryStatsCollector(get_crawler())
+    assert type(ours) is CrawlStats
+    for stats in (ours, scrapys):
+        stats.open_spider()
+        stats.inc_value("pages")
+        stats.inc_value("pages", 2)
+        stats.max_value("largest", 5)
+        stats.max_value("largest", 3)
+        stats.min_value("smallest", 5)
+        stats.min_value("smallest", 3)
+        stats.set_value("state", "done")
+    assert ours.get_stats() == scrapys.get_stats() == {
+        "pages": 3, "largest": 5, "smallest": 3, "state": "done"
+    }  # fmt: skip
