@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple, TypeAlias
 
+from crawlers.clean.plans import SitePlans
 from crawlers.records import Page
 
 log = logging.getLogger("newsdedup")
@@ -162,13 +163,12 @@ _WARM_UP = (
 STARTUP_SECONDS = 120.0  # for a worker to import the extractor and clean its warm-up page
 
 
-def _serve(conn: Connection, limits: ExtractLimits) -> None:
+def _serve(conn: Connection, limits: ExtractLimits, kept_plans: dict[str, Any] | None) -> None:
     """A worker process: extract the pages sent to it, one at a time, until told to stop.
     It first loads the extractor and cleans a small page (trafilatura loads some of what it
-    needs on its first call), then says it is ready: deadlines time pages, not start-up."""
+    needs on its first call), then says it is ready: deadlines time pages, not start-up.
+    ``kept_plans``: the sites' plans known when it started (SitePlans.export)."""
     from datetime import UTC, datetime
-
-    from crawlers.clean.extract import SitePlans  # in the worker, not the parent
 
     url = "https://warm-up.invalid/"
     warm_up = Page(
@@ -183,6 +183,7 @@ def _serve(conn: Connection, limits: ExtractLimits) -> None:
     # What each site's pages have shown about the passes they need: learned from this
     # worker's pages and from the notes of the others, which each job brings along.
     plans = SitePlans(share=True)
+    plans.load(kept_plans)
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):
         conn.send("ready")
         while (job := conn.recv()) is not None:
@@ -246,20 +247,39 @@ MAX_HELD_NOTES = 1000
 
 class ExtractionPool:
     """``workers`` extraction processes (spawned: the parent runs threads, which fork does not
-    copy safely), each given one page at a time, so a stuck one costs only its page."""
+    copy safely), each given one page at a time, so a stuck one costs only its page.
 
-    def __init__(self, workers: int, limits: ExtractLimits | None = None) -> None:
+    The workers learn per site which trafilatura passes it needs (SitePlans) and pass what
+    they learn to each other through the pool, which keeps it too: ``plans`` are the plans
+    an earlier run learned (SitePlans.export), :meth:`learned_plans` those of the sites this
+    pool's pages taught, for the next run."""
+
+    def __init__(
+        self,
+        workers: int,
+        limits: ExtractLimits | None = None,
+        plans: dict[str, Any] | None = None,
+    ) -> None:
         self.size = max(1, workers)
         self.limits = limits or ExtractLimits()
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self.replaced = 0  # workers killed or lost, and started again
         self.notes_passed = 0  # plan notes passed from one worker to the others
+        self._plans = SitePlans()  # every worker's notes, over the plans kept from before
+        self._plans.load(plans)
+
+    def learned_plans(self) -> dict[str, Any]:
+        """The plans of the sites this pool's workers cleaned pages of with every pass."""
+        return self._plans.export(learned_only=True)
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
-            target=_serve, args=(child, self.limits), name="newsdedup-extract", daemon=True
+            target=_serve,
+            args=(child, self.limits, self._plans.export()),  # a replacement knows it all
+            name="newsdedup-extract",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -426,6 +446,7 @@ class ExtractionPool:
                 worker.notes.extend(notes)
                 del worker.notes[:-MAX_HELD_NOTES]
         self.notes_passed += len(notes)
+        self._plans.learn_from(notes)
 
 
 class _Waiter:

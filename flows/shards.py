@@ -13,6 +13,7 @@ from typing import Any
 from prefect.deployments import run_deployment
 
 from crawlers.clean import TemplateState
+from crawlers.clean.plans import merged_plans
 from crawlers.records import Article, Rejected
 from crawlers.seeds import Seeds, Source, load_seeds
 from flows import stages
@@ -162,6 +163,8 @@ def _run_and_collect(
         reports += payload.get("archives", [])
         delta = TemplateState.from_bytes(base64.b64decode(payload["templates"]))
         templates.sites.update(delta.sites)  # shards learn disjoint sites
+        if delta.plans:
+            templates.plans = merged_plans(templates.plans, delta.plans)
     return (
         outcomes,
         stages.CleanOutcome(articles=articles, per_source=per_source, rejected=rejected),
@@ -206,6 +209,7 @@ def run_shard(
     seen = load_seen(storage.get(work_key(run_id, STATE_SEEN)))
     templates = TemplateState.from_bytes(storage.get(work_key(run_id, STATE_TEMPLATES)))
     before = {site: stats.pages for site, stats in templates.sites.items()}
+    plans_before = dict((templates.plans or {}).get("sites") or {})
     reports: list[dict[str, Any]] = []
     if archives:
         from flows.archive_source import SourceMap, produce_archives  # it imports this module
@@ -218,8 +222,19 @@ def run_shard(
         outcomes, cleaned = crawl_and_clean(
             seeds, chosen, settings, seen, templates, storage, run_id
         )
+    plans = templates.plans or {}
     touched = TemplateState(
-        {site: st for site, st in templates.sites.items() if before.get(site) != st.pages}
+        {site: st for site, st in templates.sites.items() if before.get(site) != st.pages},
+        plans={
+            "extractor": plans.get("extractor"),
+            "sites": {
+                site: row
+                for site, row in (plans.get("sites") or {}).items()
+                if plans_before.get(site) != row
+            },
+        }
+        if plans
+        else None,
     )
     key = work_key(run_id, f"shard-{shard}.json.gz")
     storage.put(

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crawlers.classify import listing_url
-from crawlers.clean import CleanOptions, finish_source
+from crawlers.clean import CleanOptions, TemplateState, finish_source
 from crawlers.clean.finish import article_id as page_id
+from crawlers.clean.plans import SitePlans, merged_plans
 from crawlers.records import Article, Rejected
 from crawlers.seeds import Source
 from crawlers.urls import site_key
@@ -107,19 +108,28 @@ def clean_stage(
     failures: dict[str, Counter[str]] = {}
     rejected: list[Rejected] = []
     limits = limits or ExtractLimits()
+    # The cleaning plans learned per site in earlier runs, kept with the templates; this
+    # run's are merged into them once every page is extracted.
+    kept_plans = getattr(templates, "plans", None)
+    learned: list[dict[str, Any]] = []
     if workers > 0:
         # Worker processes that can be killed and replaced when a page hangs one of them;
         # only a bounded window of pages is held, however many pages the run fetched.
         def extract_all() -> Iterator[Extraction]:
-            with ExtractionPool(workers, limits) as pool:
+            with ExtractionPool(workers, limits, plans=kept_plans) as pool:
                 yield from pool.map(pages, window=EXTRACT_WINDOW)
+                learned.append(pool.learned_plans())
 
         results: Iterable[Extraction] = extract_all()
     else:
-        from crawlers.clean.extract import SitePlans  # trafilatura: where pages are cleaned
-
         plans = SitePlans()
-        results = (extract_bounded(p, limits, plans) for p in pages)
+        plans.load(kept_plans)
+
+        def extract_here() -> Iterator[Extraction]:
+            yield from (extract_bounded(p, limits, plans) for p in pages)
+            learned.append(plans.export(learned_only=True))
+
+        results = extract_here()
     for source_name, url, extracted, reason, error in results:
         progress.add(extracted=1)
         if reason is not None:
@@ -128,6 +138,8 @@ def clean_stage(
             rejected.append(_extraction_error(source_name, url, reason))
             continue
         by_source.setdefault(source_name, []).append(extracted)
+    if learned and isinstance(templates, TemplateState):
+        templates.plans = merged_plans(templates.plans, learned[0])
     articles: list[Article] = []
     per_source: dict[str, dict[str, Any]] = {}
     for name in sorted(set(by_source) | set(failures)):

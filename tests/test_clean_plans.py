@@ -15,6 +15,8 @@ from crawlers.clean.extract import (
     SitePlans,
     _node_name,
 )
+from crawlers.clean.plans import merged_plans
+from crawlers.clean.templates import TemplateState
 from crawlers.records import Page
 from flows.demo import DemoNetwork
 
@@ -76,6 +78,68 @@ def test_another_workers_check_of_a_site_counts_as_this_ones() -> None:
     two.learn_from(one.take_notes())
     # two counts afresh from one's check, and the held check doubles the gap.
     assert [two.plan("a.example") for _ in range(8)] == [PRECISE] * 7 + [FULL]
+
+
+def test_a_runs_plans_are_kept_for_the_next_which_checks_each_site_first() -> None:
+    node = ("div", "", "entry-content")
+    first = SitePlans(learn=3, check_every=4)
+    for _ in range(3):
+        first.record("a.example", precise=True, precise_recall=True, node=node)
+        first.record("b.example", precise=False, precise_recall=True)
+    # Kept with the site templates, as the run state stores them.
+    state = TemplateState(plans=first.export())
+    kept = TemplateState.from_bytes(state.to_bytes()).plans
+    assert kept == first.export()
+
+    second = SitePlans(learn=3, check_every=4)
+    second.load(kept)
+    assert second.export(learned_only=True)["sites"] == {}  # nothing learned here yet
+    # The first page of each site is a check; the plan held, so the next ones are cheap.
+    assert second.plan("a.example") == FULL
+    second.record("a.example", precise=True, precise_recall=True, node=node)
+    assert [second.plan("a.example") for _ in range(3)] == [PRECISE_NODE] * 3
+    assert second.node("a.example") == node
+    assert second.plan("b.example") == FULL
+    second.record("b.example", precise=False, precise_recall=True)
+    assert second.plan("b.example") == PRECISE_RECALL
+    assert second.plan("c.example") == FULL  # a site never seen is learned as before
+    assert set(second.export(learned_only=True)["sites"]) == {"a.example", "b.example"}
+
+
+def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again() -> None:
+    learned = SitePlans(learn=1)
+    learned.record("a.example", precise=True, precise_recall=True)
+    kept = learned.export()
+    other = {**kept, "extractor": "trafilatura 0.0 + newsdedup-clean 0"}
+    damaged = {
+        "extractor": kept["extractor"],
+        "sites": {
+            "a.example": ["many", True, True, None, True],
+            "b.example": [1, True, True, ["div", "", "x" * 500], True],  # unbounded name
+            "c.example": [1, True, True, ["script", "", "body"], True],  # not a block
+            "d.example": [1, True],
+            "e.example": [2, True, True, ["div", "", "story"], True],
+        },
+    }
+    for snapshot in (other, damaged, None, {"sites": []}):
+        plans = SitePlans(learn=1)
+        plans.load(snapshot)
+        assert plans.plan("a.example") == FULL
+        assert plans.plan("b.example") == FULL and plans.plan("c.example") == FULL
+    plans = SitePlans(learn=1)
+    plans.load(damaged)
+    assert set(plans.sites) == {"e.example"}
+
+
+def test_merged_plans_keep_the_newest_rows_within_the_bound() -> None:
+    old = {"extractor": "v1", "sites": {"a": [6, True, True, None, True], "b": [6] * 5}}
+    new = {"extractor": "v1", "sites": {"a": [7, False, True, None, False], "c": [6] * 5}}
+    merged = merged_plans(old, new, max_sites=2)
+    assert merged == {
+        "extractor": "v1", "sites": {"a": [7, False, True, None, False], "c": [6] * 5}
+    }  # fmt: skip
+    assert merged_plans({**old, "extractor": "v0"}, new)["sites"] == new["sites"]
+    assert merged_plans(None, new) == new
 
 
 def test_sites_held_are_bounded() -> None:
@@ -209,6 +273,29 @@ def test_workers_learn_a_site_from_each_others_pages_and_check_their_own() -> No
     alone = SitePlans()
     alone.record("a.example", precise=True, precise_recall=True, node=node)
     assert alone.take_notes() == []
+
+
+def test_a_pool_starts_from_the_plans_an_earlier_pool_learned() -> None:
+    from flows.extraction import ExtractionPool, ExtractLimits
+
+    pages = _network_pages(160, 2)
+    sites = sorted({urlsplit(p.url).netloc for p in pages})
+    by_site = [[p for p in pages if urlsplit(p.url).netloc == site] for site in sites]
+    earlier = [p for own in by_site for p in own[: len(own) // 2]]
+    later = [p for own in by_site for p in own[len(own) // 2 :]]
+    with ExtractionPool(2, ExtractLimits()) as pool:
+        list(pool.map(earlier))
+        kept = pool.learned_plans()
+    assert set(kept["sites"]) == set(sites)
+    with ExtractionPool(2, ExtractLimits(), plans=kept) as pool:
+        results = list(pool.map(later))
+        full_pages = pool.notes_passed  # a page cleaned with every pass leaves one note
+    assert [r.extracted.lines for r in results] == [extract_page(p).lines for p in later]
+    # Each site is checked on each worker's first page of it, not learned afresh.
+    assert full_pages <= 2 * len(kept["sites"]) < len(kept["sites"]) * SitePlans().learn
+    with ExtractionPool(2, ExtractLimits()) as pool:
+        list(pool.map(later))
+        assert pool.notes_passed >= len(kept["sites"]) * SitePlans().learn
 
 
 def test_a_pools_workers_share_what_they_learn_and_bodies_stay_whole() -> None:

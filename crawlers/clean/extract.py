@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable
 from copy import copy
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -36,6 +33,16 @@ from crawlers.clean.furniture import (
     foreign_byline_outlet,
 )
 from crawlers.clean.markup import card_grid, read_metadata, xpath
+from crawlers.clean.plans import (
+    FULL,
+    NODE_NAME_MAX_CHARS,
+    NODE_TAGS,
+    PRECISE,
+    PRECISE_NODE,
+    PRECISE_RECALL,
+    Node,
+    SitePlans,
+)
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
 from crawlers.wordcount import token_count, word_runs
@@ -249,139 +256,8 @@ def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.split("\n") if ln.strip()]
 
 
-# The cheaper plans of SitePlans: the precise pass alone, on the site's article element or on
-# the whole page; the precise and recall passes.
-FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise", "precise node"
-
-
-# An element named as a site's template names its article: tag, id, classes (a ``Node``).
-Node = tuple[str, str, str]
-# What one page cleaned with all three passes showed of its site (SitePlans.record's
-# arguments): site, precise pass enough, precise and recall passes enough, article element.
-PlanNote = tuple[str, bool, bool, Node | None]
-_NODE_TAGS = ("article", "main", "section", "div")
 _DIGIT = re.compile(r"\d")
 NODE_CLIMB = 2  # named ancestors of the smallest block holding the body tried in its place
-NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
-
-
-@dataclass
-class _SitePlan:
-    cleaned: int = 0  # pages of the site cleaned with all three passes
-    precise: bool = True  # the precise pass alone gave the body on every one of them
-    precise_recall: bool = True  # ... the precise pass widened by the recall pass did
-    since_check: int = 0  # pages cleaned with a cheaper plan since the last full one
-    held: int = 0  # checks in a row since learning that left the site's plan as it was
-    node: Node | None = None  # the element holding the article on the first of them
-    node_fits: bool = True  # the precise pass read the body from that element alone on each
-
-
-class SitePlans:
-    """Which of the three passes a site needs, learned from its own pages.
-
-    Most sites lay every article out alike, so what the balanced pass (the costliest, with
-    its fallback extractors) or the recall pass changes on one page of a site it changes on
-    the others. A site's first ``learn`` pages are cleaned with all three passes, noting
-    whether the precise pass alone, or the precise pass widened by the recall pass, gave the
-    same body. When one of them did on every page so far, the site's next pages are cleaned
-    with it (the cheaper first); one page in ``check_every`` is still cleaned with all three
-    passes and compared, and a plan that gives a different body once is not used again for
-    the site. Each check a plan holds doubles the pages until the next one, up to
-    ``check_every`` times 2 ** ``check_backoff`` (20, 40, 80, then every 160th page by
-    default): a site's layout rarely changes within a run, and a check costs four times the
-    page it replaces. A plan that changes starts again at ``check_every``. Pages of unknown
-    sites, and sites that need every pass, get all three.
-
-    A site whose precise pass suffices is also checked for its article's element: the
-    smallest block that holds every word of the body, named by tag, id and classes
-    (:func:`_node_name`). When the precise pass, given that element alone, gives the same body
-    on every page learned or checked, the site's next pages give trafilatura only that
-    element (``PRECISE_NODE``; a page without it is read whole): the navigation, teasers and
-    footer around it, which the pass would read and discard, are not walked again.
-
-    State of one process (an extraction worker), bounded to ``max_sites`` sites. With
-    ``share``, what each page cleaned with all three passes showed is also kept as a note
-    (:meth:`take_notes`) for the other workers of a pool to learn from (:meth:`learn_from`),
-    so that a site is learned, and checked, once per pool rather than once per worker: a
-    worker counts its pages since the last check of the site by any worker."""
-
-    def __init__(
-        self,
-        learn: int = 6,
-        check_every: int = 20,
-        max_sites: int = 10_000,
-        share: bool = False,
-        check_backoff: int = 3,
-    ) -> None:
-        self.learn = learn
-        self.check_every = check_every
-        self.check_backoff = check_backoff
-        self.max_sites = max_sites
-        self.share = share
-        self.sites: dict[str, _SitePlan] = {}
-        self.used: Counter[str] = Counter()  # pages cleaned per plan
-        self._notes: list[PlanNote] = []
-
-    def plan(self, site: str) -> str:
-        state = self.sites.get(site)
-        chosen = FULL if state is None else self._cheapest(state)
-        if chosen != FULL:
-            assert state is not None
-            state.since_check += 1
-            if state.since_check >= self.check_every << min(state.held, self.check_backoff):
-                chosen = FULL  # the check: this page gets every pass and is compared
-        self.used[chosen] += 1
-        return chosen
-
-    def _cheapest(self, state: _SitePlan) -> str:
-        """The cheapest plan the site's pages so far allow (FULL while it is learned)."""
-        if state.cleaned < self.learn:
-            return FULL
-        if state.precise:
-            return PRECISE_NODE if state.node_fits else PRECISE
-        return PRECISE_RECALL if state.precise_recall else FULL
-
-    def node(self, site: str) -> Node | None:
-        """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
-        state = self.sites.get(site)
-        return state.node if state is not None and state.node_fits else None
-
-    def record(
-        self, site: str, *, precise: bool, precise_recall: bool, node: Node | None = None
-    ) -> None:
-        """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
-        have given the same body, and the element from which the precise pass alone gave it
-        (None: none did)."""
-        self._learn(site, precise, precise_recall, node)
-        if self.share:
-            self._notes.append((site, precise, precise_recall, node))
-
-    def take_notes(self) -> list[PlanNote]:
-        """What this process's pages cleaned with all three passes showed since the last
-        call (with ``share``): for the other workers' :meth:`learn_from`."""
-        notes, self._notes = self._notes, []
-        return notes
-
-    def learn_from(self, notes: Iterable[PlanNote]) -> None:
-        """Learn what another worker's pages showed, as if they had been cleaned here: its
-        checks count as this worker's, which counts its pages to the next check afresh."""
-        for site, precise, precise_recall, node in notes:
-            self._learn(site, precise, precise_recall, node)
-
-    def _learn(self, site: str, precise: bool, precise_recall: bool, node: Node | None) -> None:
-        state = self.sites.get(site)
-        if state is None:
-            if len(self.sites) >= self.max_sites:
-                self.sites.clear()
-            state = self.sites[site] = _SitePlan(node=node)
-        before = self._cheapest(state)
-        state.cleaned += 1
-        state.precise = state.precise and precise
-        state.precise_recall = state.precise_recall and precise_recall
-        state.node_fits = state.node_fits and node is not None and node == state.node
-        after = self._cheapest(state)
-        state.held = state.held + 1 if before == after != FULL else 0
-        state.since_check = 0
 
 
 def _node_name(node: HtmlElement) -> Node | None:
@@ -427,7 +303,7 @@ def _smallest_holder(tree: HtmlElement, text: str) -> HtmlElement | None:
     """The smallest named block (:func:`_node_name`) whose text holds every word of ``text``."""
     words = set(word_runs(text))
     best, size = None, 0
-    for node in tree.iter(*_NODE_TAGS):
+    for node in tree.iter(*NODE_TAGS):
         if _node_name(node) is None:
             continue
         content = node.text_content()
@@ -451,7 +327,7 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
         return known if _node_text(found, url) == precise else None
     node = _smallest_holder(tree, precise)
     tried = 0
-    while node is not None and node.tag in _NODE_TAGS and tried <= NODE_CLIMB:
+    while node is not None and node.tag in NODE_TAGS and tried <= NODE_CLIMB:
         name = _node_name(node)
         if name is not None:
             tried += 1

@@ -20,6 +20,7 @@ import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import xxhash
 
@@ -82,10 +83,15 @@ class SiteStats:
 
 
 class TemplateState:
-    """Line statistics per site, kept across runs (the caller stores ``to_bytes()``)."""
+    """Line statistics per site, kept across runs (the caller stores ``to_bytes()``), and
+    the cleaning plans the extraction workers learned per site (``plans``, in the form of
+    ``crawlers.clean.plans.SitePlans.export``)."""
 
-    def __init__(self, sites: dict[str, SiteStats] | None = None) -> None:
+    def __init__(
+        self, sites: dict[str, SiteStats] | None = None, plans: dict[str, Any] | None = None
+    ) -> None:
         self.sites: dict[str, SiteStats] = sites or {}
+        self.plans: dict[str, Any] = plans or {}
 
     @classmethod
     def empty(cls) -> TemplateState:
@@ -99,6 +105,8 @@ class TemplateState:
                 for site, s in self.sites.items()
             },
         }
+        if self.plans:
+            data["plans"] = self.plans
         return zlib.compress(json.dumps(data, sort_keys=True).encode("utf-8"), 6)
 
     @classmethod
@@ -117,7 +125,8 @@ class TemplateState:
                     seen=OrderedDict.fromkeys(s.get("seen", [])),
                 )
                 for site, s in data["sites"].items()
-            }
+            },
+            plans=data["plans"] if isinstance(data.get("plans"), dict) else None,
         )
 
     def __eq__(self, other: object) -> bool:

@@ -1,0 +1,230 @@
+"""Which of trafilatura's passes each site needs (:class:`SitePlans`), learned from its pages
+while they are cleaned and kept across runs with the site templates. No trafilatura here:
+the flow process keeps the pool's plans without loading the extractor."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crawlers.clean.version import EXTRACTOR
+
+# The cheaper plans of SitePlans: the precise pass alone, on the site's article element or on
+# the whole page; the precise and recall passes.
+FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise", "precise node"
+
+
+# An element named as a site's template names its article: tag, id, classes (a ``Node``).
+Node = tuple[str, str, str]
+# What one page cleaned with all three passes showed of its site (SitePlans.record's
+# arguments): site, precise pass enough, precise and recall passes enough, article element.
+PlanNote = tuple[str, bool, bool, Node | None]
+NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
+NODE_TAGS = ("article", "main", "section", "div")  # the blocks that may name it
+
+
+@dataclass
+class _SitePlan:
+    cleaned: int = 0  # pages of the site cleaned with all three passes
+    precise: bool = True  # the precise pass alone gave the body on every one of them
+    precise_recall: bool = True  # ... the precise pass widened by the recall pass did
+    since_check: int = 0  # pages cleaned with a cheaper plan since the last full one
+    held: int = 0  # checks in a row since learning that left the site's plan as it was
+    node: Node | None = None  # the element holding the article on the first of them
+    node_fits: bool = True  # the precise pass read the body from that element alone on each
+
+
+class SitePlans:
+    """Which of the three passes a site needs, learned from its own pages.
+
+    Most sites lay every article out alike, so what the balanced pass (the costliest, with
+    its fallback extractors) or the recall pass changes on one page of a site it changes on
+    the others. A site's first ``learn`` pages are cleaned with all three passes, noting
+    whether the precise pass alone, or the precise pass widened by the recall pass, gave the
+    same body. When one of them did on every page so far, the site's next pages are cleaned
+    with it (the cheaper first); one page in ``check_every`` is still cleaned with all three
+    passes and compared, and a plan that gives a different body once is not used again for
+    the site. Each check a plan holds doubles the pages until the next one, up to
+    ``check_every`` times 2 ** ``check_backoff`` (20, 40, 80, then every 160th page by
+    default): a site's layout rarely changes within a run, and a check costs four times the
+    page it replaces. A plan that changes starts again at ``check_every``. Pages of unknown
+    sites, and sites that need every pass, get all three.
+
+    A site whose precise pass suffices is also checked for its article's element: the
+    smallest block that holds every word of the body, named by tag, id and classes
+    (``crawlers.clean.extract._node_name``). When the precise pass, given that element alone,
+    gives the same body on every page learned or checked, the site's next pages give
+    trafilatura only that element (``PRECISE_NODE``; a page without it is read whole): the
+    navigation, teasers and footer around it, which the pass would read and discard, are not
+    walked again.
+
+    State of one process (an extraction worker), bounded to ``max_sites`` sites. With
+    ``share``, what each page cleaned with all three passes showed is also kept as a note
+    (:meth:`take_notes`) for the other workers of a pool to learn from (:meth:`learn_from`),
+    so that a site is learned, and checked, once per pool rather than once per worker: a
+    worker counts its pages since the last check of the site by any worker.
+
+    What a run learned is kept for the next (:meth:`export`, :meth:`load`, kept with the
+    site templates): a site learned before starts on its plan, and its first page of the
+    run is a check, so a site redesigned since is caught on that page."""
+
+    def __init__(
+        self,
+        learn: int = 6,
+        check_every: int = 20,
+        max_sites: int = 10_000,
+        share: bool = False,
+        check_backoff: int = 3,
+    ) -> None:
+        self.learn = learn
+        self.check_every = check_every
+        self.check_backoff = check_backoff
+        self.max_sites = max_sites
+        self.share = share
+        self.sites: dict[str, _SitePlan] = {}
+        self.used: Counter[str] = Counter()  # pages cleaned per plan
+        self._notes: list[PlanNote] = []
+        self._learned: set[str] = set()  # sites learned about since load()
+
+    def plan(self, site: str) -> str:
+        state = self.sites.get(site)
+        chosen = FULL if state is None else self._cheapest(state)
+        if chosen != FULL:
+            assert state is not None
+            state.since_check += 1
+            if state.since_check >= self.check_every << min(state.held, self.check_backoff):
+                chosen = FULL  # the check: this page gets every pass and is compared
+        self.used[chosen] += 1
+        return chosen
+
+    def _cheapest(self, state: _SitePlan) -> str:
+        """The cheapest plan the site's pages so far allow (FULL while it is learned)."""
+        if state.cleaned < self.learn:
+            return FULL
+        if state.precise:
+            return PRECISE_NODE if state.node_fits else PRECISE
+        return PRECISE_RECALL if state.precise_recall else FULL
+
+    def node(self, site: str) -> Node | None:
+        """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
+        state = self.sites.get(site)
+        return state.node if state is not None and state.node_fits else None
+
+    def record(
+        self, site: str, *, precise: bool, precise_recall: bool, node: Node | None = None
+    ) -> None:
+        """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
+        have given the same body, and the element from which the precise pass alone gave it
+        (None: none did)."""
+        self._learn(site, precise, precise_recall, node)
+        if self.share:
+            self._notes.append((site, precise, precise_recall, node))
+
+    def take_notes(self) -> list[PlanNote]:
+        """What this process's pages cleaned with all three passes showed since the last
+        call (with ``share``): for the other workers' :meth:`learn_from`."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def learn_from(self, notes: Iterable[PlanNote]) -> None:
+        """Learn what another worker's pages showed, as if they had been cleaned here: its
+        checks count as this worker's, which counts its pages to the next check afresh."""
+        for site, precise, precise_recall, node in notes:
+            self._learn(site, precise, precise_recall, node)
+
+    def _learn(self, site: str, precise: bool, precise_recall: bool, node: Node | None) -> None:
+        state = self.sites.get(site)
+        if state is None:
+            if len(self.sites) >= self.max_sites:
+                del self.sites[next(iter(self.sites))]  # the site held longest goes
+            state = self.sites[site] = _SitePlan(node=node)
+        before = self._cheapest(state)
+        state.cleaned += 1
+        state.precise = state.precise and precise
+        state.precise_recall = state.precise_recall and precise_recall
+        state.node_fits = state.node_fits and node is not None and node == state.node
+        after = self._cheapest(state)
+        state.held = state.held + 1 if before == after != FULL else 0
+        state.since_check = 0
+        self._learned.add(site)
+
+    def export(self, learned_only: bool = False) -> dict[str, Any]:
+        """The sites' plans as JSON values, to keep for the next run (:meth:`load`), with the
+        version of the cleaning they were learned with. ``learned_only``: the sites this
+        object learned about since it was loaded."""
+        sites = {
+            site: [
+                state.cleaned,
+                state.precise,
+                state.precise_recall,
+                list(state.node) if state.node else None,
+                state.node_fits,
+            ]
+            for site, state in self.sites.items()
+            if not learned_only or site in self._learned
+        }
+        return {"extractor": EXTRACTOR, "sites": sites}
+
+    def load(self, kept: Mapping[str, Any] | None) -> None:
+        """Start from the plans an earlier run learned (:meth:`export`). Each site's first
+        page after this is a check. Plans learned with another version of the cleaning (or of
+        trafilatura), and rows that do not read as plans, are left out: those sites are
+        learned again."""
+        if not isinstance(kept, Mapping) or kept.get("extractor") != EXTRACTOR:
+            return
+        sites = kept.get("sites")
+        if not isinstance(sites, Mapping):
+            return
+        for site, row in list(sites.items())[-self.max_sites :]:
+            state = _kept_plan(row)
+            if isinstance(site, str) and state is not None:
+                state.since_check = self.check_every  # the site's next page is a check
+                self.sites.pop(site, None)
+                self.sites[site] = state
+        while len(self.sites) > self.max_sites:
+            del self.sites[next(iter(self.sites))]
+
+
+def merged_plans(
+    kept: Mapping[str, Any] | None, learned: Mapping[str, Any], max_sites: int = 10_000
+) -> dict[str, Any]:
+    """Plans kept from earlier runs updated with a run's (both :meth:`SitePlans.export`),
+    the sites learned most recently kept up to ``max_sites``; kept plans of another cleaning
+    version are dropped."""
+    sites: dict[str, Any] = {}
+    if isinstance(kept, Mapping) and kept.get("extractor") == learned.get("extractor"):
+        sites.update(kept.get("sites") or {})
+    for site, row in (learned.get("sites") or {}).items():
+        sites.pop(site, None)
+        sites[site] = row
+    return {"extractor": learned.get("extractor"), "sites": dict(list(sites.items())[-max_sites:])}
+
+
+def _kept_plan(row: Any) -> _SitePlan | None:
+    """A site's plan from its exported row; None when the row is not one."""
+    if not isinstance(row, list | tuple) or len(row) != 5:
+        return None
+    cleaned, precise, precise_recall, node, node_fits = row
+    if not isinstance(cleaned, int) or not all(
+        isinstance(flag, bool) for flag in (precise, precise_recall, node_fits)
+    ):
+        return None
+    if node is not None:
+        if (
+            not isinstance(node, list | tuple)
+            or len(node) != 3
+            or not all(isinstance(part, str) for part in node)
+            or len(node[1]) + len(node[2]) > NODE_NAME_MAX_CHARS
+            or node[0] not in NODE_TAGS
+        ):
+            return None
+        node = (node[0], node[1], node[2])
+    return _SitePlan(
+        cleaned=max(0, cleaned),
+        precise=precise,
+        precise_recall=precise_recall,
+        node=node,
+        node_fits=node_fits,
+    )
