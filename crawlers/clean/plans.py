@@ -138,7 +138,9 @@ class SitePlans:
         state = self.sites.get(site)
         if state is None:
             if len(self.sites) >= self.max_sites:
-                del self.sites[next(iter(self.sites))]  # the site held longest goes
+                oldest = next(iter(self.sites))  # the site held longest goes
+                del self.sites[oldest]
+                self._learned.discard(oldest)
             state = self.sites[site] = _SitePlan(node=node)
         before = self._cheapest(state)
         state.cleaned += 1
