@@ -46,7 +46,7 @@ def letter_runs(text: str) -> list[str]:
 def word_count(text: str) -> int:
     """Words in ``text``: ``\\w+`` runs, with unspaced scripts counted as characters / 2."""
     if text.isascii():
-        return len(text.translate(ASCII_NON_WORD).split())
+        return len(word_runs(text))
     unspaced = len(UNSPACED_CHAR.findall(text))
     return len(_SPACED_WORD.findall(text)) + unspaced // CHARS_PER_WORD_UNSPACED
 
