@@ -207,8 +207,9 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     The precise pass (``favor_precision``, ``fast``) leaves out most navigation and teasers
     but sometimes cuts the body short; the balanced pass (its default, with jusText and
     readability as fallbacks) finds the body where the precise one missed it; the recall pass
-    adds what both cut inside the article (lists, subheadings, a doubted paragraph) and also
-    what surrounds it (related posts, comments). The precise text is the start unless it is
+    (``favor_recall``, ``fast``: the fallbacks are the balanced pass's to consult) adds what
+    both cut inside the article (lists, subheadings, a doubted paragraph) and also what
+    surrounds it (related posts, comments). The precise text is the start unless it is
     much shorter than the balanced one; it is then widened by the recall lines that lie
     between the first and the last line both agree on, and by a closing FAQ or list of
     sentences that the recall pass alone found after them (:func:`_with_closing`).
@@ -227,7 +228,7 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if plan == PRECISE:
         return precise
-    recall = _trafilatura_text(tree, url, out, favor_recall=True)
+    recall = _trafilatura_text(tree, url, out, favor_recall=True, fast=True)
     if plan == PRECISE_RECALL:
         return _fuller(precise, recall)
     balanced = _trafilatura_text(tree, url, out)

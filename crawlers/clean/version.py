@@ -4,5 +4,5 @@ the Articles, does not load the extractor its workers run)."""
 
 from importlib.metadata import version
 
-CLEAN_VERSION = 5  # bump when the cleaning gives different text or metadata for the same page
+CLEAN_VERSION = 6  # bump when the cleaning gives different text or metadata for the same page
 EXTRACTOR = f"trafilatura {version('trafilatura')} + newsdedup-clean {CLEAN_VERSION}"
