@@ -326,6 +326,8 @@ def _credit_hint(line: str) -> bool:
     if _FOLDS_APART.search(line):
         return _CREDIT_HINT.search(line) is not None
     return _CREDIT_HINT_LOWER.search(line.lower()) is not None
+
+
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
 # Capitalised words that start a sentence but are not outlets.
 _NOT_OUTLET = re.compile(r"^(The|A|An|He|She|They|It|This|That|On|In|At|Mr|Mrs|Ms|Dr)\b")
@@ -411,6 +413,11 @@ _STOPWORDS = {
     "ms": "yang dan di ini itu dengan untuk tidak dari dalam akan pada juga kerana ialah",
 }
 _STOPSETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+# Each stop word's languages: the text's words are counted once, only the stop words among them.
+_STOP_LANGS = {
+    word: [lang for lang, stops in _STOPSETS.items() if word in stops]
+    for word in set().union(*_STOPSETS.values())
+}
 
 
 def guess_language(text: str, declared: str | None = None) -> str | None:
@@ -418,8 +425,10 @@ def guess_language(text: str, declared: str | None = None) -> str | None:
     words = letter_runs(text.lower())[:2000]
     declared = (declared or "").split("-")[0].split("_")[0].lower() or None
     if len(words) >= 20:
-        counts = Counter(words)
-        scores = {lang: sum(counts[w] for w in s) for lang, s in _STOPSETS.items()}
+        scores = dict.fromkeys(_STOPSETS, 0)  # in _STOPWORDS' order: it breaks a tie
+        for word, count in Counter(filter(_STOP_LANGS.__contains__, words)).items():
+            for lang in _STOP_LANGS[word]:
+                scores[lang] += count
         best = max(scores, key=lambda k: scores[k])
         if scores[best] >= max(3, 0.08 * len(words)):
             if best == "ms" and scores["id"] >= scores["ms"] * 0.9:
