@@ -163,23 +163,25 @@ _WARM_UP = (
 STARTUP_SECONDS = 120.0  # for a worker to import the extractor and clean its warm-up page
 
 
-def _serve(conn: Connection, limits: ExtractLimits, kept_plans: dict[str, Any] | None) -> None:
-    """A worker process: extract the pages sent to it, one at a time, until told to stop.
-    It first loads the extractor and cleans a small page (trafilatura loads some of what it
-    needs on its first call), then says it is ready: deadlines time pages, not start-up.
-    ``kept_plans``: the sites' plans known when it started (SitePlans.export)."""
+def warm_up(limits: ExtractLimits | None = None) -> None:
+    """Load the extractor and clean a small page: trafilatura loads some of what it needs on
+    its first call, which then is not timed against a page's deadline."""
     from datetime import UTC, datetime
 
     url = "https://warm-up.invalid/"
-    warm_up = Page(
-        url=url,
-        final_url=url,
-        source="warm-up",
-        status=200,
-        fetched_at=datetime.now(UTC),
+    page = Page(
+        url=url, final_url=url, source="warm-up", status=200, fetched_at=datetime.now(UTC),
         html=_WARM_UP,
-    )
-    extract_bounded(warm_up, limits)
+    )  # fmt: skip
+    extract_bounded(page, limits or ExtractLimits())
+
+
+def _serve(conn: Connection, limits: ExtractLimits, kept_plans: dict[str, Any] | None) -> None:
+    """A worker process: extract the pages sent to it, one at a time, until told to stop.
+    It first warms the extractor up (:func:`warm_up`; done already when the fork server it
+    came from has), then says it is ready: deadlines time pages, not start-up.
+    ``kept_plans``: the sites' plans known when it started (SitePlans.export)."""
+    warm_up(limits)
     # What each site's pages have shown about the passes they need: learned from this
     # worker's pages and from the notes of the others, which each job brings along.
     plans = SitePlans(share=True)
@@ -245,9 +247,17 @@ class _Worker:
 MAX_HELD_NOTES = 1000
 
 
+# What a worker loads before its first page (the extractor, warmed up on a small page): loaded
+# once by the fork server, whose forked children (the workers, and any started in place of a
+# lost one) have it in memory at once.
+WORKER_PRELOAD = ["flows.extraction_preload"]
+
+
 class ExtractionPool:
-    """``workers`` extraction processes (spawned: the parent runs threads, which fork does not
-    copy safely), each given one page at a time, so a stuck one costs only its page.
+    """``workers`` extraction processes, each given one page at a time, so a stuck one costs
+    only its page. They are forked from multiprocessing's fork server (not from the parent,
+    which runs threads that fork does not copy safely), which has loaded the extractor once:
+    a worker starts without importing it again.
 
     The workers learn per site which trafilatura passes it needs (SitePlans) and pass what
     they learn to each other through the pool, which keeps it too: ``plans`` are the plans
@@ -262,7 +272,8 @@ class ExtractionPool:
     ) -> None:
         self.size = max(1, workers)
         self.limits = limits or ExtractLimits()
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(WORKER_PRELOAD)
         self._workers: list[_Worker] = []
         self.replaced = 0  # workers killed or lost, and started again
         self.notes_passed = 0  # plan notes passed from one worker to the others

@@ -111,6 +111,29 @@ def test_a_worker_that_dies_costs_only_its_page():
 
 
 @pytest.mark.timeout(60)
+def test_workers_and_their_replacements_come_from_the_preloaded_fork_server():
+    """A worker is forked from a server that loaded the extractor (flows.extraction_preload)
+    once, not started afresh to import it: so is the one that replaces a lost worker."""
+    import psutil
+
+    def server_of(pid: int) -> list[str]:
+        parent = psutil.Process(pid).parent()
+        assert parent is not None and parent.pid != os.getpid()
+        return parent.cmdline()
+
+    pages = [page(GOOD_HTML, f"https://a.example/{i}") for i in range(2)]
+    with ExtractionPool(1, ExtractLimits()) as pool:
+        (first,) = pool.start()
+        server = server_of(first)
+        assert "forkserver" in " ".join(server) and "flows.extraction_preload" in " ".join(server)
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.5)
+        assert [r.reason for r in pool.map(pages)] == [None, None]
+        (second,) = pool.start()
+        assert second != first and server_of(second) == server
+
+
+@pytest.mark.timeout(60)
 def test_a_worker_that_died_idle_is_replaced_before_it_gets_a_page():
     pages = [page(GOOD_HTML, f"https://a.example/{i}") for i in range(3)]
     with ExtractionPool(1, ExtractLimits()) as pool:
