@@ -420,18 +420,21 @@ class ExtractionPool:
         for worker in busy:
             assert worker.job is not None
             seq, item = worker.job
+            lost = False  # the connection broke: the worker is dead or dying
             if worker.conn in ready:
                 try:
                     message, notes = worker.conn.recv()
                 except (EOFError, OSError):
-                    pass  # the process died: its sentinel is ready too, handled below
+                    lost = True
                 else:
                     done[message[0]] = _unpacked(message)
                     worker.job = None
                     if notes:
                         self._pass_notes(worker, notes)
                     continue
-            if worker.process.sentinel in ready or not worker.process.is_alive():
+            # Not is_alive(): for a forked-server worker that is a poll of its sentinel, which
+            # the wait above has just done.
+            if worker.process.sentinel in ready or lost:
                 worker.process.join()
                 code = worker.process.exitcode
                 done[seq] = _dropped(
