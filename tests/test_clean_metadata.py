@@ -358,3 +358,28 @@ def test_language_vote_counts_each_languages_stop_words():
         assert guess_language(text, declared) == _vote_by_definition(text, declared), text
     assert guess_language("the of and to in is that for it was " * 3) == "en"
     assert guess_language("yang dan di ini itu dengan untuk tidak dari dalam " * 3) == "id"
+
+
+def test_credit_hints_found_in_the_joined_lines_are_the_lines_own():
+    """The words looked for in the joined lines find the lines a search of each line finds,
+    also with letters that lower() folds apart (dotted capital I, dotless i, long s), a word
+    split across two lines or a line break inside a line."""
+    import random
+
+    from crawlers.clean.metadata import _credit_hint, _hinted_lines
+
+    rng = random.Random(5)
+    words = ["quoted", "Reported", "CITING", "dikutip", "FiRsT", "originally", "terbit", "news",
+             "İstanbul", "\u0130", "ſ", "ı", "Σ", "é", "", " ", "the"]  # fmt: skip
+    for _ in range(5000):
+        count = rng.randint(0, 8)
+        lines = [" ".join(rng.choices(words, k=rng.randint(0, 8))) for _ in range(count)]
+        if lines and rng.random() < 0.3:
+            lines[-1] += " quo"
+            lines.append("ted from")
+        if lines and rng.random() < 0.1:
+            lines[0] += "\nreported"  # a line break inside a line
+        assert _hinted_lines(lines) == [line for line in lines if _credit_hint(line)], lines
+    assert _hinted_lines(["Nothing here.", "As REPORTED by Reuters.", "x"]) == [
+        "As REPORTED by Reuters."
+    ]

@@ -314,18 +314,48 @@ _CREDIT_WORDS = (
     r"dimuat|dipublikasikan"
 )
 _CREDIT_HINT = re.compile(_CREDIT_WORDS, re.I)
+_CREDIT_WORD_LIST = _CREDIT_WORDS.split("|")
 # The same search in the lower-cased line, case-sensitive: about 5x faster than with re.I on
 # the extraction benchmarks' lines. The same answer unless the line holds one of the three
 # letters re.I matches to an ASCII letter that lower() leaves alone (dotless i, long s) or
 # turns into two characters (dotted capital I); such lines take the re.I search.
 _CREDIT_HINT_LOWER = re.compile(_CREDIT_WORDS)
-_FOLDS_APART = re.compile("[\u0130\u0131\u017f]")
+_FOLDS_APART = "\u0130\u0131\u017f"
+
+
+def _folds_apart(text: str) -> bool:
+    """Whether ``text`` holds one of the ``_FOLDS_APART`` letters (``in`` over the text, which
+    is many times faster than a regex search for a set of characters)."""
+    return not text.isascii() and any(ch in text for ch in _FOLDS_APART)
 
 
 def _credit_hint(line: str) -> bool:
-    if _FOLDS_APART.search(line):
+    if _folds_apart(line):
         return _CREDIT_HINT.search(line) is not None
     return _CREDIT_HINT_LOWER.search(line.lower()) is not None
+
+
+def _hinted_lines(lines: list[str]) -> list[str]:
+    """The lines that hold one of CREDIT_ANYWHERE's words (:func:`_credit_hint`), in order.
+    The words are literal, so a line holds one when it is a substring of the line lower-cased:
+    the words the whole text holds are found first (with ``in``, several times faster than
+    the regex engine, which tries every word at every position), then only they are looked
+    for in each line."""
+    joined = "\n".join(lines)
+    if _folds_apart(joined):
+        return [line for line in lines if _credit_hint(line)]
+    low = joined.lower()
+    words = [word for word in _CREDIT_WORD_LIST if word in low]
+    if not words:
+        return []
+    low_lines = low.split("\n")
+    if len(low_lines) != len(lines):  # a line with a line break in it
+        low_lines = [line.lower() for line in lines]
+    return [
+        line
+        for line, line_low in zip(lines, low_lines, strict=True)
+        if any(word in line_low for word in words)
+    ]
 
 
 CREDIT_LINE = re.compile(r"^\s*(?:source|sumber)\s*:\s*" + _OUTLET + r"\s*\.?\s*$", re.I)
@@ -363,9 +393,7 @@ def credited_outlet(lines: list[str], raw_lines: list[str] | None = None) -> str
             m = CREDIT_LINE.match(line)
             if m and (name := _clean_outlet(m.group(1))):
                 return name
-    for line in texts[-1]:
-        if not _credit_hint(line):
-            continue
+    for line in _hinted_lines(texts[-1]):
         for pattern in CREDIT_ANYWHERE:
             m = pattern.search(line)
             if m and (name := _clean_outlet(m.group(1))):
