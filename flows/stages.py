@@ -91,7 +91,7 @@ EXTRACT_WINDOW = 256  # pages taken ahead of the one whose extraction is awaited
 def clean_stage(
     pages: Iterable[PageItem],
     sources: dict[str, Source],
-    templates: Any,
+    templates: TemplateState,
     *,
     min_words: int = MIN_WORDS,
     workers: int = 1,
@@ -110,7 +110,7 @@ def clean_stage(
     limits = limits or ExtractLimits()
     # The cleaning plans learned per site in earlier runs, kept with the templates; this
     # run's are merged into them once every page is extracted.
-    kept_plans = getattr(templates, "plans", None)
+    kept_plans = templates.plans
     learned: list[dict[str, Any]] = []
     if workers > 0:
         # Worker processes that can be killed and replaced when a page hangs one of them;
@@ -138,7 +138,7 @@ def clean_stage(
             rejected.append(_extraction_error(source_name, url, reason))
             continue
         by_source.setdefault(source_name, []).append(extracted)
-    if learned and isinstance(templates, TemplateState):
+    if learned:
         templates.plans = merged_plans(templates.plans, learned[0])
     articles: list[Article] = []
     per_source: dict[str, dict[str, Any]] = {}

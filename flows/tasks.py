@@ -12,6 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote as _quote
 
+from crawlers.clean.templates import TemplateState
 from crawlers.seeds import Source
 from flows import stages
 from flows.config import PipelineSettings, cpu_count
@@ -93,7 +94,7 @@ def crawl_task(
 def clean_task(
     pages: stages.PageFeed,
     sources: dict[str, Source],
-    templates: Any,
+    templates: TemplateState,
     settings: PipelineSettings,
 ) -> stages.CleanOutcome:
     """Extract the pages as their crawls finish (``pages`` is fed while crawls still run),

@@ -80,6 +80,16 @@ def data_path(*parts: str) -> Path:
     return Path(__file__).parent.joinpath("fixtures", *parts)
 
 
+def plan_sites(root: str) -> set[str]:
+    """The sites whose cleaning plans the run state under output root ``root`` keeps."""
+    from crawlers.clean.templates import TemplateState
+    from flows.lake import STATE_TEMPLATES
+    from flows.state import StateStore
+
+    blobs = StateStore(open_storage(root)).load()
+    return set(TemplateState.from_bytes(blobs[STATE_TEMPLATES]).plans["sites"])
+
+
 def load_rows(name: str) -> list[dict[str, Any]]:
     """Rows of a published-table fixture (tests/fixtures/publish/<name>.json)."""
     return json.loads(data_path("publish", f"{name}.json").read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.demo import DemoNetwork
+from tests.conftest import plan_sites
 
 pytestmark = pytest.mark.slow
 
@@ -86,14 +87,7 @@ def test_run_publishes_clean_deduplicated_stories(s3_run, network, monkeypatch):
     # One row per story, no URL twice.
     assert len(by_url) == len(articles) and len(dup_by_url) == len(duplicates)
     # The cleaning plans learned per site are kept in the state, for the next run.
-    from crawlers.clean.templates import TemplateState
-    from flows.lake import STATE_TEMPLATES
-    from flows.state import StateStore
-    from flows.storage import open_storage
-
-    blobs = StateStore(open_storage(output)).load()
-    plans = TemplateState.from_bytes(blobs[STATE_TEMPLATES]).plans
-    assert {row["domain"] for row in articles + duplicates} <= set(plans["sites"])
+    assert {row["domain"] for row in articles + duplicates} <= plan_sites(output)
 
 
 def test_second_run_publishes_nothing_again(s3_run, network, monkeypatch):

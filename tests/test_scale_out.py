@@ -13,6 +13,7 @@ import pytest
 
 from flows.demo import DemoNetwork
 from flows.read import read_table
+from tests.conftest import plan_sites
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,15 +165,6 @@ def test_two_workers_publish_what_one_process_publishes(
     assert any(k.startswith(b"newsdedup:") for k in redis.Redis.from_url(redis_url).keys("*"))
     # Each shard's cleaning plans reached the run state, as a single run's do.
     from urllib.parse import urlsplit
-
-    from crawlers.clean.templates import TemplateState
-    from flows.lake import STATE_TEMPLATES
-    from flows.state import StateStore
-    from flows.storage import open_storage
-
-    def plan_sites(root: str) -> set[str]:
-        blobs = StateStore(open_storage(root)).load()
-        return set(TemplateState.from_bytes(blobs[STATE_TEMPLATES]).plans["sites"])
 
     assert plan_sites(sharded) == plan_sites(single)
     assert {urlsplit(row[1]).netloc for row in single_tables[0]} <= plan_sites(sharded)
