@@ -247,6 +247,25 @@ class _Worker:
 MAX_HELD_NOTES = 1000
 
 
+# Pools of this process that have started workers and are not closed: the last to close stops
+# the fork server (_stop_fork_server).
+_open_pools = 0
+_open_pools_lock = threading.Lock()
+
+
+def _stop_fork_server() -> None:
+    """Stop this process's multiprocessing fork server and wait for it to exit, so that nothing
+    of the extraction outlives its pools, and the workers' CPU time counts in this process's
+    children (as ``wait4`` and ``time`` report them), as spawned workers' did. multiprocessing
+    has no public call for it: ``ForkServer._stop`` is what its own tests use (Python 3.11 to
+    3.13); where it is missing, the server stays until this process exits, as it would."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
+
+
 # What a worker loads before its first page (the extractor, warmed up on a small page): loaded
 # once by the fork server, whose forked children (the workers, and any started in place of a
 # lost one) have it in memory at once.
@@ -279,12 +298,18 @@ class ExtractionPool:
         self.notes_passed = 0  # plan notes passed from one worker to the others
         self._plans = SitePlans()  # every worker's notes, over the plans kept from before
         self._plans.load(plans)
+        self._open = False  # counted in _open_pools: workers started, not closed yet
 
     def learned_plans(self) -> dict[str, Any]:
         """The plans of the sites this pool's workers cleaned pages of with every pass."""
         return self._plans.export(learned_only=True)
 
     def _start(self) -> _Worker:
+        global _open_pools
+        if not self._open:
+            with _open_pools_lock:
+                _open_pools += 1
+            self._open = True
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
             target=_serve,
@@ -335,9 +360,17 @@ class ExtractionPool:
         return [w.process.pid for w in self._workers]
 
     def close(self) -> None:
+        """Stop the workers; the fork server too when no other pool of this process is open."""
+        global _open_pools
         workers, self._workers = self._workers, []
         for worker in workers:
             self._stop(worker, kill=worker.job is not None)
+        if self._open:
+            self._open = False
+            with _open_pools_lock:
+                _open_pools -= 1
+                if _open_pools == 0:
+                    _stop_fork_server()
 
     def map(self, pages: Iterable[PageItem], window: int = 256) -> Iterator[Extraction]:
         """The extraction of every page, in input order. At most ``window`` pages are taken

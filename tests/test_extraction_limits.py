@@ -113,7 +113,8 @@ def test_a_worker_that_dies_costs_only_its_page():
 @pytest.mark.timeout(60)
 def test_workers_and_their_replacements_come_from_the_preloaded_fork_server():
     """A worker is forked from a server that loaded the extractor (flows.extraction_preload)
-    once, not started afresh to import it: so is the one that replaces a lost worker."""
+    once, not started afresh to import it: so is the one that replaces a lost worker. The
+    server stops with the last pool of the process."""
     import psutil
 
     def server_of(pid: int) -> list[str]:
@@ -131,6 +132,9 @@ def test_workers_and_their_replacements_come_from_the_preloaded_fork_server():
         assert [r.reason for r in pool.map(pages)] == [None, None]
         (second,) = pool.start()
         assert second != first and server_of(second) == server
+        server_pid = psutil.Process(second).ppid()
+    # Closed, the pool leaves nothing behind: the fork server has exited and been waited for.
+    assert not psutil.pid_exists(server_pid)
 
 
 @pytest.mark.timeout(60)
