@@ -37,7 +37,10 @@ for an even N). At the main size, one source is also crawled alone by ``crawlers
 and without AutoThrottle (the pipeline passes no Scrapy settings through), to show what
 throttling costs on loopback; and ``bench/_e2e_floor.py`` measures the CPU per page of a bare
 Scrapy spider, of the server meanwhile and of ``trafilatura.extract(fast=True)``: the ceiling
-any pipeline built on those two parts has on this machine.
+any pipeline built on those two parts has on this machine. The floor runs once in every repeat,
+right after that repeat's pipeline and baseline runs, so the three share the machine's mood;
+``floor_ratio`` is the median pipeline's CPU per page over the floor's medians, and
+``floor_ratio_by_repeat`` sets each repeat's pipeline run against that repeat's floor.
 
 The machine is shared: the load average and busy processes at start and, for every measured
 run and stage, the CPU seconds the rest of the machine used meanwhile are printed. Prints
@@ -637,25 +640,33 @@ def throttle_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, A
 # -- the floor: what Scrapy and trafilatura cost before the project adds anything --------------
 
 
-def floor_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, Any]:
-    """``bench/_e2e_floor.py`` on the network, ``PROBE_REPEATS`` times; the median of each part."""
-    rows = []
-    for i in range(PROBE_REPEATS):
-        out = work / f"floor-{i}.json"
-        cmd = [PY, str(ROOT / "bench" / "_e2e_floor.py"), "--truth", str(net.truth_path),
-               "--server-pid", str(net.pid), "--out", str(out)]  # fmt: skip
-        run = measure(cmd, env, work / f"floor-{i}.log", {})
-        if run.returncode != 0:
-            raise RuntimeError(f"floor probe failed ({run.returncode}): {run.log[-2000:]}")
-        rows.append(json.loads(out.read_text()))
-    parts = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
-    med = {k: round(statistics.median(r[k] for r in rows), 3) for k in parts}
+def floor_run(net: Network, work: Path, env: dict[str, str], i: int) -> dict[str, Any]:
+    """One run of ``bench/_e2e_floor.py`` on the network: CPU ms per page of each part."""
+    out = work / f"floor-{i}.json"
+    cmd = [PY, str(ROOT / "bench" / "_e2e_floor.py"), "--truth", str(net.truth_path),
+           "--server-pid", str(net.pid), "--out", str(out)]  # fmt: skip
+    run = measure(cmd, env, work / f"floor-{i}.log", {})
+    if run.returncode != 0:
+        raise RuntimeError(f"floor probe failed ({run.returncode}): {run.log[-2000:]}")
+    row: dict[str, Any] = json.loads(out.read_text())
+    row["sum_ms_per_page"] = round(sum(row[k] for k in FLOOR_PARTS), 3)
+    return row
+
+
+FLOOR_PARTS = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
+
+
+def floor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each part over the floor's runs (one run per repeat, taken between the
+    project's and the baseline's runs, so all three see the same machine)."""
+    med = {k: round(statistics.median(r[k] for r in rows), 3) for k in FLOOR_PARTS}
     total = sum(med.values())
     return {
         **med,
         "sum_ms_per_page": round(total, 3),
         "ceiling_pages_per_s": round(1000 * CORES / total, 1),
-        "repeats": PROBE_REPEATS,
+        "repeats": len(rows),
+        "interleaved": True,
         "runs": rows,
     }
 
@@ -805,7 +816,7 @@ def print_report(result: dict[str, Any]) -> None:
         print()
         print(
             f"== the floor: CPU per page of Scrapy and trafilatura alone on this network "
-            f"(bench/_e2e_floor.py, median of {floor['repeats']}) =="
+            f"(bench/_e2e_floor.py, median of {floor['repeats']}, one run per repeat) =="
         )
         for label, key in (
             ("bare Scrapy spider, fetch only", "scrapy_ms_per_page"),
@@ -829,6 +840,13 @@ def print_report(result: dict[str, Any]) -> None:
             f"{'met' if ratio <= 1.5 else 'NOT met'}); pages/s {proj['pages_per_s']:.1f} = "
             f"{proj['pages_per_s'] / base['pages_per_s']:.2f}x trafilatura alone "
             f"({base['pages_per_s']:.1f}, {base['cpu_ms_per_page']:.2f} ms per page)"
+        )
+        pairs = [f"{f['pipeline_cpu_ms_per_page']:.2f}/{f['sum_ms_per_page']:.2f}"
+                 for f in floor["runs"]]  # fmt: skip
+        print(
+            f"per repeat (newsdedup/floor, same repeat): {', '.join(pairs)} = "
+            f"{[f['ratio'] for f in floor['runs']]}; median "
+            f"{statistics.median(f['ratio'] for f in floor['runs']):.2f}x"
         )
         print(
             f"not counted above: the S3 and Prefect servers' CPU during the run, "
@@ -975,6 +993,7 @@ def main() -> int:
         pipeline_runs: list[dict[str, Any]] = []
         baseline_runs: list[dict[str, Any]] = []
         probe = floor = None
+        floor_rows: list[dict[str, Any]] = []
         for size in sizes:
             net = Network(size, args.sites, work)
             networks.append(net)
@@ -988,6 +1007,7 @@ def main() -> int:
                 f"{len(net.truth['originals'])} originals, {len(net.truth['reprints'])} reprints "
                 f"({load_line()})"
             )
+            with_floor = size == args.articles and not args.no_floor
             for rep in range(args.repeats):
                 r = run_pipeline(net, size, rep, s3, env, work, helpers)
                 pipeline_runs.append(r)
@@ -996,10 +1016,24 @@ def main() -> int:
                     b = run_baseline(net, size, rep, mode, env, work, helpers)
                     baseline_runs.append(b)
                     progress(f"baseline {mode}", b)
+                if with_floor:
+                    # The floor runs in every repeat, right after the runs it is set against:
+                    # the machine's speed drifts between phases more than the ratio moves.
+                    f = floor_run(net, work, env, rep)
+                    f["rep"] = rep
+                    f["pipeline_cpu_ms_per_page"] = r["cpu_ms_per_page"]
+                    f["ratio"] = round(r["cpu_ms_per_page"] / f["sum_ms_per_page"], 3)
+                    floor_rows.append(f)
+                    print(
+                        f"  floor            {f['sum_ms_per_page']:.2f} ms/page (Scrapy "
+                        f"{f['scrapy_ms_per_page']:.2f}, server {f['server_ms_per_page']:.2f}, "
+                        f"trafilatura {f['extract_ms_per_page']:.2f}); newsdedup this repeat "
+                        f"{r['cpu_ms_per_page']:.2f} = {f['ratio']:.2f}x"
+                    )
+            if with_floor:
+                floor = floor_summary(floor_rows)
             if size == args.articles and not args.no_throttle_probe:
                 probe = throttle_probe(net, work, env)
-            if size == args.articles and not args.no_floor:
-                floor = floor_probe(net, work, env)
             net.stop()
 
         def best_baseline(size: int) -> dict[str, Any]:
@@ -1021,6 +1055,10 @@ def main() -> int:
             "baseline_cpu_ms_per_page": main_base["cpu_ms_per_page"],
             "floor_ratio": (
                 round(main_proj["cpu_ms_per_page"] / floor["sum_ms_per_page"], 3) if floor else None
+            ),
+            "floor_ratio_by_repeat": [f["ratio"] for f in floor_rows],
+            "floor_ratio_paired_median": (
+                round(statistics.median(f["ratio"] for f in floor_rows), 3) if floor_rows else None
             ),
             "cpu_utilisation": main_proj["cpu_utilisation"],
             "stage_seconds": {k: v["seconds"] for k, v in main_proj["stages"].items()},
