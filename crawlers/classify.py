@@ -56,6 +56,15 @@ def _date_archive(path: str) -> bool:
     return date is not None and not SLUG_SEGMENT.search(path[: date.start() + 1])
 
 
+# The site's root: "/", an empty path, or the root's index file (/index.html, /index.php).
+_ROOT_PATH = re.compile(r"/(?:index\.\w+)?")
+
+
+def is_root_path(path: str) -> bool:
+    """Whether a URL's path is the site's root (its home page, whatever the query)."""
+    return _ROOT_PATH.fullmatch(path or "/") is not None
+
+
 # A person's page (/@name), as blogging platforms and social sites give them.
 PROFILE_PATH = re.compile(r"/@[^/]+/?$")
 # Query parameters that make a URL a search, a tag or category listing, or a feed.
@@ -203,7 +212,7 @@ def listing_url(url: str) -> bool:
         return True
     if kind == "item" or _archive_post(path):
         return False
-    if re.fullmatch(r"/(?:index\.\w+)?", path):
+    if is_root_path(path):
         return not params  # the home page; with another query, the page decides
     if PAGINATION_PATH.search(path) or PROFILE_PATH.match(path):
         return True
@@ -240,7 +249,7 @@ def weak_url_hint(url: str) -> bool:
     parts = urlsplit(url)
     if LISTING_PATH_HINT.search(parts.path) and not _archive_post(parts.path):
         return True
-    if re.fullmatch(r"/(?:index\.\w+)?", parts.path or "/") is None:
+    if not is_root_path(parts.path):
         return False
     params = query_params(parts.query)
     return bool(params) and _query_kind(params) != "item"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from crawlers.classify import judge, listing_url
+from crawlers.classify import is_root_path, judge, listing_url
 from crawlers.urls import normalise as _normalise
 from tests.conftest import data_path
 
@@ -95,6 +95,25 @@ def test_query_string_and_wordpress_article_urls_are_no_listings(url):
 )
 def test_search_tag_and_pagination_urls_are_listings(url):
     assert listing_url(url)
+
+
+@pytest.mark.parametrize(
+    ("path", "root"),
+    [
+        ("", True),
+        ("/", True),
+        ("/index.html", True),
+        ("/index.php", True),
+        ("/index", False),
+        ("/index.html/", False),
+        ("/news/index.html", False),
+        ("/indexes.html", False),
+        ("//", False),
+    ],
+)
+def test_root_path_is_the_home_page_or_its_index_file(path, root):
+    # One rule for the crawler's URL tests and the cleaning's evidence alike.
+    assert is_root_path(path) is root
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawlers.classify import ARTICLE_TYPES
+from crawlers.classify import ARTICLE_TYPES, is_root_path
 from crawlers.clean import metadata as md
 from crawlers.clean.extracted import Extracted
 from crawlers.records import Page
@@ -217,7 +217,7 @@ def read_metadata(tree: HtmlElement, page: Page, out: Extracted) -> None:
     out.typed_listing = any(_types(o) & _LISTING_TYPES for o in ld) and not articles
     out.og_website = og_type == "website"
     out.listing_path = bool(_LISTING_PATH.search(path))
-    out.root_path = path in ("", "/") or bool(re.fullmatch(r"/index\.\w+", path))
+    out.root_path = is_root_path(path)
     out.article_elements = sum(1 for _ in tree.iter("article"))
     out.headline_links = len(xpath("//h2//a | //h3//a | //h4//a")(tree))
 
