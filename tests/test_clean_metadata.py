@@ -383,3 +383,38 @@ def test_credit_hints_found_in_the_joined_lines_are_the_lines_own():
     assert _hinted_lines(["Nothing here.", "As REPORTED by Reuters.", "x"]) == [
         "As REPORTED by Reuters."
     ]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "byline"),
+    [
+        # Ranked by class, not by place on the page: byline, then author-name, then hCard fn.
+        (
+            '<div class="vcard"><span class="fn">Vera Card</span></div>'
+            '<span class="post-author-name">Nina Name</span>'
+            '<p class="byline">By Bea Byline</p>',
+            "By Bea Byline",
+        ),
+        (
+            '<div class="vcard"><span class="fn">Vera Card</span></div>'
+            '<span class="author__name">Nina Name</span>',
+            "Nina Name",
+        ),
+        ('<div class="vcard"><span class="fn">Vera Card</span></div>', "Vera Card"),
+        # An empty byline gives way to the next of its rank; an author box is not a byline,
+        # and neither is a lone "fn" outside an hCard.
+        (
+            '<p class="byline"> </p><div class="author-box">About the writer: a bio</div>'
+            '<span class="fn">Lone Fn</span><p class="byline">By Second Byline</p>',
+            "By Second Byline",
+        ),
+        ('<div class="author-box">About the writer</div><span class="fn">Lone Fn</span>', None),
+    ],
+)
+def test_class_byline_is_taken_by_rank_of_class(blocks, byline):
+    from lxml.html import fromstring
+
+    from crawlers.clean.markup import _class_byline
+
+    tree = fromstring(f"<html><body><h1>Harbour ferry resumes</h1>{blocks}</body></html>")
+    assert _class_byline(tree) == byline

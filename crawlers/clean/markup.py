@@ -117,17 +117,24 @@ def _class_byline(tree: HtmlElement) -> str | None:
         'contains(@class, "fn")]'
     )(tree):
         classes = node.get("class", "").split()
-        text = _text(node)
-        if not text:
-            continue
         if "byline" in classes:
-            found.setdefault(0, text)
+            rank = 0
         elif any("author-name" in c or "author__name" in c for c in classes):
-            found.setdefault(1, text)
+            rank = 1
         elif "fn" in classes and any(
             "vcard" in (a.get("class") or "").split() for a in node.iterancestors()
         ):
-            found.setdefault(2, text)
+            rank = 2
+        else:
+            continue  # an author box, a class with "fn" in it: its text is not read
+        if rank in found:
+            continue
+        text = _text(node)
+        if not text:
+            continue
+        found[rank] = text
+        if rank == 0:
+            break  # nothing ranks before a byline
     return found[min(found)] if found else None
 
 
@@ -550,7 +557,7 @@ def _title_variants(*titles: str | None) -> list[str]:
     """Normalised forms of the headline: each given title, and each part of 4 words or more of a
     title split at its separators ("Headline - Site Name", "Section | Headline")."""
     variants: dict[str, None] = {}
-    for title in titles:
+    for title in dict.fromkeys(titles):  # the same title from several tags: read once
         if not title:
             continue
         variants[norm(title)] = None
