@@ -120,6 +120,28 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+# The settings that list Scrapy components by priority over a ``*_BASE`` of Scrapy's own.
+COMPONENT_SETTINGS = ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES")
+
+
+def drop_disabled_components(settings: Any) -> None:
+    """Take the components the project turns off (set to None) out of Scrapy's base lists
+    too. Scrapy imports every class a component setting names, those set to None included,
+    to normalise the names; the module of the RemoteControl extension, which the project
+    turns off, imports aiohttp and builds its TLS contexts: 0.27 s of CPU in every crawl
+    process. Left out of the base, a component is neither imported nor enabled."""
+    for name in COMPONENT_SETTINGS:
+        own = settings.getdict(name)
+        off = {key for key, order in own.items() if order is None}
+        if not off:
+            continue
+        base = settings.getdict(f"{name}_BASE")
+        settings.set(
+            f"{name}_BASE", {k: v for k, v in base.items() if k not in off}, priority="project"
+        )
+        settings.set(name, {k: v for k, v in own.items() if k not in off}, priority="project")
+
+
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     parser = argparse.ArgumentParser(
@@ -173,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
+    drop_disabled_components(settings)
     settings.set("NEWSDEDUP_OUT_DIR", str(out), priority="cmdline")
     settings.set("NEWSDEDUP_ALLOW_PRIVATE", args.allow_private, priority="cmdline")
     settings.set("LOG_LEVEL", args.log_level, priority="cmdline")

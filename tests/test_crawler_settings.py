@@ -10,15 +10,38 @@ def test_crawl_process_opens_no_remote_control(tmp_path):
         seeds = net.write_seeds(tmp_path / "seeds.yaml")
         site = parse_seeds(seeds.read_text()).sources[0].name
         proc = subprocess.run(
-            [sys.executable, "-m", "crawlers.run", "--seeds", str(seeds), "--source", site,
-             "--out", str(tmp_path / "out"), "--allow-private"],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "crawlers.run",
+                "--seeds",
+                str(seeds),
+                "--source",
+                site,
+                "--out",
+                str(tmp_path / "out"),
+                "--allow-private",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert proc.returncode == 0, proc.stderr[-2000:]
     log = proc.stdout + proc.stderr
     assert "Enabled extensions" in log  # the log is Scrapy's, at INFO
     assert "TelnetConsole" not in log and "Telnet console listening" not in log
     assert "RemoteControl" not in log and "Remote control HTTP server" not in log
+    # Nor is what their modules import (RemoteControl's imports aiohttp). -X importtime
+    # lists the modules imported by import statements, not by importlib.import_module
+    # (Scrapy's load_object): aiohttp's line is there when remote_control.py is loaded.
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}  # fmt: skip
+    assert "scrapy.extensions.throttle" in imported  # crawlers.middlewares imports it
+    assert "aiohttp" not in imported
+    for used in ("CoreStats", "LogStats", "PoliteThrottle", "LogSanitizer"):
+        assert used in log
 
 
 def test_the_crawls_stats_collector_counts_as_scrapys_own():
