@@ -640,6 +640,9 @@ def throttle_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, A
 # -- the floor: what Scrapy and trafilatura cost before the project adds anything --------------
 
 
+FLOOR_PARTS = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
+
+
 def floor_run(net: Network, work: Path, env: dict[str, str], i: int) -> dict[str, Any]:
     """One run of ``bench/_e2e_floor.py`` on the network: CPU ms per page of each part."""
     out = work / f"floor-{i}.json"
@@ -653,12 +656,9 @@ def floor_run(net: Network, work: Path, env: dict[str, str], i: int) -> dict[str
     return row
 
 
-FLOOR_PARTS = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
-
-
 def floor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of each part over the floor's runs (one run per repeat, taken between the
-    project's and the baseline's runs, so all three see the same machine)."""
+    """The median of each part over the floor's runs (one run per repeat, taken right after
+    that repeat's pipeline and baseline runs, so all three see the same machine)."""
     med = {k: round(statistics.median(r[k] for r in rows), 3) for k in FLOOR_PARTS}
     total = sum(med.values())
     return {
@@ -666,7 +666,6 @@ def floor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "sum_ms_per_page": round(total, 3),
         "ceiling_pages_per_s": round(1000 * CORES / total, 1),
         "repeats": len(rows),
-        "interleaved": True,
         "runs": rows,
     }
 
@@ -845,8 +844,8 @@ def print_report(result: dict[str, Any]) -> None:
                  for f in floor["runs"]]  # fmt: skip
         print(
             f"per repeat (newsdedup/floor, same repeat): {', '.join(pairs)} = "
-            f"{[f['ratio'] for f in floor['runs']]}; median "
-            f"{statistics.median(f['ratio'] for f in floor['runs']):.2f}x"
+            f"{result['floor_ratio_by_repeat']}; median "
+            f"{result['floor_ratio_paired_median']:.2f}x"
         )
         print(
             f"not counted above: the S3 and Prefect servers' CPU during the run, "
