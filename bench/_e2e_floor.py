@@ -15,20 +15,32 @@ built on cost per page before the project adds anything:
 
 The end-to-end benchmark turns the sum into a ceiling: with every core busy and nothing
 else to do, pages/s cannot exceed cores / (sum of the three).
+
+Each part is measured alone, one process at a time: that is the floor. With ``--cores N``
+(N > 1) each part is then measured again as the pipeline runs its stages, N processes at
+once, each on its share (the spiders on alternate sites, the extractors on alternate pages),
+started together: the ``side_*`` figures. Processes that share the machine's caches and
+memory bandwidth each use more CPU per page than one alone; the difference is what running
+on every core costs any pipeline, this project's or another.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from _e2e_baseline import config, sitemap_urls  # the baseline's URL list and trafilatura config
 from e2e_bench import proc_cpu
 
 
-def bare_scrapy(urls: list[str]) -> tuple[int, float]:
+def bare_scrapy(urls: list[str], ready: Callable[[], Any] = lambda: None) -> tuple[int, float]:
+    """Pages fetched and CPU seconds of the crawl; ``ready()`` is called just before it."""
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -60,21 +72,69 @@ def bare_scrapy(urls: list[str]) -> tuple[int, float]:
         }
     )
     process.crawl(Bare)
+    ready()
     c0 = time.process_time()
     process.start()
     return fetched, time.process_time() - c0
 
 
-def extract_cost(urls: list[str]) -> tuple[int, float]:
+def fetch_pages(urls: list[str]) -> list[tuple[str, str]]:
     import trafilatura
 
-    pages = [(u, html) for u in urls if (html := trafilatura.fetch_url(u, config=config()))]
+    return [(u, html) for u in urls if (html := trafilatura.fetch_url(u, config=config()))]
+
+
+def extract_cost(
+    pages: list[tuple[str, str]], ready: Callable[[], Any] = lambda: None
+) -> tuple[int, float]:
+    """Pages extracted and CPU seconds; ``ready()`` is called after the warm-up."""
+    import trafilatura
+
     for url, html in pages[:20]:  # warm caches and lazy imports
         trafilatura.extract(html, url=url, config=config(), fast=True)
+    ready()
     c0 = time.process_time()
     for url, html in pages:
         trafilatura.extract(html, url=url, config=config(), fast=True)
     return len(pages), time.process_time() - c0
+
+
+def _one_share(part: str, share: list[Any], barrier: Any, results: Any) -> None:
+    """A process of :func:`side_by_side`: its share of one part, timed from the moment every
+    process is ready."""
+    run = bare_scrapy if part == "scrapy" else extract_cost
+    results.put(run(share, barrier.wait))
+
+
+def side_by_side(part: str, shares: list[list[Any]]) -> tuple[int, float]:
+    """Pages done and CPU seconds of ``part`` ("scrapy": URLs; "extract": pages) run by one
+    spawned process per share at once, summed over the processes."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
+    procs = [ctx.Process(target=_one_share, args=(part, s, barrier, results)) for s in shares]
+    for proc in procs:
+        proc.start()
+    try:
+        done = [results.get(timeout=900) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
+    if any(proc.exitcode for proc in procs):
+        raise RuntimeError(f"a {part} process failed: exit codes {[p.exitcode for p in procs]}")
+    return sum(n for n, _ in done), sum(cpu for _, cpu in done)
+
+
+def by_site(urls: list[str], n: int) -> list[list[str]]:
+    """The URLs in ``n`` shares, each site's in one share (sites dealt in turn), as the
+    pipeline gives each crawl process whole sources."""
+    sites = sorted({urlsplit(u).netloc for u in urls})
+    share_of = {site: i % n for i, site in enumerate(sites)}
+    shares: list[list[str]] = [[] for _ in range(n)]
+    for url in urls:
+        shares[share_of[urlsplit(url).netloc]].append(url)
+    return shares
 
 
 def main() -> int:
@@ -83,6 +143,7 @@ def main() -> int:
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--cores", type=int, default=1, help="also run each part N at once")
     args = parser.parse_args()
     truth = json.loads(args.truth.read_text())
     urls = sitemap_urls(truth["sitemaps"])
@@ -90,8 +151,9 @@ def main() -> int:
     server0 = proc_cpu(args.server_pid)
     fetched, scrapy_cpu = bare_scrapy(urls)
     server_cpu = proc_cpu(args.server_pid) - server0
-    extracted, extract_cpu = extract_cost(urls[: args.sample])
-    result = {
+    pages = fetch_pages(urls[: args.sample])
+    extracted, extract_cpu = extract_cost(pages)
+    result: dict[str, Any] = {
         "urls": len(urls),
         "scrapy_pages": fetched,
         "scrapy_ms_per_page": 1000 * scrapy_cpu / max(fetched, 1),
@@ -99,6 +161,21 @@ def main() -> int:
         "extract_pages": extracted,
         "extract_ms_per_page": 1000 * extract_cpu / max(extracted, 1),
     }
+    if args.cores > 1:
+        server0 = proc_cpu(args.server_pid)
+        fetched, scrapy_cpu = side_by_side("scrapy", by_site(urls, args.cores))
+        server_cpu = proc_cpu(args.server_pid) - server0
+        extracted, extract_cpu = side_by_side(
+            "extract", [pages[i :: args.cores] for i in range(args.cores)]
+        )
+        result.update(
+            side_processes=args.cores,
+            side_scrapy_pages=fetched,
+            side_scrapy_ms_per_page=1000 * scrapy_cpu / max(fetched, 1),
+            side_server_ms_per_page=1000 * server_cpu / max(fetched, 1),
+            side_extract_pages=extracted,
+            side_extract_ms_per_page=1000 * extract_cpu / max(extracted, 1),
+        )
     args.out.write_text(json.dumps(result))
     return 0
 

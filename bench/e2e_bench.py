@@ -40,7 +40,11 @@ Scrapy spider, of the server meanwhile and of ``trafilatura.extract(fast=True)``
 any pipeline built on those two parts has on this machine. The floor runs once in every repeat,
 right after that repeat's pipeline and baseline runs, so the three share the machine's mood;
 ``floor_ratio`` is the median pipeline's CPU per page over the floor's medians, and
-``floor_ratio_by_repeat`` sets each repeat's pipeline run against that repeat's floor.
+``floor_ratio_by_repeat`` sets each repeat's pipeline run against that repeat's floor. The
+floor's parts run one process at a time, while the pipeline runs its crawl processes and its
+extraction workers one per core; the floor run also measures each part that way (one process
+per core at once, ``side_sum_ms_per_page``), and ``side_floor_ratio_paired_median`` sets the
+pipeline against it, for information: the target is set against the floor.
 
 The machine is shared: the load average and busy processes at start and, for every measured
 run and stage, the CPU seconds the rest of the machine used meanwhile are printed. Prints
@@ -641,18 +645,22 @@ def throttle_probe(net: Network, work: Path, env: dict[str, str]) -> dict[str, A
 
 
 FLOOR_PARTS = ("scrapy_ms_per_page", "server_ms_per_page", "extract_ms_per_page")
+SIDE_PARTS = tuple(f"side_{k}" for k in FLOOR_PARTS)  # the same, one process per core at once
 
 
 def floor_run(net: Network, work: Path, env: dict[str, str], i: int) -> dict[str, Any]:
     """One run of ``bench/_e2e_floor.py`` on the network: CPU ms per page of each part."""
     out = work / f"floor-{i}.json"
     cmd = [PY, str(ROOT / "bench" / "_e2e_floor.py"), "--truth", str(net.truth_path),
-           "--server-pid", str(net.pid), "--out", str(out)]  # fmt: skip
+           "--server-pid", str(net.pid), "--out", str(out), "--cores", str(CORES)]  # fmt: skip
     run = measure(cmd, env, work / f"floor-{i}.log", {})
     if run.returncode != 0:
         raise RuntimeError(f"floor probe failed ({run.returncode}): {run.log[-2000:]}")
     row: dict[str, Any] = json.loads(out.read_text())
+    row["repeat"] = i
     row["sum_ms_per_page"] = round(sum(row[k] for k in FLOOR_PARTS), 3)
+    if all(k in row for k in SIDE_PARTS):
+        row["side_sum_ms_per_page"] = round(sum(row[k] for k in SIDE_PARTS), 3)
     return row
 
 
@@ -661,8 +669,15 @@ def floor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     that repeat's pipeline and baseline runs, so all three see the same machine)."""
     med = {k: round(statistics.median(r[k] for r in rows), 3) for k in FLOOR_PARTS}
     total = sum(med.values())
+    side = {}
+    if all("side_sum_ms_per_page" in r for r in rows):
+        side = {
+            k: round(statistics.median(r[k] for r in rows), 3)
+            for k in (*SIDE_PARTS, "side_sum_ms_per_page")
+        }
     return {
         **med,
+        **side,
         "sum_ms_per_page": round(total, 3),
         "ceiling_pages_per_s": round(1000 * CORES / total, 1),
         "repeats": len(rows),
@@ -831,6 +846,7 @@ def print_report(result: dict[str, Any]) -> None:
             f"{proj['pages_per_s'] / ceiling:.0%} of it"
         )
         ratio = proj["cpu_ms_per_page"] / floor["sum_ms_per_page"]
+        total_alone = floor["sum_ms_per_page"]
         helpers = proj["helpers_cpu_seconds"]
         print(
             f"newsdedup cpu_ms_per_page (process tree + network server, per published page): "
@@ -847,6 +863,28 @@ def print_report(result: dict[str, Any]) -> None:
             f"{result['floor_ratio_by_repeat']}; median "
             f"{result['floor_ratio_paired_median']:.2f}x"
         )
+        if "side_sum_ms_per_page" in floor:
+            print(
+                f"the floor's parts run as the pipeline runs them, {CORES} processes at once "
+                f"(median of {floor['repeats']}):"
+            )
+            for label, key in (
+                ("bare Scrapy spiders", "side_scrapy_ms_per_page"),
+                ("network server meanwhile", "side_server_ms_per_page"),
+                ("trafilatura.extract(fast=True)", "side_extract_ms_per_page"),
+                ("sum", "side_sum_ms_per_page"),
+            ):
+                print(f"{label:32} {floor[key]:>6.2f} ms")
+            side_pairs = [
+                f"{f['pipeline_cpu_ms_per_page'] / f['side_sum_ms_per_page']:.3f}"
+                for f in floor["runs"]
+            ]
+            print(
+                f"side by side the parts cost {floor['side_sum_ms_per_page'] / total_alone:.2f}x "
+                f"what they cost alone; newsdedup per repeat against it: "
+                f"{', '.join(side_pairs)}; median {result['side_floor_ratio_paired_median']:.2f}x "
+                f"(for information: the target is against the floor alone)"
+            )
         print(
             f"not counted above: the S3 and Prefect servers' CPU during the run, "
             f"{1000 * helpers.get('s3', 0.0) / proj['pages']:.2f} and "
@@ -1019,7 +1057,6 @@ def main() -> int:
                     # The floor runs in every repeat, right after the runs it is set against:
                     # the machine's speed drifts between phases more than the ratio moves.
                     f = floor_run(net, work, env, rep)
-                    f["rep"] = rep
                     f["pipeline_cpu_ms_per_page"] = r["cpu_ms_per_page"]
                     f["ratio"] = round(r["cpu_ms_per_page"] / f["sum_ms_per_page"], 3)
                     floor_rows.append(f)
@@ -1029,6 +1066,13 @@ def main() -> int:
                         f"trafilatura {f['extract_ms_per_page']:.2f}); newsdedup this repeat "
                         f"{r['cpu_ms_per_page']:.2f} = {f['ratio']:.2f}x"
                     )
+                    if "side_sum_ms_per_page" in f:
+                        print(
+                            f"  floor, {CORES} at once {f['side_sum_ms_per_page']:.2f} ms/page "
+                            f"(Scrapy {f['side_scrapy_ms_per_page']:.2f}, server "
+                            f"{f['side_server_ms_per_page']:.2f}, trafilatura "
+                            f"{f['side_extract_ms_per_page']:.2f})"
+                        )
             if with_floor:
                 floor = floor_summary(floor_rows)
             if size == args.articles and not args.no_throttle_probe:
@@ -1058,6 +1102,17 @@ def main() -> int:
             "floor_ratio_by_repeat": [f["ratio"] for f in floor_rows],
             "floor_ratio_paired_median": (
                 round(statistics.median(f["ratio"] for f in floor_rows), 3) if floor_rows else None
+            ),
+            "side_floor_ratio_paired_median": (
+                round(
+                    statistics.median(
+                        f["pipeline_cpu_ms_per_page"] / f["side_sum_ms_per_page"]
+                        for f in floor_rows
+                    ),
+                    3,
+                )
+                if floor_rows and all("side_sum_ms_per_page" in f for f in floor_rows)
+                else None
             ),
             "cpu_utilisation": main_proj["cpu_utilisation"],
             "stage_seconds": {k: v["seconds"] for k, v in main_proj["stages"].items()},
