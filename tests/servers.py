@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flows.local_servers import (
     PrefectServer,
@@ -28,11 +30,33 @@ __all__ = [
     "find_weed",
     "free_port",
     "http_ok",
+    "prefect_api",
     "start_prefect_server",
     "start_redis",
     "start_seaweedfs",
     "wait_for_port",
 ]
+
+
+def prefect_api(server: PrefectServer, timeout: float = 15.0) -> Any:
+    """An httpx client of the Prefect server's REST API that, like Prefect's own client,
+    retries a request answered 503: the server's SQLite store answers a write that met a
+    locked database with 503 "Service Unavailable", which is a retry, not a failure (seen
+    under the test suite's load)."""
+    import httpx
+
+    class RetryUnavailable(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            for wait in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
+                response = super().handle_request(request)
+                if response.status_code != 503:
+                    return response
+                response.read()
+                response.close()
+                time.sleep(wait)
+            return super().handle_request(request)
+
+    return httpx.Client(base_url=server.api_url, timeout=timeout, transport=RetryUnavailable())
 
 
 @dataclass

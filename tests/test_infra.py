@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.servers import prefect_api
+
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
 COMPOSE = INFRA / "docker-compose.yml"
@@ -541,9 +543,7 @@ def deploy_target(prefect_server, tmp_path) -> Iterator[Any]:
     )
     assert created.returncode == 0, created.stdout + created.stderr
     yield prefect_server
-    import httpx
-
-    with httpx.Client(base_url=prefect_server.api_url, timeout=10) as client:
+    with prefect_api(prefect_server) as client:
         for name in ("news-pipeline/hourly", "news-pipeline/one-source", "news-shard/shard"):
             found = client.get(f"/deployments/name/{name}")
             if found.status_code == 200:
@@ -551,9 +551,7 @@ def deploy_target(prefect_server, tmp_path) -> Iterator[Any]:
 
 
 def _read_deployment(server: Any, name: str) -> dict[str, Any]:
-    import httpx
-
-    with httpx.Client(base_url=server.api_url, timeout=10) as client:
+    with prefect_api(server) as client:
         flow_name, deployment_name = name.split("/")
         response = client.get(f"/deployments/name/{flow_name}/{deployment_name}")
         response.raise_for_status()
@@ -561,9 +559,7 @@ def _read_deployment(server: Any, name: str) -> dict[str, Any]:
 
 
 def _set_paused(server: Any, deployment_id: str) -> None:
-    import httpx
-
-    with httpx.Client(base_url=server.api_url, timeout=10) as client:
+    with prefect_api(server) as client:
         client.patch(f"/deployments/{deployment_id}", json={"paused": True}).raise_for_status()
 
 

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from flows.demo import DemoNetwork
+from tests.servers import prefect_api
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def _clean_env(*layers: dict[str, str]) -> dict[str, str]:
 
 
 def _api(server: Any) -> httpx.Client:
-    return httpx.Client(base_url=server.api_url, timeout=15)
+    return prefect_api(server)
 
 
 def _full(name: str) -> str:
