@@ -230,8 +230,14 @@ def _page_from(
 ) -> Page:  # fmt: skip
     from scrapy.http import HtmlResponse
 
-    # The crawl's own decoding rules: Content-Type header, then <meta>, then sniffing.
+    from crawlers.middlewares import html_encoding
+
+    # The crawl's own decoding rules: Content-Type header, then <meta>, then sniffing, with
+    # the crawl's corrections (a charset the bytes contradict, none declared).
     response = HtmlResponse(url=target, status=status, headers=headers, body=body)
+    encoding = html_encoding(response)
+    if encoding is not None:
+        response = response.replace(encoding=encoding)
     meta = meta or {}
     fetched = meta.get("fetched_at") or (warc_date.replace("Z", "+00:00") if warc_date else None)
     return Page.from_dict(

@@ -8,13 +8,15 @@
 - :class:`CrawlDeadline`: what may not finish before the crawl's soft close
   (``CLOSESPIDER_TIMEOUT``) is deferred to the next run instead of holding the close up.
 - :class:`HtmlCharsetMiddleware`: pages that declare no charset and are not UTF-8 are read
-  as windows-1252 (the web's de-facto Latin-1) unless a detector says otherwise.
+  as windows-1252 (the web's de-facto Latin-1) unless a detector says otherwise; a declared
+  charset that the bytes contradict is not followed (:func:`html_encoding`).
 - :class:`LogSanitizer`: masks credentials (``user:pass@`` in URLs, secret query parameters,
   cookie and authorization headers) in every log line.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
 import re
@@ -313,6 +315,8 @@ def guess_html_charset(body: bytes) -> str | None:
 
     best = from_bytes(body[:65536]).best()
     detected = best.encoding if best is not None else None
+    if detected and detected.startswith(("utf_16", "utf_32")) and b"\x00" not in body[:65536]:
+        detected = None  # HTML in UTF-16 or -32 has a NUL in every ASCII character of markup
     try:
         body.decode("cp1252")
     except UnicodeDecodeError:
@@ -325,21 +329,76 @@ def guess_html_charset(body: bytes) -> str | None:
     return "cp1252"
 
 
-class HtmlCharsetMiddleware:
-    """Decode HTML pages that declare no charset with :func:`guess_html_charset`.
+# Declared charsets that a server or template states by default whatever the bytes are
+# (Apache's and PHP's old ``AddDefaultCharset``/``default_charset`` is ISO-8859-1; the WHATWG
+# reads latin-1 and ascii as windows-1252).
+LATIN_DECLARED = frozenset({"cp1252", "iso8859-1", "iso8859-15", "ascii"})
+# A well-formed UTF-8 sequence of two to four bytes: a character beyond ASCII.
+UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
-    A charset in the Content-Type header, a BOM or the page's own ``<meta charset>`` always
-    wins (Scrapy reads them in that order); this only replaces Scrapy's guess for the rest.
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def html_encoding(response: Any) -> str | None:
+    """The encoding to read an HTML response with where Scrapy's own reading (BOM, then the
+    Content-Type charset, then ``<meta charset>``, then sniffing) is wrong; None to keep it.
+
+    - No charset declared (and no BOM): :func:`guess_html_charset`.
+    - A Latin charset declared (ISO-8859-1, windows-1252, ASCII) over bytes that are valid
+      UTF-8 with characters beyond ASCII: UTF-8. Windows-1252 text is almost never valid
+      UTF-8 by chance ("Ã©" where "é" was meant), while UTF-8 served under a default
+      Latin charset is a common misconfiguration, which the declared reading turns into
+      mojibake on every accented letter.
+    - UTF-8 declared over bytes that are not UTF-8 and hold no UTF-8 character at all: the
+      bytes are in a single-byte code page (:func:`guess_html_charset`), where the declared
+      reading replaces every accented letter with U+FFFD. A UTF-8 page with a few broken
+      bytes still holds UTF-8 characters, and stays UTF-8.
+
+    A BOM always wins.
     """
+    if response._bom_encoding():
+        return None
+    body = response.body
+    declared = response._declared_encoding()
+    if not declared:
+        return guess_html_charset(body)
+    codec = _codec(declared)
+    if codec in LATIN_DECLARED:
+        if body.isascii():
+            return None
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "utf-8"
+    if codec == "utf-8" and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            if UTF8_MULTIBYTE.search(body) is None:
+                return guess_html_charset(body)
+    return None
+
+
+class HtmlCharsetMiddleware:
+    """Decode HTML pages with :func:`html_encoding` where Scrapy's reading of their declared
+    charset, or its guess when they declare none, is wrong."""
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         from scrapy.http import HtmlResponse
 
-        if not isinstance(response, HtmlResponse) or response._declared_encoding():
+        if not isinstance(response, HtmlResponse):
             return response
-        encoding = guess_html_charset(response.body)
+        encoding = html_encoding(response)
         if encoding is None:
             return response
         return response.replace(encoding=encoding)

@@ -75,6 +75,24 @@ def test_reads_warcs_without_metadata_records():
     assert "café “quoted”" in got.html and got.encoding == "cp1252"
 
 
+def test_archived_pages_are_decoded_as_the_crawl_decodes_them(tmp_path):
+    """Reading an archive back applies the crawl's charset corrections: UTF-8 bytes under a
+    Latin header, windows-1252 bytes under a UTF-8 header, and no charset at all."""
+    text = "<html><body><p>La crème brûlée du café, “naïve” et légère.</p></body></html>"
+    cases = [
+        ("text/html; charset=ISO-8859-1", text.encode("utf-8"), "utf-8"),
+        ("text/html; charset=utf-8", text.encode("cp1252"), "cp1252"),
+        ("text/html", text.encode("cp1252"), "cp1252"),
+    ]
+    writer = WarcWriter(tmp_path, "example")
+    for n, (content_type, body, _) in enumerate(cases):
+        writer.write_page(page(n), body=body, headers=[("Content-Type", content_type)])
+    (archive,) = writer.close()
+    got = list(iter_warc_pages(archive))
+    assert [p.encoding for p in got] == [encoding for _, _, encoding in cases]
+    assert all("La crème brûlée du café, “naïve” et légère." in p.html for p in got)
+
+
 def test_records_are_valid_warc_with_digests_that_verify(tmp_path):
     """The records are written by hand: warcio reads them back with every sha1 digest
     checked, one gzip member each, and a header value beyond ASCII %-encoded (RFC 8187)."""

@@ -460,6 +460,76 @@ def test_pages_without_a_charset_are_read_as_windows_1252(tmp_path):
     assert declared.encoding == "cp1250" and "Příliš žluťoučký kůň" in declared.html
 
 
+def test_a_declared_charset_that_the_bytes_contradict_is_not_followed(tmp_path):
+    """UTF-8 served under a default Latin charset (header or <meta>) is read as UTF-8, and
+    windows-1252 served as UTF-8 is read as windows-1252; a real UTF-8 page with one stray
+    byte stays UTF-8, and a page whose bytes fit its declared Latin charset keeps it."""
+    body = ("<!DOCTYPE html><html lang=\"en\"><head>{meta}<title>Crème brûlée for the café"
+            "</title></head><body><article><h1>Crème brûlée for the café</h1><p>“Our crème "
+            "brûlée costs €4,” said the owner of the café, whose naïve façade hides a "
+            "smörgåsbord. " + "The dessert menu grew this year. " * 30
+            + "</p></article></body></html>")  # fmt: skip
+    plain, meta_latin = body.format(meta=""), body.format(meta='<meta charset="iso-8859-1">')
+    latin_header = {"Content-Type": "text/html; charset=ISO-8859-1"}
+    utf8_header = {"Content-Type": "text/html; charset=utf-8"}
+    routes = {
+        "/news/utf8-under-a-latin-header": (200, latin_header, plain.encode("utf-8")),
+        "/news/utf8-under-a-latin-meta": (200, {"Content-Type": "text/html"},
+                                          meta_latin.encode("utf-8")),
+        "/news/cp1252-under-a-utf8-header": (200, utf8_header, plain.encode("cp1252")),
+        "/news/utf8-with-a-stray-byte": (200, utf8_header,
+                                         plain.encode("utf-8").replace(b"owner", b"own\xffr")),
+        "/news/latin-as-declared": (200, latin_header, plain.encode("cp1252")),
+    }  # fmt: skip
+    with HostileSite() as site:
+        site.on("/robots.txt", ROBOTS_OPEN)
+        for path, answer in routes.items():
+            site.on(path, answer)
+        site.on("/sitemap.xml", (200, XML, sitemap([site.base + p for p in routes])))
+        seeds_file(tmp_path / "seeds.yaml", "charsets", sitemaps=[f"{site.base}/sitemap.xml"])
+        result = run_crawl(tmp_path / "seeds.yaml", "charsets", tmp_path / "out", *FAST,
+                           timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = {
+        "/news/utf8-under-a-latin-header": "utf-8",
+        "/news/utf8-under-a-latin-meta": "utf-8",
+        "/news/cp1252-under-a-utf8-header": "cp1252",
+        "/news/utf8-with-a-stray-byte": "utf-8",
+        "/news/latin-as-declared": "cp1252",
+    }
+    for path, encoding in expected.items():
+        page = result.page(site.base + path)
+        assert page.encoding == encoding, (path, page.encoding)
+        assert "“Our crème brûlée costs €4,”" in page.html, path
+        assert "Ã" not in page.html and "\ufffd" not in page.html.replace("own\ufffdr", ""), path
+
+
+def test_html_encoding_of_contradicted_and_missing_charsets():
+    from scrapy.http import HtmlResponse
+
+    from crawlers.middlewares import html_encoding
+
+    text = "<html><body><p>La crème brûlée du café, naïve et légère.</p></body></html>"
+
+    def encoding(content_type: str, body: bytes) -> str | None:
+        headers = {"Content-Type": content_type}
+        return html_encoding(HtmlResponse(url="http://a.test/", headers=headers, body=body))
+
+    assert encoding("text/html; charset=iso-8859-1", text.encode("utf-8")) == "utf-8"
+    assert encoding("text/html; charset=iso-8859-1", text.encode("cp1252")) is None
+    assert encoding("text/html; charset=ascii", b"<p>plain</p>") is None
+    assert encoding("text/html; charset=utf-8", text.encode("cp1252")) == "cp1252"
+    assert encoding("text/html; charset=utf-8", text.encode("utf-8")) is None
+    # One broken byte in a UTF-8 page: still UTF-8 (its accented letters are UTF-8).
+    assert encoding("text/html; charset=utf-8", text.encode("utf-8") + b"\xff") is None
+    # Undeclared: the guess; a BOM always wins.
+    assert encoding("text/html", text.encode("cp1252")) == "cp1252"
+    assert encoding("text/html; charset=iso-8859-1", b"\xef\xbb\xbf" + text.encode()) is None
+    # A Central European page declared as such keeps its code page.
+    czech = "<p>Příliš žluťoučký kůň úpěl ďábelské ódy.</p>" * 5
+    assert encoding("text/html; charset=windows-1250", czech.encode("cp1250")) is None
+
+
 def test_other_download_handlers_are_off():
     from crawlers import settings
 
@@ -477,6 +547,8 @@ def test_guess_html_charset():
     assert guess_html_charset(russian.encode("cp1251")) not in (None, "cp1252")
     czech = '<html lang="cs"><body><p>' + "Příliš žluťoučký kůň úpěl ďábelské ódy. " * 5
     assert guess_html_charset(czech.encode("cp1250")) != "cp1252"
+    # A few Latin letters can look like UTF-16 to the detector; HTML in UTF-16 has NULs.
+    assert guess_html_charset("café".encode("cp1252")) == "cp1252"
 
 
 def test_guard_helpers():
