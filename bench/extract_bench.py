@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import trafilatura
-from w3lib.encoding import html_to_unicode
+from scrapy.http import HtmlResponse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -54,6 +54,7 @@ from crawlers.clean.evaluate import (  # noqa: E402
     page_counts,
     wcxb_scores,
 )
+from crawlers.middlewares import html_encoding  # noqa: E402
 from crawlers.records import Page  # noqa: E402
 
 DEFAULT_BOILERPLATE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "boilerplate"
@@ -71,12 +72,14 @@ def load_aeb(root: Path) -> list[tuple[str, str, str]]:
 
 def load_wcxb(root: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(url, html, gold) per page and the page kinds; bytes decoded as the crawler does (the
-    page's own declaration, else detection)."""
+    page's own declaration unless its bytes contradict it, else detection)."""
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
     items, kinds = [], []
     for entry in truth:
         body = gzip.decompress((root / "html" / f"{entry['id']}.html.gz").read_bytes())
-        _, html = html_to_unicode(None, body)
+        response = HtmlResponse(url=entry["url"], body=body)
+        encoding = html_encoding(response)
+        html = (response.replace(encoding=encoding) if encoding else response).text
         items.append((entry["url"], html, entry.get("main_content") or ""))
         kinds.append(entry["page_type"])
     return items, kinds
