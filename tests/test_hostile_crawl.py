@@ -528,6 +528,44 @@ def test_html_encoding_of_contradicted_and_missing_charsets():
     # A Central European page declared as such keeps its code page.
     czech = "<p>Příliš žluťoučký kůň úpěl ďábelské ódy.</p>" * 5
     assert encoding("text/html; charset=windows-1250", czech.encode("cp1250")) is None
+    # Chance UTF-8 sequences in a windows-1252 page ("allé\xa0»" is E9 A0 BB) do not make it
+    # UTF-8, nor one stray byte in a UTF-8 page make it windows-1252: the majority decides.
+    french = "<p>Il est « allé\xa0» au café, très tôt. Où ? À côté de l'église.</p>" * 3
+    assert encoding("text/html; charset=utf-8", french.encode("cp1252")) == "cp1252"
+    assert encoding("text/html; charset=iso-8859-1", french.encode("cp1252")) is None
+    assert encoding("text/html; charset=iso-8859-1", french.encode() + b"\xa9") == "utf-8"
+    # A page declared UTF-8 is read in a single-byte code page a browser knows, whatever a
+    # detector makes of a few bytes.
+    for stray in (b"<p>\xa9 2024</p>", b"<p>10\x80</p>", b"<p>\xa0|\xa0</p>"):
+        assert encoding("text/html; charset=utf-8", stray) == "cp1252", stray
+
+
+def test_guess_html_charset_takes_only_encodings_a_page_can_be_in(monkeypatch):
+    import charset_normalizer
+
+    from crawlers.middlewares import guess_html_charset
+
+    picked: list[str] = []
+
+    class Best:
+        @property
+        def encoding(self) -> str:
+            return picked[-1]
+
+    class Matches:
+        def best(self) -> Best:
+            return Best()
+
+    monkeypatch.setattr(charset_normalizer, "from_bytes", lambda body: Matches())
+    latin = "<p>La crème brûlée du café, naïve et légère.</p>".encode("cp1252")
+    picked.append("utf_16_le")  # HTML in UTF-16 has a NUL in every ASCII character
+    assert guess_html_charset(latin) == "cp1252"
+    assert guess_html_charset("<p>café</p>".encode("utf-16-le")) == "utf_16_le"
+    picked.append("cp1006")  # a code page no browser reads a page in
+    assert guess_html_charset(latin) == "cp1252"
+    assert guess_html_charset(latin + b"\x81") == "cp1252"  # not even valid windows-1252
+    picked.append("cp1251")
+    assert guess_html_charset("<p>Привет, это новости дня.</p>".encode("cp1251")) == "cp1251"
 
 
 def test_other_download_handlers_are_off():
@@ -547,8 +585,6 @@ def test_guess_html_charset():
     assert guess_html_charset(russian.encode("cp1251")) not in (None, "cp1252")
     czech = '<html lang="cs"><body><p>' + "Příliš žluťoučký kůň úpěl ďábelské ódy. " * 5
     assert guess_html_charset(czech.encode("cp1250")) != "cp1252"
-    # A few Latin letters can look like UTF-16 to the detector; HTML in UTF-16 has NULs.
-    assert guess_html_charset("café".encode("cp1252")) == "cp1252"
 
 
 def test_guard_helpers():
