@@ -18,7 +18,7 @@ else to do, pages/s cannot exceed cores / (sum of the three).
 
 Each part is measured alone, one process at a time: that is the floor. With ``--cores N``
 (N > 1) each part is then measured again as the pipeline runs its stages, N processes at
-once, each on its share (the spiders on alternate sites, the extractors on alternate pages),
+once, each on its share (the spiders on whole sites, the extractors on alternate pages),
 started together: the ``side_*`` figures. Processes that share the machine's caches and
 memory bandwidth each use more CPU per page than one alone; the difference is what running
 on every core costs any pipeline, this project's or another.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,12 +102,17 @@ def extract_cost(
 
 def _one_share(part: str, share: list[Any], barrier: Any, results: Any) -> None:
     """A process of :func:`side_by_side`: its share of one part, timed from the moment every
-    process is ready."""
-    run = bare_scrapy if part == "scrapy" else extract_cost
-    results.put(run(share, barrier.wait))
+    process is ready. A failure is reported, and breaks the barrier for the others."""
+    try:
+        run = bare_scrapy if part == "scrapy" else extract_cost
+        results.put(("done", run(share, lambda: barrier.wait(timeout=600))))
+    except BaseException as exc:
+        barrier.abort()
+        results.put(("failed", f"{type(exc).__name__}: {exc}"))
+        raise
 
 
-def side_by_side(part: str, shares: list[list[Any]]) -> tuple[int, float]:
+def side_by_side(part: str, shares: list[list[Any]], timeout: float = 1800.0) -> tuple[int, float]:
     """Pages done and CPU seconds of ``part`` ("scrapy": URLs; "extract": pages) run by one
     spawned process per share at once, summed over the processes."""
     ctx = multiprocessing.get_context("spawn")
@@ -114,26 +120,42 @@ def side_by_side(part: str, shares: list[list[Any]]) -> tuple[int, float]:
     procs = [ctx.Process(target=_one_share, args=(part, s, barrier, results)) for s in shares]
     for proc in procs:
         proc.start()
+    done: list[tuple[int, float]] = []
+    deadline = time.monotonic() + timeout
     try:
-        done = [results.get(timeout=900) for _ in procs]
+        while len(done) < len(procs):
+            try:
+                kind, value = results.get(timeout=5)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"side-by-side {part}: {len(done)} of {len(procs)} processes done; "
+                        f"exit codes {[p.exitcode for p in procs]}"
+                    ) from None
+                continue
+            if kind == "failed":
+                raise RuntimeError(f"side-by-side {part}: a process failed: {value}")
+            done.append(value)
     finally:
         for proc in procs:
-            proc.join(timeout=60)
+            proc.join(timeout=30 if len(done) == len(procs) else 1)
             if proc.is_alive():
                 proc.kill()
-    if any(proc.exitcode for proc in procs):
-        raise RuntimeError(f"a {part} process failed: exit codes {[p.exitcode for p in procs]}")
+                proc.join()
     return sum(n for n, _ in done), sum(cpu for _, cpu in done)
 
 
 def by_site(urls: list[str], n: int) -> list[list[str]]:
-    """The URLs in ``n`` shares, each site's in one share (sites dealt in turn), as the
-    pipeline gives each crawl process whole sources."""
-    sites = sorted({urlsplit(u).netloc for u in urls})
-    share_of = {site: i % n for i, site in enumerate(sites)}
-    shares: list[list[str]] = [[] for _ in range(n)]
+    """The URLs in at most ``n`` shares, each site's in one share, the sites with the most
+    URLs placed first, each in the share with the fewest URLs so far (as the pipeline gives
+    each crawl process whole sources); no empty share."""
+    sites: dict[str, list[str]] = {}
     for url in urls:
-        shares[share_of[urlsplit(url).netloc]].append(url)
+        sites.setdefault(urlsplit(url).netloc, []).append(url)
+    shares: list[list[str]] = [[] for _ in range(min(n, len(sites)))]
+    for site_urls in sorted(sites.values(), key=len, reverse=True):
+        min(shares, key=len).extend(site_urls)
     return shares
 
 
@@ -162,14 +184,15 @@ def main() -> int:
         "extract_ms_per_page": 1000 * extract_cpu / max(extracted, 1),
     }
     if args.cores > 1:
+        sites = by_site(urls, args.cores)
         server0 = proc_cpu(args.server_pid)
-        fetched, scrapy_cpu = side_by_side("scrapy", by_site(urls, args.cores))
+        fetched, scrapy_cpu = side_by_side("scrapy", sites)
         server_cpu = proc_cpu(args.server_pid) - server0
         extracted, extract_cpu = side_by_side(
-            "extract", [pages[i :: args.cores] for i in range(args.cores)]
+            "extract", [pages[i :: len(sites)] for i in range(len(sites))]
         )
         result.update(
-            side_processes=args.cores,
+            side_processes=len(sites),
             side_scrapy_pages=fetched,
             side_scrapy_ms_per_page=1000 * scrapy_cpu / max(fetched, 1),
             side_server_ms_per_page=1000 * server_cpu / max(fetched, 1),

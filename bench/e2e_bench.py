@@ -865,7 +865,8 @@ def print_report(result: dict[str, Any]) -> None:
         )
         if "side_sum_ms_per_page" in floor:
             print(
-                f"the floor's parts run as the pipeline runs them, {CORES} processes at once "
+                f"the floor's parts run as the pipeline runs them, "
+                f"{floor['runs'][0]['side_processes']} processes at once "
                 f"(median of {floor['repeats']}):"
             )
             for label, key in (
@@ -1068,7 +1069,8 @@ def main() -> int:
                     )
                     if "side_sum_ms_per_page" in f:
                         print(
-                            f"  floor, {CORES} at once {f['side_sum_ms_per_page']:.2f} ms/page "
+                            f"  floor, {f['side_processes']} at once "
+                            f"{f['side_sum_ms_per_page']:.2f} ms/page "
                             f"(Scrapy {f['side_scrapy_ms_per_page']:.2f}, server "
                             f"{f['side_server_ms_per_page']:.2f}, trafilatura "
                             f"{f['side_extract_ms_per_page']:.2f})"

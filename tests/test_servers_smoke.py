@@ -18,7 +18,7 @@ def test_redis_answers(redis_url):
     assert r.get("smoke") == b"1"
 
 
-def test_prefect_api_client_retries_a_503_answer(tmp_path):
+def test_prefect_api_client_retries_a_503_answer():
     """The tests' Prefect API client sends a request again while the server answers 503 (a
     locked SQLite store), body included, and returns the first other answer."""
     import json
@@ -49,5 +49,6 @@ def test_prefect_api_client_retries_a_503_answer(tmp_path):
             response = client.patch("/deployments/x", json={"paused": True})
     finally:
         server.shutdown()
+        server.server_close()
     assert response.status_code == 204
     assert [json.loads(b) for b in bodies] == [{"paused": True}] * 3
