@@ -54,7 +54,7 @@ from crawlers.clean.evaluate import (  # noqa: E402
     page_counts,
     wcxb_scores,
 )
-from crawlers.middlewares import html_encoding  # noqa: E402
+from crawlers.middlewares import read_as_crawled  # noqa: E402
 from crawlers.records import Page  # noqa: E402
 
 DEFAULT_BOILERPLATE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "boilerplate"
@@ -77,9 +77,7 @@ def load_wcxb(root: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
     items, kinds = [], []
     for entry in truth:
         body = gzip.decompress((root / "html" / f"{entry['id']}.html.gz").read_bytes())
-        response = HtmlResponse(url=entry["url"], body=body)
-        encoding = html_encoding(response)
-        html = (response.replace(encoding=encoding) if encoding else response).text
+        html = read_as_crawled(HtmlResponse(url=entry["url"], body=body)).text
         items.append((entry["url"], html, entry.get("main_content") or ""))
         kinds.append(entry["page_type"])
     return items, kinds

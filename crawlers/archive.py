@@ -230,14 +230,11 @@ def _page_from(
 ) -> Page:  # fmt: skip
     from scrapy.http import HtmlResponse
 
-    from crawlers.middlewares import html_encoding
+    from crawlers.middlewares import read_as_crawled
 
     # The crawl's own decoding rules: Content-Type header, then <meta>, then sniffing, with
     # the crawl's corrections (a charset the bytes contradict, none declared).
-    response = HtmlResponse(url=target, status=status, headers=headers, body=body)
-    encoding = html_encoding(response)
-    if encoding is not None:
-        response = response.replace(encoding=encoding)
+    response = read_as_crawled(HtmlResponse(url=target, status=status, headers=headers, body=body))
     meta = meta or {}
     fetched = meta.get("fetched_at") or (warc_date.replace("Z", "+00:00") if warc_date else None)
     return Page.from_dict(
