@@ -44,7 +44,10 @@ right after that repeat's pipeline and baseline runs, so the three share the mac
 floor's parts run one process at a time, while the pipeline runs its crawl processes and its
 extraction workers one per core; the floor run also measures each part that way (one process
 per core at once, ``side_sum_ms_per_page``), and ``side_floor_ratio_paired_median`` sets the
-pipeline against it, for information: the target is set against the floor.
+pipeline against it, for information: the target is set against the floor. ``marginal``
+splits the pipeline's CPU into what one more page costs and what a run costs whatever its
+size (start-up, and what is paid per site), from the median runs of the smallest and the
+largest network, also for information.
 
 The machine is shared: the load average and busy processes at start and, for every measured
 run and stage, the CPU seconds the rest of the machine used meanwhile are printed. Prints
@@ -706,6 +709,32 @@ def pick(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
+def marginal_cost(runs: list[dict[str, Any]], floor_ms: float | None) -> dict[str, Any] | None:
+    """What one more page costs, against what a run costs whatever its size: the median CPU
+    (process tree and network server) of the smallest and the largest network, as a line
+    through the two. The runs differ only in the number of articles (same sites, same
+    servers), so the intercept is the start-up and every cost paid per site (robots, feeds
+    and sitemaps, listing pages, the pages a site's plan is learned on), and the slope is
+    the cost per page. None with a single size."""
+    sizes = sorted({r["size"] for r in runs})
+    if len(sizes) < 2:
+        return None
+
+    def total(size: int) -> tuple[float, float]:
+        rows = [r for r in runs if r["size"] == size]
+        cpu = statistics.median(r["cpu_ms_per_page"] * r["pages"] / 1000 for r in rows)
+        return statistics.median(r["pages"] for r in rows), cpu
+
+    (n0, c0), (n1, c1) = total(sizes[0]), total(sizes[-1])
+    per_page_ms = 1000 * (c1 - c0) / (n1 - n0)
+    return {
+        "sizes": [sizes[0], sizes[-1]],
+        "marginal_cpu_ms_per_page": round(per_page_ms, 3),
+        "fixed_cpu_seconds": round(c0 - per_page_ms * n0 / 1000, 2),
+        "marginal_floor_ratio": round(per_page_ms / floor_ms, 3) if floor_ms else None,
+    }
+
+
 def print_report(result: dict[str, Any]) -> None:
     main_size = result["articles"]
     proj = pick([r for r in result["pipeline_runs"] if r["size"] == main_size])
@@ -862,6 +891,18 @@ def print_report(result: dict[str, Any]) -> None:
             f"{result['floor_ratio_by_repeat']}; median "
             f"{result['floor_ratio_paired_median']:.2f}x"
         )
+        marginal = result.get("marginal")
+        if marginal and marginal["marginal_floor_ratio"] is not None:
+            lo, hi = marginal["sizes"]
+            print(
+                f"from {lo} to {hi} articles (median CPU of each size): each more page costs "
+                f"{marginal['marginal_cpu_ms_per_page']:.2f} ms = "
+                f"{marginal['marginal_floor_ratio']:.2f}x the floor, and a run "
+                f"{marginal['fixed_cpu_seconds']:.1f} s whatever its size (start-up, and what "
+                f"is paid per site) = {1000 * marginal['fixed_cpu_seconds'] / proj['pages']:.2f} "
+                f"ms of the {proj['cpu_ms_per_page']:.2f} per page at {proj['pages']} "
+                f"(for information: the target is the total)"
+            )
         if "side_sum_ms_per_page" in floor:
             print(
                 f"the floor's parts run as the pipeline runs them, "
@@ -1149,6 +1190,9 @@ def main() -> int:
             "baseline_runs": baseline_runs,
             "throttle_probe": probe,
             "floor": floor,
+            "marginal": marginal_cost(
+                pipeline_runs, floor["sum_ms_per_page"] if floor else None
+            ),
         }
         print_report(result)
         args.out.parent.mkdir(parents=True, exist_ok=True)
