@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 
 INSTALL_CHECK_VENV ?= /tmp/newsdedup-install-check
 
-.PHONY: demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-state bench-read bench-archive clean
+.PHONY: bytecode demo test lint typecheck system-deps install-check bench bench-crawl bench-extract bench-dedup bench-state bench-read bench-archive clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PY) -m pip install --quiet -e .
 	touch $@
+
+# The project's own modules compiled to bytecode, as pip compiles the packages it installs:
+# where PYTHONDONTWRITEBYTECODE is set (many container images) an editable checkout is
+# otherwise compiled from source by every process it starts (the flow, each crawl process,
+# the extraction workers' fork server), about 0.4 s of CPU per run. Only changed files are
+# compiled again.
+bytecode:
+	@$(PY) -m compileall -q crawlers flows dedup >/dev/null
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -34,7 +42,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server is still missing" >&2; exit 1; }
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed bytecode
 	$(BIN)/newsdedup demo
 
 test: $(VENV)/.installed-dev system-deps
@@ -71,7 +79,7 @@ bench-state: $(VENV)/.installed-dev
 bench-read: $(VENV)/.installed-dev
 	$(PY) bench/read_bench.py --s3
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev bytecode
 	$(PY) bench/e2e_bench.py --repeats 3
 
 # newsdedup run --warc over a WARC of the same generated network, beside its crawl and

@@ -48,7 +48,7 @@ def prose_share(lines: list[str], link_lines: list[bool]) -> float:
         len(ln)
         for ln, linked in zip(lines, link_lines, strict=False)
         if not linked
-        and (token_count(ln) >= PROSE_MIN_WORDS or len(ln) >= 160)
+        and (len(ln) >= 160 or token_count(ln) >= PROSE_MIN_WORDS)  # the length first: free
         and _SENTENCE_END.search(ln)
         and not _EXCERPT_END.search(ln)
     )
