@@ -1190,9 +1190,7 @@ def main() -> int:
             "baseline_runs": baseline_runs,
             "throttle_probe": probe,
             "floor": floor,
-            "marginal": marginal_cost(
-                pipeline_runs, floor["sum_ms_per_page"] if floor else None
-            ),
+            "marginal": marginal_cost(pipeline_runs, floor["sum_ms_per_page"] if floor else None),
         }
         print_report(result)
         args.out.parent.mkdir(parents=True, exist_ok=True)
