@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawlers import heap
 from crawlers.contract import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             signal=signals.spider_closed,
             weak=False,  # the closure has no other reference
         )
+    heap.settle()  # start-up is over: see crawlers.heap
     process.start()
 
     status = 0

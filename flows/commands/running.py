@@ -154,7 +154,9 @@ def _start(args: argparse.Namespace, root: str, flow: str, **params: Any) -> Any
         return failed
     if (failed := prefect_api()) is not None:
         return failed
+    from crawlers import heap
     from flows import pipeline  # after prefect_api(): see the module docstring
 
+    heap.settle()  # start-up is over: see crawlers.heap
     with progress(args):
         return getattr(pipeline, flow)(**params, return_state=True)
