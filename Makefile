@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # otherwise compiled from source by every process it starts (the flow, each crawl process,
 # the extraction workers' fork server), about 0.4 s of CPU per run. Only changed files are
 # compiled again.
-bytecode:
+bytecode: | $(BIN)/python
 	@$(PY) -m compileall -q crawlers flows dedup >/dev/null
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
