@@ -3,6 +3,7 @@ that fewer trafilatura passes give the same body is cleaned with fewer, and chec
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -250,6 +251,32 @@ def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
     lines = extract_page(bare, plans).lines
     assert lines == extract_page(bare).lines
     assert any("post 99" in line for line in lines)
+
+
+def test_a_site_without_a_steady_article_element_is_not_searched_for_one_again(
+    monkeypatch,
+) -> None:
+    import crawlers.clean.extract as extract
+
+    plans = SitePlans(learn=3, check_every=2)
+    searched = []
+    body_node = extract._body_node
+    monkeypatch.setattr(
+        extract, "_body_node", lambda *a, **k: searched.append(1) or body_node(*a, **k)
+    )
+    # The site's first two pages hold their body in differently named blocks: no page can
+    # give the site a node plan after them.
+    renamed = _blog_page(1, boxed=False)
+    renamed = dataclasses.replace(renamed, html=renamed.html.replace("id='content'", "id='x'"))
+    for page in (_blog_page(0, boxed=False), renamed):
+        assert extract_page(page, plans).lines == extract_page(page).lines
+    assert searched == [1, 1] and not plans.node_may_fit("harbour.example")
+    for n in range(2, 10):
+        page = _blog_page(n)
+        assert extract_page(page, plans).lines == extract_page(page).lines
+    assert searched == [1, 1]  # learning and check pages after them: no search
+    assert plans.used[FULL] >= 4 and plans.used[PRECISE_NODE] == 0
+    assert plans.node("harbour.example") is None
 
 
 def test_workers_learn_a_site_from_each_others_pages_and_check_their_own() -> None:

@@ -239,8 +239,12 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
             out.domain,
             precise=text == precise,
             precise_recall=not cut or text == _fuller(precise, recall),
+            # The element is looked for only where it can still count: its search costs
+            # up to three more precise passes.
             node=(
-                _body_node(tree, precise, url, plans.node(out.domain)) if text == precise else None
+                _body_node(tree, precise, url, plans.node(out.domain))
+                if text == precise and plans.node_may_fit(out.domain)
+                else None
             ),
         )
     return text

@@ -112,6 +112,13 @@ class SitePlans:
         state = self.sites.get(site)
         return state.node if state is not None and state.node_fits else None
 
+    def node_may_fit(self, site: str) -> bool:
+        """Whether a page's article element can still give the site a node plan: not once
+        one of its pages lacked the element the others had, which no later page undoes (the
+        element need not be looked for on the site's full-plan pages)."""
+        state = self.sites.get(site)
+        return state is None or state.node_fits
+
     def record(
         self, site: str, *, precise: bool, precise_recall: bool, node: Node | None = None
     ) -> None:
