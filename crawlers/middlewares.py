@@ -297,6 +297,10 @@ CENTRAL_EUROPEAN = frozenset({"cs", "pl", "sk", "sl", "hu", "hr", "ro", "bs", "s
 HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
 
 
+# The bytes a page's encoding is judged from (the detector's sample, the NUL test, the UTF-8
+# evidence): its first 64 KiB tell it as well as the whole of it, at a fraction of the cost.
+SAMPLE_BYTES = 65536
+
 # The encodings of the WHATWG Encoding Standard, the ones a browser reads a page in, as Python
 # names them (and the Python codecs its labels map to): a detector also offers DOS and other
 # code pages (cp850, cp1006, ...) that no page is written in.
@@ -319,7 +323,7 @@ def _web_encoding(name: str | None, body: bytes) -> str | None:
     codec = _codec(name) if name else None
     if codec is None or codec not in WEB_ENCODINGS:
         return None
-    if codec.startswith("utf-16") and b"\x00" not in body[:65536]:
+    if codec.startswith("utf-16") and b"\x00" not in body[:SAMPLE_BYTES]:
         return None
     return name
 
@@ -342,7 +346,7 @@ def guess_html_charset(body: bytes) -> str | None:
         return None
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body[:65536]).best()
+    best = from_bytes(body[:SAMPLE_BYTES]).best()
     detected = _web_encoding(best.encoding if best is not None else None, body)
     try:
         body.decode("cp1252")
@@ -360,6 +364,7 @@ def guess_html_charset(body: bytes) -> str | None:
 # (Apache's and PHP's old ``AddDefaultCharset``/``default_charset`` is ISO-8859-1; Scrapy
 # reads latin-1 and ascii as windows-1252, as the WHATWG does).
 LATIN_DECLARED = frozenset({"cp1252", "iso8859-1", "iso8859-15", "ascii"})
+_EXAMINED = LATIN_DECLARED | {"utf-8"}  # the declared charsets html_encoding may overrule
 
 
 def _codec(name: str) -> str | None:
@@ -372,11 +377,6 @@ def _codec(name: str) -> str | None:
 @functools.cache
 def _single_byte(name: str) -> bool:
     return len(bytes(range(256)).decode(name, "replace")) == 256
-
-
-# The bytes weighed by utf8_evidence: a page's first 64 KiB (the charset detector's sample
-# too) tell its encoding as well as the whole of it, at a fraction of the cost.
-EVIDENCE_BYTES = 65536
 
 
 def utf8_evidence(body: bytes) -> tuple[int, int]:
@@ -413,20 +413,19 @@ def html_encoding(response: Any) -> str | None:
     if not declared:
         return guess_html_charset(body)
     codec = _codec(declared)
-    if body.isascii() or codec not in (*LATIN_DECLARED, "utf-8"):
+    if body.isascii() or codec not in _EXAMINED:
         return None
-    if codec == "utf-8":
-        # The declared reading is Scrapy's text, which the crawl reads anyway (and the response
-        # keeps): without a replacement character in it, the bytes are well-formed UTF-8.
-        if "\ufffd" not in response.text:
-            return None
-        good, bad = utf8_evidence(body[:EVIDENCE_BYTES])
-        if bad > good:
-            guess = guess_html_charset(body)
-            return guess if guess and _single_byte(guess) else "cp1252"
+    # Declared UTF-8: the declared reading is Scrapy's text, which the crawl reads anyway (and
+    # the response keeps); without a replacement character in it, the bytes are well-formed.
+    if codec == "utf-8" and "\ufffd" not in response.text:
         return None
-    good, bad = utf8_evidence(body[:EVIDENCE_BYTES])
-    return "utf-8" if good > bad else None
+    good, bad = utf8_evidence(body[:SAMPLE_BYTES])
+    if codec != "utf-8":
+        return "utf-8" if good > bad else None
+    if bad <= good:
+        return None
+    guess = guess_html_charset(body)
+    return guess if guess and _single_byte(guess) else "cp1252"
 
 
 def read_as_crawled(response: Any) -> Any:

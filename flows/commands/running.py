@@ -11,6 +11,7 @@ import argparse
 from datetime import date
 from typing import Any
 
+from crawlers import heap
 from crawlers.seeds import Seeds, SeedsError, load_seeds
 from flows.archive_source import ArchiveInputError, archives_per_run, resolve_archives
 from flows.commands.common import (
@@ -154,7 +155,6 @@ def _start(args: argparse.Namespace, root: str, flow: str, **params: Any) -> Any
         return failed
     if (failed := prefect_api()) is not None:
         return failed
-    from crawlers import heap
     from flows import pipeline  # after prefect_api(): see the module docstring
 
     heap.settle()  # start-up is over: see crawlers.heap
