@@ -7,14 +7,18 @@ import dataclasses
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from trafilatura.utils import load_html
+
 from crawlers.clean import extract_page
 from crawlers.clean.extract import (
     FULL,
     PRECISE,
     PRECISE_NODE,
     PRECISE_RECALL,
+    PRECISE_RECALL_BLOCK,
     SitePlans,
     _node_name,
+    _paragraph_block,
 )
 from crawlers.clean.plans import merged_plans
 from crawlers.clean.templates import TemplateState
@@ -115,11 +119,13 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
     damaged = {
         "extractor": kept["extractor"],
         "sites": {
-            "a.example": ["many", True, True, None, True],
-            "b.example": [1, True, True, ["div", "", "x" * 500], True],  # unbounded name
-            "c.example": [1, True, True, ["script", "", "body"], True],  # not a block
+            "a.example": ["many", True, True, None, True, 0, True],
+            "b.example": [1, True, True, ["div", "", "x" * 500], True, 0, True],  # unbounded
+            "c.example": [1, True, True, ["script", "", "body"], True, 0, True],  # not a block
             "d.example": [1, True],
-            "e.example": [2, True, True, ["div", "", "story"], True],
+            "f.example": [2, True, True, ["div", "", "story"], True],  # an older row's form
+            "g.example": [2, False, True, None, False, "2", True],
+            "e.example": [2, True, True, ["div", "", "story"], True, 0, True],
         },
     }
     for snapshot in (other, damaged, None, {"sites": []}):
@@ -127,6 +133,7 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
         plans.load(snapshot)
         assert plans.plan("a.example") == FULL
         assert plans.plan("b.example") == FULL and plans.plan("c.example") == FULL
+        assert plans.plan("f.example") == FULL and plans.plan("g.example") == FULL
     plans = SitePlans(learn=1)
     plans.load(damaged)
     assert set(plans.sites) == {"e.example"}
@@ -277,6 +284,79 @@ def test_a_site_without_a_steady_article_element_is_not_searched_for_one_again(
     assert searched == [1, 1]  # learning and check pages after them: no search
     assert plans.used[FULL] >= 4 and plans.used[PRECISE_NODE] == 0
     assert plans.node("harbour.example") is None
+
+
+def test_the_paragraph_block_is_used_once_the_two_passes_gave_the_body_from_it() -> None:
+    plans = SitePlans(learn=4, check_every=4)
+    assert not plans.block_may_fit("new.example", precise=True)  # a precise page: no try
+    assert plans.block_may_fit("new.example", precise=False)
+    # A site whose precise pass alone cuts the body: the block was tried on every page.
+    for _ in range(4):
+        plans.record("a.example", precise=False, precise_recall=True, block=True)
+    assert [plans.plan("a.example") for _ in range(3)] == [PRECISE_RECALL_BLOCK] * 3
+    assert plans.plan("a.example") == FULL  # the check
+    # The check's block gave another body (or the page had none): the whole page for good.
+    plans.record("a.example", precise=False, precise_recall=True, block=False)
+    assert [plans.plan("a.example") for _ in range(3)] == [PRECISE_RECALL] * 3
+    assert not plans.block_may_fit("a.example", precise=False)
+    # Tried on too few pages (the precise pass fell short only on the last learned one):
+    # the whole page until checks have tried it on half as many pages as a plan is learned from.
+    for _ in range(3):
+        plans.record("b.example", precise=True, precise_recall=True, block=None)
+    plans.record("b.example", precise=False, precise_recall=True, block=True)
+    assert plans.block_may_fit("b.example", precise=True)  # the site is no longer precise
+    assert [plans.plan("b.example") for _ in range(4)] == [PRECISE_RECALL] * 3 + [FULL]
+    plans.record("b.example", precise=False, precise_recall=True, block=True)
+    assert plans.plan("b.example") == PRECISE_RECALL_BLOCK
+    # Kept for the next run, as the other plans are.
+    again = SitePlans(learn=4, check_every=4)
+    again.load(plans.export())
+    assert again.plan("b.example") == FULL  # a kept site's first page is a check
+    again.record("b.example", precise=False, precise_recall=True, block=True)
+    assert again.plan("b.example") == PRECISE_RECALL_BLOCK
+    assert again.plan("a.example") == FULL
+    again.record("a.example", precise=False, precise_recall=True)
+    assert again.plan("a.example") == PRECISE_RECALL
+
+
+def test_the_paragraph_block_is_where_most_of_the_pages_paragraph_text_is() -> None:
+    from lxml.html import document_fromstring
+
+    story = "<p>" + "A long paragraph of the story about the harbour wall. " * 4 + "</p>"
+    side = "<p>Subscribe to the newsletter.</p>"
+    page = document_fromstring(
+        f"<html><body><table><tr><td><div id='x'><h2>Title</h2>{story * 5}</div></td>"
+        f"<td>{side}</td></tr></table></body></html>"
+    )
+    block = _paragraph_block(page)
+    assert block is not None and block.get("id") == "x"
+    # The story's paragraphs split over two blocks: neither holds most of them.
+    split = document_fromstring(
+        f"<html><body><div>{story * 3}</div><div>{story * 3}</div></body></html>"
+    )
+    assert _paragraph_block(split) is None
+    assert _paragraph_block(document_fromstring("<html><body><div>x</div></body></html>")) is None
+
+
+def test_a_classless_sites_pages_are_read_from_their_paragraph_block() -> None:
+    """The generated network's class-less table layout (theme "plain"): trafilatura finds no
+    article container there and needs the precise and recall passes; given each page's
+    paragraph block alone they give every body all three passes give from the whole page."""
+    pages = [p for p in _network_pages(240, 8) if p.source == "gen-agg-03"]
+    assert len(pages) > 15
+    plans = SitePlans()
+    for page in pages:
+        assert extract_page(page, plans).lines == extract_page(page).lines, page.url
+    assert plans.used[PRECISE_RECALL_BLOCK] > len(pages) // 2
+    # A page of the site whose paragraphs no longer sit in one block is read whole.
+    page = pages[-1]
+    split = dataclasses.replace(page, html=page.html.replace("</p>\n<p>", "</p></div>\n<div><p>"))
+    assert _paragraph_block(load_html(split.html)) is None
+    plans.sites[urlsplit(page.url).netloc].since_check = 0  # not a check page
+    chosen = plans.used[PRECISE_RECALL_BLOCK]
+    lines = extract_page(split, plans).lines
+    assert plans.used[PRECISE_RECALL_BLOCK] == chosen + 1
+    assert lines == extract_page(split).lines and len(lines) >= 5
 
 
 def test_workers_learn_a_site_from_each_others_pages_and_check_their_own() -> None:

@@ -40,6 +40,7 @@ from crawlers.clean.plans import (
     PRECISE,
     PRECISE_NODE,
     PRECISE_RECALL,
+    PRECISE_RECALL_BLOCK,
     Node,
     SitePlans,
 )
@@ -225,6 +226,11 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
             doc = _node_document(node)
             return _trafilatura_text(doc, url, out, favor_precision=True, fast=True)
         plan = PRECISE  # the page lacks the site's article element: the whole page, then
+    if plan == PRECISE_RECALL_BLOCK:
+        block = _paragraph_block(tree)
+        if block is not None:
+            return _two_passes(_node_document(block), url, out)
+        plan = PRECISE_RECALL  # no block holds most of the page's paragraphs: the whole page
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if plan == PRECISE:
         return precise
@@ -235,10 +241,11 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     cut = len(precise.split()) < PRECISE_MIN_SHARE * len(balanced.split())
     text = _fuller(balanced if cut else precise, recall)
     if plans is not None:
+        precise_recall = not cut or text == _fuller(precise, recall)
         plans.record(
             out.domain,
             precise=text == precise,
-            precise_recall=not cut or text == _fuller(precise, recall),
+            precise_recall=precise_recall,
             # The element is looked for only where it can still count: its search costs
             # up to three more precise passes.
             node=(
@@ -246,8 +253,49 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
                 if text == precise and plans.node_may_fit(out.domain)
                 else None
             ),
+            # So is the paragraph block, which costs the two passes again on the block.
+            block=(
+                _block_gives(tree, text, url)
+                if precise_recall and plans.block_may_fit(out.domain, text == precise)
+                else None
+            ),
         )
     return text
+
+
+def _two_passes(tree: HtmlElement, url: str, out: Extracted | None) -> str:
+    """The precise pass widened by the recall pass (plan PRECISE_RECALL) on ``tree``."""
+    precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
+    return _fuller(precise, _trafilatura_text(tree, url, out, favor_recall=True, fast=True))
+
+
+# The paragraph block holds at least this share of the characters of a page's paragraphs.
+BLOCK_MIN_SHARE = 0.8
+
+
+def _paragraph_block(tree: HtmlElement) -> HtmlElement | None:
+    """The element whose own ``<p>`` children hold most of the page's paragraph text: where a
+    page, named or not, keeps its article's paragraphs. None when no element holds
+    BLOCK_MIN_SHARE of it (paragraphs spread over several blocks) or the page has none."""
+    held: dict[HtmlElement, int] = {}
+    total = 0
+    for para in tree.iter("p"):
+        size = len(para.text_content())
+        total += size
+        parent = para.getparent()
+        if parent is not None:
+            held[parent] = held.get(parent, 0) + size
+    if not total:
+        return None
+    block = max(held, key=held.__getitem__)
+    return block if held[block] >= BLOCK_MIN_SHARE * total else None
+
+
+def _block_gives(tree: HtmlElement, text: str, url: str) -> bool:
+    """Whether the precise and recall passes on the page's paragraph block alone give ``text``,
+    the body they gave from the whole page."""
+    block = _paragraph_block(tree)
+    return block is not None and _two_passes(_node_document(block), url, None) == text
 
 
 def _fuller(text: str, recall: str) -> str:

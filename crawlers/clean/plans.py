@@ -12,15 +12,18 @@ from typing import Any
 from crawlers.clean.version import EXTRACTOR
 
 # The cheaper plans of SitePlans: the precise pass alone, on the site's article element or on
-# the whole page; the precise and recall passes.
+# the whole page; the precise and recall passes, on the page's paragraph block or on the whole
+# page.
 FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise", "precise node"
+PRECISE_RECALL_BLOCK = "precise+recall block"
 
 
 # An element named as a site's template names its article: tag, id, classes (a ``Node``).
 Node = tuple[str, str, str]
 # What one page cleaned with all three passes showed of its site (SitePlans.record's
-# arguments): site, precise pass enough, precise and recall passes enough, article element.
-PlanNote = tuple[str, bool, bool, Node | None]
+# arguments): site, precise pass enough, precise and recall passes enough, article element,
+# the two passes on the paragraph block enough (None: not tried on the page).
+PlanNote = tuple[str, bool, bool, Node | None, bool | None]
 NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
 NODE_TAGS = ("article", "main", "section", "div")  # the blocks that may name it
 
@@ -34,6 +37,8 @@ class _SitePlan:
     held: int = 0  # checks in a row since learning that left the site's plan as it was
     node: Node | None = None  # the element holding the article on the first of them
     node_fits: bool = True  # the precise pass read the body from that element alone on each
+    blocks: int = 0  # pages on which the two passes were tried on the paragraph block alone
+    block_fits: bool = True  # ... and gave the body on each of them
 
 
 class SitePlans:
@@ -59,6 +64,16 @@ class SitePlans:
     trafilatura only that element (``PRECISE_NODE``; a page without it is read whole): the
     navigation, teasers and footer around it, which the pass would read and discard, are not
     walked again.
+
+    A site that needs the precise and recall passes is also tried on each page's paragraph
+    block: the element whose own paragraphs hold most of the page's paragraph text, found
+    afresh on every page (``crawlers.clean.extract._paragraph_block``), so it needs no name
+    and no banner or sidebar added around it moves it. When the two passes, given that block
+    alone, give the same body on every page learned or checked since the precise pass alone
+    fell short (and on at least half as many pages as a plan is learned from), the site's next
+    pages give trafilatura only the block (``PRECISE_RECALL_BLOCK``; a page without one is read
+    whole). It matters most on class-less layouts, where trafilatura finds no article container
+    and reads every element of the page in both passes.
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites. With
     ``share``, what each page cleaned with all three passes showed is also kept as a note
@@ -105,7 +120,11 @@ class SitePlans:
             return FULL
         if state.precise:
             return PRECISE_NODE if state.node_fits else PRECISE
-        return PRECISE_RECALL if state.precise_recall else FULL
+        if not state.precise_recall:
+            return FULL
+        if state.block_fits and state.blocks >= max(1, self.learn // 2):
+            return PRECISE_RECALL_BLOCK
+        return PRECISE_RECALL
 
     def node(self, site: str) -> Node | None:
         """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
@@ -119,15 +138,33 @@ class SitePlans:
         state = self.sites.get(site)
         return state is None or state.node_fits
 
+    def block_may_fit(self, site: str, precise: bool) -> bool:
+        """Whether a page cleaned with all three passes should try the two passes on its
+        paragraph block: only where the site's plan can come to be those two passes (the
+        precise pass alone fell short, on this page, ``precise`` False, or on an earlier one;
+        the two passes gave the body on every page so far) and the block has not yet failed.
+        A site whose precise pass suffices never pays for the try."""
+        state = self.sites.get(site)
+        if state is None:
+            return not precise
+        return (not precise or not state.precise) and state.precise_recall and state.block_fits
+
     def record(
-        self, site: str, *, precise: bool, precise_recall: bool, node: Node | None = None
+        self,
+        site: str,
+        *,
+        precise: bool,
+        precise_recall: bool,
+        node: Node | None = None,
+        block: bool | None = None,
     ) -> None:
         """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
-        have given the same body, and the element from which the precise pass alone gave it
-        (None: none did)."""
-        self._learn(site, precise, precise_recall, node)
+        have given the same body, the element from which the precise pass alone gave it
+        (None: none did), and whether the precise and recall passes on the page's paragraph
+        block gave it (None: not tried, see :meth:`block_may_fit`)."""
+        self._learn(site, precise, precise_recall, node, block)
         if self.share:
-            self._notes.append((site, precise, precise_recall, node))
+            self._notes.append((site, precise, precise_recall, node, block))
 
     def take_notes(self) -> list[PlanNote]:
         """What this process's pages cleaned with all three passes showed since the last
@@ -138,10 +175,12 @@ class SitePlans:
     def learn_from(self, notes: Iterable[PlanNote]) -> None:
         """Learn what another worker's pages showed, as if they had been cleaned here: its
         checks count as this worker's, which counts its pages to the next check afresh."""
-        for site, precise, precise_recall, node in notes:
-            self._learn(site, precise, precise_recall, node)
+        for site, precise, precise_recall, node, block in notes:
+            self._learn(site, precise, precise_recall, node, block)
 
-    def _learn(self, site: str, precise: bool, precise_recall: bool, node: Node | None) -> None:
+    def _learn(
+        self, site: str, precise: bool, precise_recall: bool, node: Node | None, block: bool | None
+    ) -> None:
         state = self.sites.get(site)
         if state is None:
             if len(self.sites) >= self.max_sites:
@@ -154,6 +193,9 @@ class SitePlans:
         state.precise = state.precise and precise
         state.precise_recall = state.precise_recall and precise_recall
         state.node_fits = state.node_fits and node is not None and node == state.node
+        if block is not None:
+            state.blocks += 1
+            state.block_fits = state.block_fits and block
         after = self._cheapest(state)
         state.held = state.held + 1 if before == after != FULL else 0
         state.since_check = 0
@@ -170,6 +212,8 @@ class SitePlans:
                 state.precise_recall,
                 list(state.node) if state.node else None,
                 state.node_fits,
+                state.blocks,
+                state.block_fits,
             ]
             for site, state in self.sites.items()
             if not learned_only or site in self._learned
@@ -213,12 +257,12 @@ def merged_plans(
 
 def _kept_plan(row: Any) -> _SitePlan | None:
     """A site's plan from its exported row; None when the row is not one."""
-    if not isinstance(row, list | tuple) or len(row) != 5:
+    if not isinstance(row, list | tuple) or len(row) != 7:
         return None
-    cleaned, precise, precise_recall, node, node_fits = row
-    if not isinstance(cleaned, int) or not all(
-        isinstance(flag, bool) for flag in (precise, precise_recall, node_fits)
-    ):
+    cleaned, precise, precise_recall, node, node_fits, blocks, block_fits = row
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (cleaned, blocks)):
+        return None
+    if not all(isinstance(flag, bool) for flag in (precise, precise_recall, node_fits, block_fits)):
         return None
     if node is not None:
         if (
@@ -236,4 +280,6 @@ def _kept_plan(row: Any) -> _SitePlan | None:
         precise_recall=precise_recall,
         node=node,
         node_fits=node_fits,
+        blocks=max(0, blocks),
+        block_fits=block_fits,
     )
