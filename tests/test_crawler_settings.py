@@ -40,6 +40,8 @@ def test_crawl_process_opens_no_remote_control(tmp_path):
                 if line.startswith("import time:")}  # fmt: skip
     assert "scrapy.extensions.throttle" in imported  # crawlers.middlewares imports it
     assert "aiohttp" not in imported
+    # Nor the cookies middleware (cookies are off), whose module imports tldextract.
+    assert "CookiesMiddleware" not in log and "tldextract" not in imported
     for used in ("CoreStats", "LogStats", "PoliteThrottle", "LogSanitizer"):
         assert used in log
 
