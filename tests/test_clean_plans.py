@@ -320,7 +320,7 @@ def test_the_paragraph_block_is_used_once_the_two_passes_gave_the_body_from_it()
 
 
 def test_the_paragraph_block_is_where_most_of_the_pages_paragraph_text_is() -> None:
-    from lxml.html import document_fromstring
+    from lxml.html import Element, document_fromstring
 
     story = "<p>" + "A long paragraph of the story about the harbour wall. " * 4 + "</p>"
     side = "<p>Subscribe to the newsletter.</p>"
@@ -336,6 +336,10 @@ def test_the_paragraph_block_is_where_most_of_the_pages_paragraph_text_is() -> N
     )
     assert _paragraph_block(split) is None
     assert _paragraph_block(document_fromstring("<html><body><div>x</div></body></html>")) is None
+    # A tree that is a lone paragraph has no block around it (and raises nothing).
+    lone = Element("p")
+    lone.text = "A lone paragraph of text."
+    assert _paragraph_block(lone) is None
 
 
 def test_a_classless_sites_pages_are_read_from_their_paragraph_block() -> None:

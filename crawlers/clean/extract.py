@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from copy import copy
 from urllib.parse import urlsplit
 
@@ -277,18 +278,18 @@ def _paragraph_block(tree: HtmlElement) -> HtmlElement | None:
     """The element whose own ``<p>`` children hold most of the page's paragraph text: where a
     page, named or not, keeps its article's paragraphs. None when no element holds
     BLOCK_MIN_SHARE of it (paragraphs spread over several blocks) or the page has none."""
-    held: dict[HtmlElement, int] = {}
+    held: Counter[HtmlElement] = Counter()
     total = 0
     for para in tree.iter("p"):
         size = len(para.text_content())
         total += size
-        parent = para.getparent()
-        if parent is not None:
-            held[parent] = held.get(parent, 0) + size
-    if not total:
-        return None
-    block = max(held, key=held.__getitem__)
-    return block if held[block] >= BLOCK_MIN_SHARE * total else None
+        if (parent := para.getparent()) is not None:
+            held[parent] += size
+    found = held.most_common(1)  # the first of equals in document order, as max() gives it
+    if not found or not total:
+        return None  # no paragraph text, or none below the root (a tree that is one <p>)
+    block, size = found[0]
+    return block if size >= BLOCK_MIN_SHARE * total else None
 
 
 def _block_gives(tree: HtmlElement, text: str, url: str) -> bool:
