@@ -12,12 +12,16 @@ from trafilatura.utils import load_html
 from crawlers.clean import extract_page
 from crawlers.clean.extract import (
     FULL,
+    NODE_LAYOUT,
     PRECISE,
     PRECISE_NODE,
     PRECISE_RECALL,
     PRECISE_RECALL_BLOCK,
     SitePlans,
+    _find_node,
+    _layout_text,
     _node_name,
+    _node_text,
     _paragraph_block,
 )
 from crawlers.clean.plans import merged_plans
@@ -119,13 +123,39 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
     damaged = {
         "extractor": kept["extractor"],
         "sites": {
-            "a.example": ["many", True, True, None, True, 0, True],
-            "b.example": [1, True, True, ["div", "", "x" * 500], True, 0, True],  # unbounded
-            "c.example": [1, True, True, ["script", "", "body"], True, 0, True],  # not a block
+            "a.example": ["many", True, True, None, True, 0, True, 0, [], True],
+            "b.example": [1, True, True, ["div", "", "x" * 500], True, 0, True, 0, [], True],
+            "c.example": [1, True, True, ["script", "", "body"], True, 0, True, 0, [], True],
             "d.example": [1, True],
             "f.example": [2, True, True, ["div", "", "story"], True],  # an older row's form
-            "g.example": [2, False, True, None, False, "2", True],
-            "e.example": [2, True, True, ["div", "", "story"], True, 0, True],
+            "g.example": [2, False, True, None, False, "2", True, 0, [], True],
+            "h.example": [2, True, True, ["div", "", "story"], True, 0, True],  # ... and another
+            "i.example": [2, True, True, ["div", "", "s"], True, 0, True, 1, [["p", 1]], True],
+            "j.example": [2, True, True, ["div", "", "s"], True, 0, True, 1, [["p", "", "", 0]], 1],
+            "k.example": [
+                2,
+                True,
+                True,
+                ["div", "", "s"],
+                True,
+                0,
+                True,
+                1,
+                [["p", "", str(n), True] for n in range(65)],
+                True,
+            ],  # more kinds of element than a layout holds
+            "e.example": [
+                2,
+                True,
+                True,
+                ["div", "", "story"],
+                True,
+                0,
+                True,
+                3,
+                [["p", "", "", True]],
+                True,
+            ],
         },
     }
     for snapshot in (other, damaged, None, {"sites": []}):
@@ -134,9 +164,13 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
         assert plans.plan("a.example") == FULL
         assert plans.plan("b.example") == FULL and plans.plan("c.example") == FULL
         assert plans.plan("f.example") == FULL and plans.plan("g.example") == FULL
+        assert {plans.plan(s) for s in ("h.example", "i.example", "j.example", "k.example")} == {
+            FULL
+        }
     plans = SitePlans(learn=1)
     plans.load(damaged)
     assert set(plans.sites) == {"e.example"}
+    assert plans.layout("e.example") == {("p", "", ""): True}
 
 
 def test_merged_plans_keep_the_newest_rows_within_the_bound() -> None:
@@ -179,10 +213,13 @@ def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
     plans = SitePlans()
     for page in pages:
         assert extract_page(page, plans).lines == extract_page(page).lines, page.url
-    cheaper = plans.used[PRECISE_NODE] + plans.used[PRECISE] + plans.used[PRECISE_RECALL]
+    node = plans.used[PRECISE_NODE] + plans.used[NODE_LAYOUT]
+    cheaper = node + plans.used[PRECISE] + plans.used[PRECISE_RECALL]
     assert cheaper > len(pages) // 2
-    # The generated templates name their article element: the precise pass reads it alone.
-    assert plans.used[PRECISE_NODE] > len(pages) // 2
+    # The generated templates name their article element: the precise pass reads it alone,
+    # and where its layout gives the pass's text, the layout reads it without the pass.
+    assert node > len(pages) // 2
+    assert plans.used[NODE_LAYOUT] > len(pages) // 4
 
 
 def test_the_article_element_is_used_once_every_learned_page_showed_the_same_one() -> None:
@@ -251,7 +288,7 @@ def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
     for n in range(5):
         page = _blog_page(n)
         assert extract_page(page, plans).lines == extract_page(page).lines
-    assert plans.used[PRECISE_NODE] == 2
+    assert plans.used[NODE_LAYOUT] == 2  # the article element's layout, learned on the way
     assert plans.node("harbour.example") is not None
     # A page laid out otherwise: the plan's element is missing, the page is read whole.
     bare = _blog_page(99, boxed=False)
@@ -282,7 +319,7 @@ def test_a_site_without_a_steady_article_element_is_not_searched_for_one_again(
         page = _blog_page(n)
         assert extract_page(page, plans).lines == extract_page(page).lines
     assert searched == [1, 1]  # learning and check pages after them: no search
-    assert plans.used[FULL] >= 4 and plans.used[PRECISE_NODE] == 0
+    assert plans.used[FULL] >= 4 and plans.used[PRECISE_NODE] == plans.used[NODE_LAYOUT] == 0
     assert plans.node("harbour.example") is None
 
 
@@ -419,3 +456,87 @@ def test_a_pools_workers_share_what_they_learn_and_bodies_stay_whole() -> None:
     assert [r.extracted.lines for r in results] == [extract_page(p).lines for p in pages]
     # Each worker's pages cleaned with every pass reached the other one.
     assert passed >= SitePlans().learn
+
+
+def _story_page(n: int, extra: str = "") -> Page:
+    """A page of a site whose article element holds its body, a subheading, a sharing box
+    and a list of tags (which the precise pass drops), and ``extra`` at its end."""
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of story {n} follows the <em>ferry</em> line and the council vote "
+        f"on its timetable, with figures from the year {1990 + n}.</p>"
+        for i in range(5)
+    )
+    html = (
+        "<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav><main>"
+        f'<div class="story-body"><h2>Story {n}: the ferry timetable</h2>{paragraphs}'
+        '<div class="share-buttons"><a href="#">Share on Facebook</a> <a href="#">Share on X'
+        '</a></div><ul class="tags"><li><a href="/t/ferry">ferry</a></li></ul>'
+        f"{extra}</div></main><footer>Copyright the ferry paper</footer></body></html>"
+    )
+    url = f"https://ferry.example/story/{n}"
+    return Page(url=url, final_url=url, source="ferry", status=200,
+                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
+
+
+def test_the_article_elements_layout_reads_it_as_the_precise_pass_does() -> None:
+    plans = SitePlans(learn=3, check_every=5)
+    for n in range(12):
+        page = _story_page(n)
+        assert extract_page(page, plans).lines == extract_page(page).lines
+    layout = plans.layout("ferry.example")
+    assert layout is not None
+    assert layout[("p", "", "")] and layout[("h2", "", "")]
+    assert not layout[("div", "", "share-buttons")] and not layout[("ul", "", "tags")]
+    assert plans.used[NODE_LAYOUT] >= 6  # 12 pages: 3 learned, checks at the 5th and 10th after
+    # Read without trafilatura: the same body as the precise pass gives.
+    tree = load_html(_story_page(50).html)
+    name = plans.node("ferry.example")
+    assert name is not None
+    node = _find_node(tree, name)
+    assert node is not None
+    assert _layout_text(node, layout) == _node_text(node, "https://ferry.example/story/50")
+    # A kind of element the layout never saw, or a line it cannot read: the precise pass.
+    for extra in (
+        "<figure><img src='/a.jpg'><figcaption>The ferry at dawn</figcaption></figure>",
+        '<p class="note">A note on the timetable that the learned pages never had.</p>',
+        "<p>See <a href='/a'>the ferry timetable</a> and <a href='/b'>the fares</a>.</p>",
+        "<p>Winter notes: <a href='/a'>ferry</a>, <a href='/b'>fares</a> and a few more.</p>",
+        "<p>Facebook</p>",
+        "<p>The first line<br>and the second of one paragraph of the story.</p>",
+    ):
+        page = _story_page(60, extra)
+        tree = load_html(page.html)
+        node = _find_node(tree, name)
+        assert node is not None and _layout_text(node, layout) is None, extra
+        assert extract_page(page, plans).lines == extract_page(page).lines, extra
+
+
+def test_a_layout_holds_while_each_kind_of_element_gets_one_decision() -> None:
+    node = ("div", "", "story-body")
+    keep_p = (("div", "", "share", False), ("p", "", "", True))
+    plans = SitePlans(learn=2, check_every=3)
+    assert plans.layout_may_fit("a.example")
+    plans.record("a.example", precise=True, precise_recall=True, node=node, layout=keep_p)
+    plans.record("a.example", precise=True, precise_recall=True, node=node, layout=None)
+    assert plans.plan("a.example") == NODE_LAYOUT  # one page's layout is half of learn=2
+    assert plans.layout("a.example") == {("div", "", "share"): False, ("p", "", ""): True}
+    # Kept for the next run, as the other plans are.
+    again = SitePlans(learn=2, check_every=3)
+    again.load(plans.export())
+    assert again.layout("a.example") == plans.layout("a.example")
+    # A check page on which paragraphs were dropped: no layout for the site again.
+    assert [plans.plan("a.example") for _ in range(2)] == [NODE_LAYOUT, FULL]
+    dropped_p = (("p", "", "", False),)
+    plans.record("a.example", precise=True, precise_recall=True, node=node, layout=dropped_p)
+    assert plans.plan("a.example") == PRECISE_NODE and plans.layout("a.example") is None
+    assert not plans.layout_may_fit("a.example")
+    # A page whose layout gave another text (False), or a note that is no layout, the same.
+    one, two = (SitePlans(learn=1, share=True) for _ in range(2))
+    one.record("b.example", precise=True, precise_recall=True, node=node, layout=keep_p)
+    two.learn_from(one.take_notes())
+    assert two.plan("b.example") == NODE_LAYOUT
+    one.record("b.example", precise=True, precise_recall=True, node=node, layout=False)
+    two.learn_from(one.take_notes())
+    assert two.layout("b.example") is None and two.plan("b.example") == PRECISE_NODE
+    two.learn_from([("c.example", True, True, node, None, (("p", 1),))])
+    assert two.layout("c.example") is None

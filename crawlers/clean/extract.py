@@ -20,7 +20,7 @@ from lxml import etree
 from lxml.html import Element as html_element
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor
-from trafilatura.utils import load_html
+from trafilatura.utils import RE_FILTER, load_html
 
 from crawlers.clean import metadata as md
 from crawlers.clean.boilerplate import remove_boilerplate
@@ -36,12 +36,16 @@ from crawlers.clean.furniture import (
 from crawlers.clean.markup import card_grid, read_metadata, xpath
 from crawlers.clean.plans import (
     FULL,
+    LAYOUT_MAX_NAMES,
+    NODE_LAYOUT,
     NODE_NAME_MAX_CHARS,
     NODE_TAGS,
     PRECISE,
     PRECISE_NODE,
     PRECISE_RECALL,
     PRECISE_RECALL_BLOCK,
+    Layout,
+    LayoutNote,
     Node,
     SitePlans,
 )
@@ -219,6 +223,14 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     With ``plans``, a site whose pages have shown that fewer passes give the same body is
     cleaned with those passes only (:class:`SitePlans`)."""
     plan = plans.plan(out.domain) if plans is not None else FULL
+    if plan == NODE_LAYOUT:
+        assert plans is not None
+        name, layout = plans.node(out.domain), plans.layout(out.domain)
+        node = _find_node(tree, name) if name else None
+        laid_out = _layout_text(node, layout) if node is not None and layout else None
+        if laid_out is not None:
+            return laid_out
+        plan = PRECISE_NODE  # what the layout cannot read, the precise pass reads
     if plan == PRECISE_NODE:
         assert plans is not None
         name = plans.node(out.domain)
@@ -243,21 +255,28 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     text = _fuller(balanced if cut else precise, recall)
     if plans is not None:
         precise_recall = not cut or text == _fuller(precise, recall)
+        node_name = (
+            _body_node(tree, precise, url, plans.node(out.domain))
+            if text == precise and plans.node_may_fit(out.domain)
+            else None
+        )
         plans.record(
             out.domain,
             precise=text == precise,
             precise_recall=precise_recall,
             # The element is looked for only where it can still count: its search costs
             # up to three more precise passes.
-            node=(
-                _body_node(tree, precise, url, plans.node(out.domain))
-                if text == precise and plans.node_may_fit(out.domain)
-                else None
-            ),
+            node=node_name,
             # So is the paragraph block, which costs the two passes again on the block.
             block=(
                 _block_gives(tree, text, url)
                 if precise_recall and plans.block_may_fit(out.domain, text == precise)
+                else None
+            ),
+            # And the layout of the element, once it has one: reading it costs no pass.
+            layout=(
+                _layout_of(tree, node_name, text)
+                if node_name is not None and plans.layout_may_fit(out.domain)
                 else None
             ),
         )
@@ -390,6 +409,134 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
                 return name
         node = node.getparent()
     return None
+
+
+# What a layout reads (NODE_LAYOUT): lines, each one line of text; boxes, read through; and,
+# inside a line, only these inline elements, whose text runs on in it. Anything else inside
+# the article element is read only when dropped with all it holds.
+_LAYOUT_LINES = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6"))
+_LAYOUT_BOXES = frozenset(("div", "section", "article", "main", "header", "footer", "span"))
+_LAYOUT_INLINE = frozenset(
+    "a abbr b bdi cite data dfn em i mark q s small span strong sub sup time u var".split()
+)
+# A line whose links hold more than this share of its text, or has more than LAYOUT_MAX_LINKS
+# links, or two or more and fewer than LAYOUT_SHORT_LINE characters, is one trafilatura may
+# drop for its links alone, whatever its element: its page is read by the precise pass.
+LAYOUT_MAX_LINK_SHARE = 0.5
+LAYOUT_MAX_LINKS = 4
+LAYOUT_SHORT_LINE = 60
+
+
+def _layout_name(node: HtmlElement) -> Node:
+    """An element's kind as a layout knows it: tag, id and classes (sorted), digits and all,
+    so that an element named for one page is a kind no other page has."""
+    classes = " ".join(sorted((node.get("class") or "").split()))
+    return (node.tag, node.get("id") or "", classes)
+
+
+def _line_text(node: HtmlElement) -> str | None:
+    """A line element's text as the precise pass writes it, or None when it holds more than
+    inline elements, or text the pass may drop for itself rather than for its element (see
+    LAYOUT_MAX_LINK_SHARE; a line of sharing buttons, trafilatura's RE_FILTER)."""
+    links: list[HtmlElement] = []
+    for inner in node.iterdescendants():
+        tag = inner.tag
+        if not isinstance(tag, str):
+            return None  # a comment or processing instruction: as trafilatura, unread
+        if tag not in _LAYOUT_INLINE:
+            return None
+        if tag == "a":
+            links.append(inner)
+    text = " ".join(node.text_content().split())
+    if links and text:
+        linked = sum(len(" ".join(a.text_content().split())) for a in links)
+        if (
+            linked > LAYOUT_MAX_LINK_SHARE * len(text)
+            or len(links) > LAYOUT_MAX_LINKS
+            or (len(links) > 1 and len(text) < LAYOUT_SHORT_LINE)
+        ):
+            return None
+    if text and any(RE_FILTER.match(line) for line in text.splitlines()):
+        return None
+    return text
+
+
+def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
+    """The text of the article element ``node`` read through the site's ``layout``: each
+    kept line, in document order. None when the element holds a kind of element the layout
+    does not know, text loose in a box, or a line the layout cannot read (:func:`_line_text`)."""
+    lines: list[str] = []
+    stack = [iter(node)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if (child.tail or "").strip():
+            return None  # text loose in a box
+        if not isinstance(child.tag, str):
+            continue  # a comment
+        kept = layout.get(_layout_name(child))
+        if kept is None:
+            return None
+        if not kept:
+            continue
+        if child.tag in _LAYOUT_LINES:
+            text = _line_text(child)
+            if text is None:
+                return None
+            if text:
+                lines.append(text)
+        elif child.tag in _LAYOUT_BOXES and not (child.text or "").strip():
+            stack.append(iter(child))
+        else:
+            return None
+    return "\n".join(lines) if lines else None  # no line: the precise pass is asked
+
+
+def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
+    """The layout of the page's element ``name`` that gives ``text``, the precise pass's text
+    from it, as rows of (tag, id, classes, kept): a line is kept when its text is a line of
+    ``text``, a box when something in it is; anything else is dropped. False when no layout
+    gives ``text`` (one kind of element kept here and dropped there, too many kinds), None
+    when the page shows nothing either way: it lacks the element, or the layout would not
+    read it (:func:`_layout_text`), as it would not on a later page."""
+    node = _find_node(tree, name)
+    if node is None:
+        return None
+    lines = set(text.split("\n"))
+    layout: Layout = {}
+    stack = [iter(node)]  # the elements _layout_text looks up: those not inside a line
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag in _LAYOUT_LINES:
+            kept = " ".join(child.text_content().split()) in lines
+        elif child.tag in _LAYOUT_BOXES:
+            kept = any(
+                " ".join(line.text_content().split()) in lines
+                for line in child.iterdescendants(*_LAYOUT_LINES)
+            )
+        else:
+            kept = False  # a list, a figure, a table: read only when dropped
+        if layout.setdefault(_layout_name(child), kept) != kept:
+            return False
+        if kept and child.tag not in _LAYOUT_LINES:
+            stack.append(iter(child))
+    if len(layout) > LAYOUT_MAX_NAMES:
+        return False
+    if any(len(n[1]) + len(n[2]) > NODE_NAME_MAX_CHARS for n in layout):
+        return False
+    laid_out = _layout_text(node, layout)
+    if laid_out is None:
+        return None
+    if laid_out != text:
+        return False
+    return tuple(sorted((*n, kept) for n, kept in layout.items()))
 
 
 def _node_text(node: HtmlElement, url: str) -> str:

@@ -16,16 +16,25 @@ from crawlers.clean.version import EXTRACTOR
 # page.
 FULL, PRECISE_RECALL, PRECISE, PRECISE_NODE = "full", "precise+recall", "precise", "precise node"
 PRECISE_RECALL_BLOCK = "precise+recall block"
+# The article element's text read through the site's learned layout, without trafilatura.
+NODE_LAYOUT = "node layout"
 
 
 # An element named as a site's template names its article: tag, id, classes (a ``Node``).
 Node = tuple[str, str, str]
+# What the precise pass made of each element inside a site's article element, by the
+# element's tag, id and classes: kept (its text is read) or dropped with what it holds.
+Layout = dict[Node, bool]
+# One page's evidence for a layout: the elements' decisions (as sorted (tag, id, classes,
+# kept) rows), False when no layout gives the pass's text, None when not tried.
+LayoutNote = tuple[tuple[str, str, str, bool], ...] | bool | None
 # What one page cleaned with all three passes showed of its site (SitePlans.record's
 # arguments): site, precise pass enough, precise and recall passes enough, article element,
-# the two passes on the paragraph block enough (None: not tried on the page).
-PlanNote = tuple[str, bool, bool, Node | None, bool | None]
+# the two passes on the paragraph block enough (None: not tried on the page), the layout.
+PlanNote = tuple[str, bool, bool, Node | None, bool | None, LayoutNote]
 NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
 NODE_TAGS = ("article", "main", "section", "div")  # the blocks that may name it
+LAYOUT_MAX_NAMES = 64  # a site whose article element holds more kinds of element has none
 
 
 @dataclass
@@ -39,6 +48,9 @@ class _SitePlan:
     node_fits: bool = True  # the precise pass read the body from that element alone on each
     blocks: int = 0  # pages on which the two passes were tried on the paragraph block alone
     block_fits: bool = True  # ... and gave the body on each of them
+    layouts: int = 0  # pages whose article element's layout gave the precise pass's text
+    layout: Layout | None = None  # what the pass kept and dropped inside it on those pages
+    layout_fits: bool = True  # ... the same decision for each kind of element on each
 
 
 class SitePlans:
@@ -74,6 +86,17 @@ class SitePlans:
     pages give trafilatura only the block (``PRECISE_RECALL_BLOCK``; a page without one is read
     whole). It matters most on class-less layouts, where trafilatura finds no article container
     and reads every element of the page in both passes.
+
+    A site on the node plan is also learned a *layout* of its article element: for each kind
+    of element inside it (tag, id, classes), whether the precise pass kept its text or
+    dropped it with all it holds (``crawlers.clean.extract._layout_of``). When that layout,
+    read without trafilatura (the kept paragraphs and headings, one line each), gives the
+    pass's exact text on every page learned or checked, and each kind got the same decision
+    on every page, the site's next pages are read so (``NODE_LAYOUT``). A page whose element
+    holds a kind of element the layout does not know, or text that the pass might judge by
+    itself rather than by its element (a link-dense line, a sharing prompt), gets the
+    precise pass on the element as before. Checks compare with all three passes as for the
+    other plans.
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites. With
     ``share``, what each page cleaned with all three passes showed is also kept as a note
@@ -119,7 +142,11 @@ class SitePlans:
         if state.cleaned < self.learn:
             return FULL
         if state.precise:
-            return PRECISE_NODE if state.node_fits else PRECISE
+            if not state.node_fits:
+                return PRECISE
+            if state.layout_fits and state.layouts >= max(1, self.learn // 2):
+                return NODE_LAYOUT
+            return PRECISE_NODE
         if not state.precise_recall:
             return FULL
         if state.block_fits and state.blocks >= max(1, self.learn // 2):
@@ -130,6 +157,16 @@ class SitePlans:
         """The element the precise pass reads the site's article from (plan PRECISE_NODE)."""
         state = self.sites.get(site)
         return state.node if state is not None and state.node_fits else None
+
+    def layout(self, site: str) -> Layout | None:
+        """The site's article element's layout (plan NODE_LAYOUT)."""
+        state = self.sites.get(site)
+        return state.layout if state is not None and state.layout_fits else None
+
+    def layout_may_fit(self, site: str) -> bool:
+        """Whether a page's article element can still give the site a layout."""
+        state = self.sites.get(site)
+        return state is None or (state.node_fits and state.layout_fits)
 
     def node_may_fit(self, site: str) -> bool:
         """Whether a page's article element can still give the site a node plan: not once
@@ -157,14 +194,16 @@ class SitePlans:
         precise_recall: bool,
         node: Node | None = None,
         block: bool | None = None,
+        layout: LayoutNote = None,
     ) -> None:
         """A page of ``site`` cleaned with all three passes: whether each cheaper plan would
         have given the same body, the element from which the precise pass alone gave it
         (None: none did), and whether the precise and recall passes on the page's paragraph
-        block gave it (None: not tried, see :meth:`block_may_fit`)."""
-        self._learn(site, precise, precise_recall, node, block)
+        block gave it (None: not tried, see :meth:`block_may_fit`), and the layout of the
+        article element (:data:`LayoutNote`)."""
+        self._learn(site, precise, precise_recall, node, block, layout)
         if self.share:
-            self._notes.append((site, precise, precise_recall, node, block))
+            self._notes.append((site, precise, precise_recall, node, block, layout))
 
     def take_notes(self) -> list[PlanNote]:
         """What this process's pages cleaned with all three passes showed since the last
@@ -175,11 +214,17 @@ class SitePlans:
     def learn_from(self, notes: Iterable[PlanNote]) -> None:
         """Learn what another worker's pages showed, as if they had been cleaned here: its
         checks count as this worker's, which counts its pages to the next check afresh."""
-        for site, precise, precise_recall, node, block in notes:
-            self._learn(site, precise, precise_recall, node, block)
+        for site, precise, precise_recall, node, block, layout in notes:
+            self._learn(site, precise, precise_recall, node, block, layout)
 
     def _learn(
-        self, site: str, precise: bool, precise_recall: bool, node: Node | None, block: bool | None
+        self,
+        site: str,
+        precise: bool,
+        precise_recall: bool,
+        node: Node | None,
+        block: bool | None,
+        layout: LayoutNote = None,
     ) -> None:
         state = self.sites.get(site)
         if state is None:
@@ -196,6 +241,10 @@ class SitePlans:
         if block is not None:
             state.blocks += 1
             state.block_fits = state.block_fits and block
+        if not state.node_fits or layout is False:
+            state.layout_fits = False
+        elif layout is not None and layout is not True and state.layout_fits:
+            state.layout_fits = _merge_layout(state, layout)
         after = self._cheapest(state)
         state.held = state.held + 1 if before == after != FULL else 0
         state.since_check = 0
@@ -214,6 +263,9 @@ class SitePlans:
                 state.node_fits,
                 state.blocks,
                 state.block_fits,
+                state.layouts,
+                [[*name, kept] for name, kept in (state.layout or {}).items()],
+                state.layout_fits,
             ]
             for site, state in self.sites.items()
             if not learned_only or site in self._learned
@@ -257,12 +309,17 @@ def merged_plans(
 
 def _kept_plan(row: Any) -> _SitePlan | None:
     """A site's plan from its exported row; None when the row is not one."""
-    if not isinstance(row, list | tuple) or len(row) != 7:
+    if not isinstance(row, list | tuple) or len(row) != 10:
         return None
-    cleaned, precise, precise_recall, node, node_fits, blocks, block_fits = row
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (cleaned, blocks)):
+    cleaned, precise, precise_recall, node, node_fits, blocks, block_fits = row[:7]
+    layouts, layout_rows, layout_fits = row[7:]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (cleaned, blocks, layouts)):
         return None
-    if not all(isinstance(flag, bool) for flag in (precise, precise_recall, node_fits, block_fits)):
+    flags = (precise, precise_recall, node_fits, block_fits, layout_fits)
+    if not all(isinstance(flag, bool) for flag in flags):
+        return None
+    layout = _kept_layout(layout_rows)
+    if layout is None:
         return None
     if node is not None:
         if (
@@ -282,4 +339,43 @@ def _kept_plan(row: Any) -> _SitePlan | None:
         node_fits=node_fits,
         blocks=max(0, blocks),
         block_fits=block_fits,
+        layouts=max(0, layouts),
+        layout=layout or None,
+        layout_fits=layout_fits,
     )
+
+
+def _layout_row_ok(row: Any) -> bool:
+    return (
+        isinstance(row, list | tuple)
+        and len(row) == 4
+        and all(isinstance(part, str) for part in row[:3])
+        and isinstance(row[3], bool)
+        and len(row[1]) + len(row[2]) <= NODE_NAME_MAX_CHARS
+    )
+
+
+def _kept_layout(rows: Any) -> Layout | None:
+    """A layout from its exported rows ({} for none); None when they are not one."""
+    if not isinstance(rows, list | tuple) or len(rows) > LAYOUT_MAX_NAMES:
+        return None
+    if not all(_layout_row_ok(row) for row in rows):
+        return None
+    return {(row[0], row[1], row[2]): row[3] for row in rows}
+
+
+def _merge_layout(state: _SitePlan, rows: Any) -> bool:
+    """Add one page's layout decisions to the site's; False when a kind of element got the
+    other decision before, or the rows are not a layout (a note is data from another process)."""
+    page = _kept_layout(rows)
+    if page is None or not page:
+        return False
+    layout = dict(state.layout or {})
+    for name, kept in page.items():
+        if layout.setdefault(name, kept) != kept:
+            return False
+    if len(layout) > LAYOUT_MAX_NAMES:
+        return False
+    state.layout = layout
+    state.layouts += 1
+    return True
