@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from crawlers.clean import extract_page
@@ -19,6 +20,7 @@ from crawlers.clean.extract import (
     PRECISE_RECALL_BLOCK,
     SitePlans,
     _find_node,
+    _layout_of,
     _layout_text,
     _node_name,
     _node_text,
@@ -540,3 +542,55 @@ def test_a_layout_holds_while_each_kind_of_element_gets_one_decision() -> None:
     assert two.layout("b.example") is None and two.plan("b.example") == PRECISE_NODE
     two.learn_from([("c.example", True, True, node, None, (("p", 1),))])
     assert two.layout("c.example") is None
+
+
+def test_a_layout_reads_the_lists_the_precise_pass_keeps_as_it_writes_them() -> None:
+    def page(n: int, extra: str = "", item: str = "") -> HtmlElement:
+        steps = "".join(
+            f"<li>Step {i} of guide {n}: check the <em>valve</em> first</li>" for i in range(3)
+        )
+        html = (
+            '<html><body><div class="article-content"><h2>Guide number '
+            + str(n)
+            + "</h2>"
+            + "".join(
+                f"<p>Paragraph {i} of guide {n} explains the pump, the valve and the pipe that "
+                f"joins them, as fitted in the year {1990 + n}.</p>"
+                for i in range(3)
+            )
+            + f'<ol class="steps">{steps}{item}</ol>'
+            + '<ul class="related"><li><a href="/a">A related guide on valves</a></li>'
+            + '<li><a href="/b">Another related guide on pumps</a></li></ul>'
+            + f"{extra}</div></body></html>"
+        )
+        return load_html(html)
+
+    # trafilatura keeps the headings and lists of an element named like an article's body.
+    name = ("div", "", "article-content")
+    url = "https://guides.example/1"
+    layout: dict = {}
+    for n in range(3):
+        tree = page(n)
+        node = _find_node(tree, name)
+        assert node is not None
+        text = _node_text(node, url)
+        assert "\n- Step 0 of guide" in text  # trafilatura writes the items so
+        rows = _layout_of(tree, name, text)
+        assert isinstance(rows, tuple)
+        layout.update({tuple(row[:3]): row[3] for row in rows})
+    assert layout[("ol", "", "steps")] and layout[("li", "", "")]
+    assert not layout[("ul", "", "related")]  # the list of links the pass dropped
+    tree = page(7)
+    node = _find_node(tree, name)
+    assert node is not None
+    assert _layout_text(node, layout) == _node_text(node, url)
+    # An item that is mostly a link, a list item outside a list, or the named list twice
+    # (trafilatura may read only the first): the precise pass reads the element.
+    for extra, item in (
+        ("", '<li><a href="/c">The whole of this step is one link</a></li>'),
+        ("<li>An item with no list around it, loose in the guide's block</li>", ""),
+        ('<ol class="steps"><li>A second list of steps in the same guide</li></ol>', ""),
+    ):
+        tree = page(8, extra, item)
+        node = _find_node(tree, name)
+        assert node is not None and _layout_text(node, layout) is None, (extra, item)

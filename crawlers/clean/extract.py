@@ -411,10 +411,12 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
     return None
 
 
-# What a layout reads (NODE_LAYOUT): lines, each one line of text; boxes, read through; and,
-# inside a line, only these inline elements, whose text runs on in it. Anything else inside
-# the article element is read only when dropped with all it holds.
-_LAYOUT_LINES = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6"))
+# What a layout reads (NODE_LAYOUT): lines, each one line of text; lists, whose items are
+# lines written "- item" as trafilatura writes them; boxes, read through; and, inside a line,
+# only these inline elements, whose text runs on in it. Anything else inside the article
+# element is read only when dropped with all it holds.
+_LAYOUT_LINES = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"))
+_LAYOUT_LISTS = frozenset(("ul", "ol"))
 _LAYOUT_BOXES = frozenset(("div", "section", "article", "main", "header", "footer", "span"))
 _LAYOUT_INLINE = frozenset(
     "a abbr b bdi cite data dfn em i mark q s small span strong sub sup time u var".split()
@@ -466,9 +468,11 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     kept line, in document order. None when the element holds a kind of element the layout
     does not know, text loose in a box, or a line the layout cannot read (:func:`_line_text`)."""
     lines: list[str] = []
-    stack = [iter(node)]
+    named_boxes: set[Node] = set()
+    stack = [(iter(node), False)]  # the children being read, and whether they are items
     while stack:
-        child = next(stack[-1], None)
+        children, items = stack[-1]
+        child = next(children, None)
         if child is None:
             stack.pop()
             continue
@@ -476,19 +480,28 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
             return None  # text loose in a box
         if not isinstance(child.tag, str):
             continue  # a comment
+        if items != (child.tag == "li"):
+            return None  # a list holds items, and only a list does
         kept = layout.get(_layout_name(child))
         if kept is None:
             return None
         if not kept:
             continue
-        if child.tag in _LAYOUT_LINES:
+        if items or child.tag in _LAYOUT_LINES:
             text = _line_text(child)
-            if text is None:
+            if text is None or (items and not text):
                 return None
             if text:
-                lines.append(text)
-        elif child.tag in _LAYOUT_BOXES and not (child.text or "").strip():
-            stack.append(iter(child))
+                lines.append(f"- {text}" if items else text)
+        elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES and not (child.text or "").strip():
+            name = _layout_name(child)
+            if name[1] or name[2]:
+                # trafilatura reads the first block named like an article's body and leaves
+                # the rest: a named box twice in one element is read by the precise pass.
+                if name in named_boxes:
+                    return None
+                named_boxes.add(name)
+            stack.append((iter(child), child.tag in _LAYOUT_LISTS))
         else:
             return None
     return "\n".join(lines) if lines else None  # no line: the precise pass is asked
@@ -505,28 +518,32 @@ def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
     if node is None:
         return None
     lines = set(text.split("\n"))
+
+    def norm(element: HtmlElement, item: bool = False) -> str:
+        return ("- " if item else "") + " ".join(element.text_content().split())
+
     layout: Layout = {}
-    stack = [iter(node)]  # the elements _layout_text looks up: those not inside a line
+    stack = [(iter(node), False)]  # as _layout_text reads: not inside a line, items in a list
     while stack:
-        child = next(stack[-1], None)
+        children, items = stack[-1]
+        child = next(children, None)
         if child is None:
             stack.pop()
             continue
         if not isinstance(child.tag, str):
             continue
-        if child.tag in _LAYOUT_LINES:
-            kept = " ".join(child.text_content().split()) in lines
-        elif child.tag in _LAYOUT_BOXES:
-            kept = any(
-                " ".join(line.text_content().split()) in lines
-                for line in child.iterdescendants(*_LAYOUT_LINES)
+        if items or child.tag in _LAYOUT_LINES:
+            kept = norm(child, items) in lines
+        elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES:
+            kept = any(norm(line) in lines for line in child.iterdescendants(*_LAYOUT_LINES)) or (
+                any(norm(item, True) in lines for item in child.iterdescendants("li"))
             )
         else:
-            kept = False  # a list, a figure, a table: read only when dropped
+            kept = False  # a figure, a table: read only when dropped
         if layout.setdefault(_layout_name(child), kept) != kept:
             return False
-        if kept and child.tag not in _LAYOUT_LINES:
-            stack.append(iter(child))
+        if kept and not items and child.tag not in _LAYOUT_LINES:
+            stack.append((iter(child), child.tag in _LAYOUT_LISTS))
     if len(layout) > LAYOUT_MAX_NAMES:
         return False
     if any(len(n[1]) + len(n[2]) > NODE_NAME_MAX_CHARS for n in layout):

@@ -34,7 +34,7 @@ LayoutNote = tuple[tuple[str, str, str, bool], ...] | bool | None
 PlanNote = tuple[str, bool, bool, Node | None, bool | None, LayoutNote]
 NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
 NODE_TAGS = ("article", "main", "section", "div")  # the blocks that may name it
-LAYOUT_MAX_NAMES = 64  # a site whose article element holds more kinds of element has none
+LAYOUT_MAX_NAMES = 32  # a site whose article element holds more kinds of element has none
 
 
 @dataclass
