@@ -146,6 +146,17 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
                 [["p", "", str(n), True] for n in range(65)],
                 True,
             ],  # more kinds of element than a layout holds
+            "l.example": [
+                *[2, True, True, ["div", "", "s"], True, 0, True, 1],
+                [["x" * 40, "", "", True]],
+                True,
+            ],  # no tag is that long
+            "m.example": [
+                *[2, True, True, ["div", "", "s"], True, 0, True, 2],
+                [["p", "", "", True], ["p", "", "", False]],
+                True,
+            ],  # one kind, two decisions
+            "n.example": [2, True, True, ["div", "", "s"], True, 0, True, 3, [], True],
             "e.example": [
                 2,
                 True,
@@ -171,7 +182,9 @@ def test_kept_plans_of_another_cleaning_version_or_unreadable_are_learned_again(
         }
     plans = SitePlans(learn=1)
     plans.load(damaged)
-    assert set(plans.sites) == {"e.example"}
+    assert set(plans.sites) == {"e.example", "n.example"}
+    # Pages counted for a layout that holds nothing: the element is read by the precise pass.
+    assert plans._cheapest(plans.sites["n.example"]) == PRECISE_NODE
     assert plans.layout("e.example") == {("p", "", ""): True}
 
 
@@ -594,3 +607,57 @@ def test_a_layout_reads_the_lists_the_precise_pass_keeps_as_it_writes_them() -> 
         tree = page(8, extra, item)
         node = _find_node(tree, name)
         assert node is not None and _layout_text(node, layout) is None, (extra, item)
+
+
+def _guide(body: str) -> HtmlElement:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the guide explains the pump, the valve and the pipe that joins "
+        f"them, as fitted in the year {1990 + i}.</p>"
+        for i in range(3)
+    )
+    return load_html(
+        f'<html><body><div class="article-content">{paragraphs}{body}</div></body></html>'
+    )
+
+
+def test_a_layout_leaves_to_the_precise_pass_what_it_would_write_otherwise() -> None:
+    name, url = ("div", "", "article-content"), "https://guides.example/1"
+    tree = _guide("<h2>Fitting</h2><p>The closing paragraph of the guide, on the fitting.</p>")
+    node = _find_node(tree, name)
+    assert node is not None
+    rows = _layout_of(tree, name, _node_text(node, url))
+    assert isinstance(rows, tuple)
+    layout = {tuple(row[:3]): row[3] for row in rows}
+    # A spacer paragraph of a kind never seen holds nothing to read: the layout reads on.
+    tree = _guide('<p class="spacer">\xa0</p><p>A paragraph after the spacer of the guide.</p>')
+    node = _find_node(tree, name)
+    assert node is not None and _layout_text(node, layout) == _node_text(node, url)
+    for body in (
+        "<p>Updated <time>May 3</time> at noon, with the new valve in the pump.</p>",
+        "<p>Click <i></i>here to read the whole of the fitting instructions.</p>",
+        '<p>A paragraph with a <span class="note">named</span> part in its text.</p>',
+        '<p style="display:none">A paragraph hidden by its style from the reader.</p>',
+        "<p>A soft\xadhyphen the precise pass takes out of the word in its text.</p>",
+        "<p>An entity left escaped: fish &amp;amp; chips for the fitters' lunch.</p>",
+        "<p>The last paragraph of the guide.</p><h2>A heading at the end</h2>",
+        "<p>Paragraph 0 of the guide explains the pump, the valve and the pipe that joins them,"
+        " as fitted in the year 1990.</p>",  # a line twice
+        '<div class="box"><p>Source: <a href="/r">the valve makers</a></p></div>',
+    ):
+        tree = _guide(body)
+        node = _find_node(tree, name)
+        assert node is not None
+        layout_all = {**layout, ("div", "", "box"): True}
+        assert _layout_text(node, layout_all) is None, body
+    # Text before the element's first block, or too little text for the pass to stay there.
+    tree = _guide("<p>The closing paragraph of the guide, on the fitting.</p>")
+    node = _find_node(tree, name)
+    assert node is not None and _layout_text(node, layout) is not None
+    node.text = "Breaking: "
+    assert _layout_text(node, layout) is None
+    short = load_html(
+        '<html><body><div class="article-content"><p>One paragraph.</p>'
+        "<p>Another.</p></div></body></html>"
+    )
+    node = _find_node(short, name)
+    assert node is not None and _layout_text(node, layout) is None  # under 300 characters

@@ -9,6 +9,7 @@ byline, dates, credit lines, link lists) are removed in :mod:`crawlers.clean.fur
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import unicodedata
 from collections import Counter
@@ -413,20 +414,33 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
 
 # What a layout reads (NODE_LAYOUT): lines, each one line of text; lists, whose items are
 # lines written "- item" as trafilatura writes them; boxes, read through; and, inside a line,
-# only these inline elements, whose text runs on in it. Anything else inside the article
-# element is read only when dropped with all it holds.
+# only these inline elements, unnamed, whose text runs on in the line as the precise pass
+# runs it on (not <time>, which it deletes, nor <q>, which it sets on a line of its own).
+# Anything else inside the article element is read only when dropped with all it holds.
 _LAYOUT_LINES = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"))
+_LAYOUT_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _LAYOUT_LISTS = frozenset(("ul", "ol"))
 _LAYOUT_BOXES = frozenset(("div", "section", "article", "main", "header", "footer", "span"))
 _LAYOUT_INLINE = frozenset(
-    "a abbr b bdi cite data dfn em i mark q s small span strong sub sup time u var".split()
+    "a abbr b bdi cite data dfn em i mark s small span strong sub sup u var".split()
 )
+# Attributes by which trafilatura drops an element whatever its tag and classes (hidden,
+# styled away, given a role): an element the layout reads carries none of them.
+_LAYOUT_HIDING = ("style", "hidden", "aria-hidden", "role")
 # A line whose links hold more than this share of its text, or has more than LAYOUT_MAX_LINKS
 # links, or two or more and fewer than LAYOUT_SHORT_LINE characters, is one trafilatura may
-# drop for its links alone, whatever its element: its page is read by the precise pass.
+# drop for its links alone, whatever its element: its page is read by the precise pass. So is
+# a box or list with a link in fewer than LAYOUT_LINKED_BOX characters (trafilatura's link
+# density test of blocks in precision mode), and an element whose text the layout would give
+# in fewer than LAYOUT_MIN_CHARS characters (trafilatura then looks further than the element).
 LAYOUT_MAX_LINK_SHARE = 0.5
 LAYOUT_MAX_LINKS = 4
 LAYOUT_SHORT_LINE = 60
+LAYOUT_LINKED_BOX = 300
+LAYOUT_MIN_CHARS = 300
+# Dropped elements holding more than this share of the element's text: trafilatura may keep
+# them (it undoes a pruning that leaves too little), so the precise pass reads the page.
+LAYOUT_MAX_DROPPED_SHARE = 0.5
 
 
 def _layout_name(node: HtmlElement) -> Node:
@@ -436,22 +450,38 @@ def _layout_name(node: HtmlElement) -> Node:
     return (node.tag, node.get("id") or "", classes)
 
 
+def _hidden(node: HtmlElement) -> bool:
+    return any(node.get(attr) is not None for attr in _LAYOUT_HIDING)
+
+
+def _normal(node: HtmlElement) -> str:
+    return " ".join(node.text_content().split())
+
+
 def _line_text(node: HtmlElement) -> str | None:
-    """A line element's text as the precise pass writes it, or None when it holds more than
-    inline elements, or text the pass may drop for itself rather than for its element (see
-    LAYOUT_MAX_LINK_SHARE; a line of sharing buttons, trafilatura's RE_FILTER)."""
+    """A line element's text as the precise pass writes it, or None when the layout cannot
+    tell: it holds more than unnamed inline elements with text, or characters the pass
+    rewrites (control and format characters, entities left escaped), or text the pass may
+    drop for itself rather than for its element (see LAYOUT_MAX_LINK_SHARE; a line of
+    sharing buttons, trafilatura's RE_FILTER)."""
+    if _hidden(node):
+        return None
     links: list[HtmlElement] = []
     for inner in node.iterdescendants():
         tag = inner.tag
-        if not isinstance(tag, str):
-            return None  # a comment or processing instruction: as trafilatura, unread
-        if tag not in _LAYOUT_INLINE:
-            return None
+        if not isinstance(tag, str) or tag not in _LAYOUT_INLINE:
+            return None  # a comment, a processing instruction, a block, a line break
+        if inner.get("class") is not None or inner.get("id") is not None or _hidden(inner):
+            return None  # a name the layout never learned: one trafilatura may discard by
+        if not inner.text_content().strip():
+            return None  # precision mode deletes an empty inline element and what follows it
         if tag == "a":
             links.append(inner)
-    text = " ".join(node.text_content().split())
+    text = _normal(node)
+    if not text.isprintable() or ("&" in text and html_module.unescape(text) != text):
+        return None
     if links and text:
-        linked = sum(len(" ".join(a.text_content().split())) for a in links)
+        linked = sum(len(_normal(a)) for a in links)
         if (
             linked > LAYOUT_MAX_LINK_SHARE * len(text)
             or len(links) > LAYOUT_MAX_LINKS
@@ -465,9 +495,16 @@ def _line_text(node: HtmlElement) -> str | None:
 
 def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     """The text of the article element ``node`` read through the site's ``layout``: each
-    kept line, in document order. None when the element holds a kind of element the layout
-    does not know, text loose in a box, or a line the layout cannot read (:func:`_line_text`)."""
+    kept line, in document order. None when the layout cannot tell what the precise pass
+    would give: a kind of element the layout does not know, text loose in a box, a line it
+    cannot read (:func:`_line_text`), a named box twice, a linked box of little text, or a
+    text the pass treats otherwise as a whole (a heading last, a line twice, fewer than two
+    lines or LAYOUT_MIN_CHARS characters, dropped elements holding most of the text)."""
+    if (node.text or "").strip():
+        return None  # text before the first block: trafilatura reads it as a paragraph
     lines: list[str] = []
+    heading_last = False
+    dropped = 0
     named_boxes: set[Node] = set()
     stack = [(iter(node), False)]  # the children being read, and whether they are items
     while stack:
@@ -482,17 +519,22 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
             continue  # a comment
         if items != (child.tag == "li"):
             return None  # a list holds items, and only a list does
+        line = items or child.tag in _LAYOUT_LINES
         kept = layout.get(_layout_name(child))
         if kept is None:
+            if line and not items and not len(child) and not _normal(child):
+                continue  # an empty paragraph (a spacer): nothing to read, whatever its kind
             return None
         if not kept:
+            dropped += len(child.text_content())
             continue
-        if items or child.tag in _LAYOUT_LINES:
+        if line:
             text = _line_text(child)
             if text is None or (items and not text):
                 return None
             if text:
                 lines.append(f"- {text}" if items else text)
+                heading_last = child.tag in _LAYOUT_HEADINGS
         elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES and not (child.text or "").strip():
             name = _layout_name(child)
             if name[1] or name[2]:
@@ -501,27 +543,38 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
                 if name in named_boxes:
                     return None
                 named_boxes.add(name)
+            if _hidden(child) or (
+                child.find(".//a") is not None and len(_normal(child)) < LAYOUT_LINKED_BOX
+            ):
+                return None
             stack.append((iter(child), child.tag in _LAYOUT_LISTS))
         else:
             return None
-    return "\n".join(lines) if lines else None  # no line: the precise pass is asked
+    text = "\n".join(lines)
+    if (
+        len(lines) < 2
+        or heading_last
+        or len(set(lines)) < len(lines)
+        or len(text) < LAYOUT_MIN_CHARS
+    ):
+        return None
+    if dropped > LAYOUT_MAX_DROPPED_SHARE * len(node.text_content()):
+        return None
+    return text
 
 
 def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
     """The layout of the page's element ``name`` that gives ``text``, the precise pass's text
     from it, as rows of (tag, id, classes, kept): a line is kept when its text is a line of
-    ``text``, a box when something in it is; anything else is dropped. False when no layout
-    gives ``text`` (one kind of element kept here and dropped there, too many kinds), None
-    when the page shows nothing either way: it lacks the element, or the layout would not
-    read it (:func:`_layout_text`), as it would not on a later page."""
+    ``text``, a box or list when something in it is; anything else is dropped. False when no
+    layout gives ``text`` (one kind of element kept here and dropped there, too many kinds),
+    None when the page shows nothing either way: it lacks the element, names its elements
+    beyond what a plan keeps, or the layout would not read it (:func:`_layout_text`), as it
+    would not on a later page."""
     node = _find_node(tree, name)
     if node is None:
         return None
     lines = set(text.split("\n"))
-
-    def norm(element: HtmlElement, item: bool = False) -> str:
-        return ("- " if item else "") + " ".join(element.text_content().split())
-
     layout: Layout = {}
     stack = [(iter(node), False)]  # as _layout_text reads: not inside a line, items in a list
     while stack:
@@ -533,10 +586,14 @@ def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
         if not isinstance(child.tag, str):
             continue
         if items or child.tag in _LAYOUT_LINES:
-            kept = norm(child, items) in lines
+            line = _normal(child)
+            if not line and not items:
+                continue  # an empty paragraph: no decision (see _layout_text)
+            kept = (f"- {line}" if items else line) in lines
         elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES:
-            kept = any(norm(line) in lines for line in child.iterdescendants(*_LAYOUT_LINES)) or (
-                any(norm(item, True) in lines for item in child.iterdescendants("li"))
+            kept = any(_normal(inner) in lines for inner in child.iterdescendants(*_LAYOUT_LINES))
+            kept = kept or any(
+                f"- {_normal(item)}" in lines for item in child.iterdescendants("li")
             )
         else:
             kept = False  # a figure, a table: read only when dropped
@@ -544,9 +601,9 @@ def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
             return False
         if kept and not items and child.tag not in _LAYOUT_LINES:
             stack.append((iter(child), child.tag in _LAYOUT_LISTS))
-    if len(layout) > LAYOUT_MAX_NAMES:
-        return False
     if any(len(n[1]) + len(n[2]) > NODE_NAME_MAX_CHARS for n in layout):
+        return None
+    if len(layout) > LAYOUT_MAX_NAMES:
         return False
     laid_out = _layout_text(node, layout)
     if laid_out is None:

@@ -26,7 +26,8 @@ Node = tuple[str, str, str]
 # element's tag, id and classes: kept (its text is read) or dropped with what it holds.
 Layout = dict[Node, bool]
 # One page's evidence for a layout: the elements' decisions (as sorted (tag, id, classes,
-# kept) rows), False when no layout gives the pass's text, None when not tried.
+# kept) rows), False when no layout gives the pass's text, None when not tried or when the
+# page shows nothing either way (a page the layout would leave to the pass).
 LayoutNote = tuple[tuple[str, str, str, bool], ...] | bool | None
 # What one page cleaned with all three passes showed of its site (SitePlans.record's
 # arguments): site, precise pass enough, precise and recall passes enough, article element,
@@ -35,6 +36,7 @@ PlanNote = tuple[str, bool, bool, Node | None, bool | None, LayoutNote]
 NODE_NAME_MAX_CHARS = 200  # an id and classes longer than this name no article element
 NODE_TAGS = ("article", "main", "section", "div")  # the blocks that may name it
 LAYOUT_MAX_NAMES = 32  # a site whose article element holds more kinds of element has none
+LAYOUT_MAX_TAG_CHARS = 32  # a tag a layout names
 
 
 @dataclass
@@ -92,11 +94,13 @@ class SitePlans:
     dropped it with all it holds (``crawlers.clean.extract._layout_of``). When that layout,
     read without trafilatura (the kept paragraphs and headings, one line each), gives the
     pass's exact text on every page learned or checked, and each kind got the same decision
-    on every page, the site's next pages are read so (``NODE_LAYOUT``). A page whose element
-    holds a kind of element the layout does not know, or text that the pass might judge by
-    itself rather than by its element (a link-dense line, a sharing prompt), gets the
-    precise pass on the element as before. Checks compare with all three passes as for the
-    other plans.
+    on every page, the site's next pages are read so (``NODE_LAYOUT``: kept paragraphs,
+    headings and quotes a line each, kept lists' items "- item" lines). A page on which the
+    layout cannot tell what the pass would write gets the precise pass on the element as
+    before (``crawlers.clean.extract._layout_text``: a kind of element the layout does not
+    know, hidden or named inline elements, text the pass may judge by itself rather than by
+    its element, such as a link-dense line or a sharing prompt, or rules the pass applies to
+    the text as a whole). Checks compare with all three passes as for the other plans.
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites. With
     ``share``, what each page cleaned with all three passes showed is also kept as a note
@@ -144,7 +148,7 @@ class SitePlans:
         if state.precise:
             if not state.node_fits:
                 return PRECISE
-            if state.layout_fits and state.layouts >= max(1, self.learn // 2):
+            if state.layout and state.layout_fits and state.layouts >= max(1, self.learn // 2):
                 return NODE_LAYOUT
             return PRECISE_NODE
         if not state.precise_recall:
@@ -350,6 +354,7 @@ def _layout_row_ok(row: Any) -> bool:
         isinstance(row, list | tuple)
         and len(row) == 4
         and all(isinstance(part, str) for part in row[:3])
+        and 0 < len(row[0]) <= LAYOUT_MAX_TAG_CHARS
         and isinstance(row[3], bool)
         and len(row[1]) + len(row[2]) <= NODE_NAME_MAX_CHARS
     )
@@ -361,7 +366,8 @@ def _kept_layout(rows: Any) -> Layout | None:
         return None
     if not all(_layout_row_ok(row) for row in rows):
         return None
-    return {(row[0], row[1], row[2]): row[3] for row in rows}
+    layout = {(row[0], row[1], row[2]): row[3] for row in rows}
+    return layout if len(layout) == len(rows) else None  # a kind named twice: no layout
 
 
 def _merge_layout(state: _SitePlan, rows: Any) -> bool:
