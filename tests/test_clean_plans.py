@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
@@ -206,6 +207,19 @@ def test_sites_held_are_bounded() -> None:
         assert len(plans.sites) <= 5
 
 
+def _fetched(url: str, source: str, html: str) -> Page:
+    """A page as the crawler fetched it."""
+    return Page(url=url, final_url=url, source=source, status=200,
+                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
+
+
+def _element(tree: HtmlElement, name: tuple[str, str, str]) -> HtmlElement:
+    """The element ``name`` of a test's page, which has it."""
+    node = _find_node(tree, name)
+    assert node is not None
+    return node
+
+
 def _network_pages(articles: int, sites: int) -> list[Page]:
     """The article pages of a generated network, as fetched."""
     pages = []
@@ -214,18 +228,27 @@ def _network_pages(articles: int, sites: int) -> list[Page]:
             parts = urlsplit(url)
             site = next(s for s in net.sites if s.base_url == f"{parts.scheme}://{parts.netloc}")
             html = net._respond(site, parts.path).body.decode("utf-8")
-            pages.append(
-                Page(url=url, final_url=url, source=site.name, status=200,
-                     fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)
-            )  # fmt: skip
+            pages.append(_fetched(url, site.name, html))
     return pages
 
 
-def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
+def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass(monkeypatch) -> None:
     """The generated network's sites: most pages get one or two passes, every body is the
     body all three passes give."""
+    import crawlers.clean.extract as extract
+
     pages = _network_pages(240, 4)
     plans = SitePlans()
+    read: list[str] = []  # the bodies the layouts gave while the pages were cleaned
+    layout_text = extract._layout_text
+
+    def noted(*args: Any) -> str | None:
+        text = layout_text(*args)
+        if text is not None:
+            read.append(text)
+        return text
+
+    monkeypatch.setattr(extract, "_layout_text", noted)
     for page in pages:
         assert extract_page(page, plans).lines == extract_page(page).lines, page.url
     node = plans.used[PRECISE_NODE] + plans.used[NODE_LAYOUT]
@@ -235,6 +258,9 @@ def test_pages_cleaned_with_plans_have_the_bodies_of_every_pass() -> None:
     # and where its layout gives the pass's text, the layout reads it without the pass.
     assert node > len(pages) // 2
     assert plans.used[NODE_LAYOUT] > len(pages) // 4
+    # ... and the layout itself read them: a plan chosen but always left to the pass would
+    # not do.
+    assert len(read) > len(pages) // 4
 
 
 def test_the_article_element_is_used_once_every_learned_page_showed_the_same_one() -> None:
@@ -294,8 +320,7 @@ def _blog_page(n: int, *, boxed: bool = True) -> Page:
         "<footer>Copyright the harbour blog</footer></body></html>"
     )
     url = f"https://harbour.example/{n}/"
-    return Page(url=url, final_url=url, source="harbour", status=200,
-                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
+    return _fetched(url, "harbour", html)
 
 
 def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
@@ -489,8 +514,7 @@ def _story_page(n: int, extra: str = "") -> Page:
         f"{extra}</div></main><footer>Copyright the ferry paper</footer></body></html>"
     )
     url = f"https://ferry.example/story/{n}"
-    return Page(url=url, final_url=url, source="ferry", status=200,
-                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
+    return _fetched(url, "ferry", html)
 
 
 def test_the_article_elements_layout_reads_it_as_the_precise_pass_does() -> None:
@@ -507,8 +531,7 @@ def test_the_article_elements_layout_reads_it_as_the_precise_pass_does() -> None
     tree = load_html(_story_page(50).html)
     name = plans.node("ferry.example")
     assert name is not None
-    node = _find_node(tree, name)
-    assert node is not None
+    node = _element(tree, name)
     assert _layout_text(node, layout) == _node_text(node, "https://ferry.example/story/50")
     # A kind of element the layout never saw, or a line it cannot read: the precise pass.
     for extra in (
@@ -521,8 +544,8 @@ def test_the_article_elements_layout_reads_it_as_the_precise_pass_does() -> None
     ):
         page = _story_page(60, extra)
         tree = load_html(page.html)
-        node = _find_node(tree, name)
-        assert node is not None and _layout_text(node, layout) is None, extra
+        node = _element(tree, name)
+        assert _layout_text(node, layout) is None, extra
         assert extract_page(page, plans).lines == extract_page(page).lines, extra
 
 
@@ -584,18 +607,16 @@ def test_a_layout_reads_the_lists_the_precise_pass_keeps_as_it_writes_them() -> 
     layout: dict = {}
     for n in range(3):
         tree = page(n)
-        node = _find_node(tree, name)
-        assert node is not None
+        node = _element(tree, name)
         text = _node_text(node, url)
         assert "\n- Step 0 of guide" in text  # trafilatura writes the items so
-        rows = _layout_of(tree, name, text)
+        rows = _layout_of(node, text)
         assert isinstance(rows, tuple)
         layout.update({tuple(row[:3]): row[3] for row in rows})
     assert layout[("ol", "", "steps")] and layout[("li", "", "")]
     assert not layout[("ul", "", "related")]  # the list of links the pass dropped
     tree = page(7)
-    node = _find_node(tree, name)
-    assert node is not None
+    node = _element(tree, name)
     assert _layout_text(node, layout) == _node_text(node, url)
     # An item that is mostly a link, a list item outside a list, or the named list twice
     # (trafilatura may read only the first): the precise pass reads the element.
@@ -605,8 +626,8 @@ def test_a_layout_reads_the_lists_the_precise_pass_keeps_as_it_writes_them() -> 
         ('<ol class="steps"><li>A second list of steps in the same guide</li></ol>', ""),
     ):
         tree = page(8, extra, item)
-        node = _find_node(tree, name)
-        assert node is not None and _layout_text(node, layout) is None, (extra, item)
+        node = _element(tree, name)
+        assert _layout_text(node, layout) is None, (extra, item)
 
 
 def _guide(body: str) -> HtmlElement:
@@ -623,15 +644,14 @@ def _guide(body: str) -> HtmlElement:
 def test_a_layout_leaves_to_the_precise_pass_what_it_would_write_otherwise() -> None:
     name, url = ("div", "", "article-content"), "https://guides.example/1"
     tree = _guide("<h2>Fitting</h2><p>The closing paragraph of the guide, on the fitting.</p>")
-    node = _find_node(tree, name)
-    assert node is not None
-    rows = _layout_of(tree, name, _node_text(node, url))
+    node = _element(tree, name)
+    rows = _layout_of(node, _node_text(node, url))
     assert isinstance(rows, tuple)
     layout = {tuple(row[:3]): row[3] for row in rows}
     # A spacer paragraph of a kind never seen holds nothing to read: the layout reads on.
     tree = _guide('<p class="spacer">\xa0</p><p>A paragraph after the spacer of the guide.</p>')
-    node = _find_node(tree, name)
-    assert node is not None and _layout_text(node, layout) == _node_text(node, url)
+    node = _element(tree, name)
+    assert _layout_text(node, layout) == _node_text(node, url)
     for body in (
         "<p>Updated <time>May 3</time> at noon, with the new valve in the pump.</p>",
         "<p>Click <i></i>here to read the whole of the fitting instructions.</p>",
@@ -645,19 +665,18 @@ def test_a_layout_leaves_to_the_precise_pass_what_it_would_write_otherwise() -> 
         '<div class="box"><p>Source: <a href="/r">the valve makers</a></p></div>',
     ):
         tree = _guide(body)
-        node = _find_node(tree, name)
-        assert node is not None
+        node = _element(tree, name)
         layout_all = {**layout, ("div", "", "box"): True}
         assert _layout_text(node, layout_all) is None, body
     # Text before the element's first block, or too little text for the pass to stay there.
     tree = _guide("<p>The closing paragraph of the guide, on the fitting.</p>")
-    node = _find_node(tree, name)
-    assert node is not None and _layout_text(node, layout) is not None
+    node = _element(tree, name)
+    assert _layout_text(node, layout) is not None
     node.text = "Breaking: "
     assert _layout_text(node, layout) is None
     short = load_html(
         '<html><body><div class="article-content"><p>One paragraph.</p>'
         "<p>Another.</p></div></body></html>"
     )
-    node = _find_node(short, name)
-    assert node is not None and _layout_text(node, layout) is None  # under 300 characters
+    node = _element(short, name)
+    assert _layout_text(node, layout) is None  # under 300 characters

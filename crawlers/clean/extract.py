@@ -13,6 +13,7 @@ import html as html_module
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from copy import copy
 from urllib.parse import urlsplit
 
@@ -224,19 +225,16 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     With ``plans``, a site whose pages have shown that fewer passes give the same body is
     cleaned with those passes only (:class:`SitePlans`)."""
     plan = plans.plan(out.domain) if plans is not None else FULL
-    if plan == NODE_LAYOUT:
-        assert plans is not None
-        name, layout = plans.node(out.domain), plans.layout(out.domain)
-        node = _find_node(tree, name) if name else None
-        laid_out = _layout_text(node, layout) if node is not None and layout else None
-        if laid_out is not None:
-            return laid_out
-        plan = PRECISE_NODE  # what the layout cannot read, the precise pass reads
-    if plan == PRECISE_NODE:
+    if plan in (PRECISE_NODE, NODE_LAYOUT):
         assert plans is not None
         name = plans.node(out.domain)
         node = _find_node(tree, name) if name else None
         if node is not None:
+            layout = plans.layout(out.domain) if plan == NODE_LAYOUT else None
+            laid_out = _layout_text(node, layout) if layout else None
+            if laid_out is not None:
+                return laid_out
+            # No layout, or one that cannot tell what the pass writes: the pass reads it.
             doc = _node_document(node)
             return _trafilatura_text(doc, url, out, favor_precision=True, fast=True)
         plan = PRECISE  # the page lacks the site's article element: the whole page, then
@@ -256,7 +254,7 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
     text = _fuller(balanced if cut else precise, recall)
     if plans is not None:
         precise_recall = not cut or text == _fuller(precise, recall)
-        node_name = (
+        body = (
             _body_node(tree, precise, url, plans.node(out.domain))
             if text == precise and plans.node_may_fit(out.domain)
             else None
@@ -267,18 +265,16 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
             precise_recall=precise_recall,
             # The element is looked for only where it can still count: its search costs
             # up to three more precise passes.
-            node=node_name,
+            node=body[0] if body else None,
             # So is the paragraph block, which costs the two passes again on the block.
             block=(
                 _block_gives(tree, text, url)
                 if precise_recall and plans.block_may_fit(out.domain, text == precise)
                 else None
             ),
-            # And the layout of the element, once it has one: reading it costs no pass.
+            # And the element's layout, where the page has the element: it costs no pass.
             layout=(
-                _layout_of(tree, node_name, text)
-                if node_name is not None and plans.layout_may_fit(out.domain)
-                else None
+                _layout_of(body[1], text) if body and plans.layout_may_fit(out.domain) else None
             ),
         )
     return text
@@ -388,17 +384,19 @@ def _smallest_holder(tree: HtmlElement, text: str) -> HtmlElement | None:
     return best
 
 
-def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) -> Node | None:
+def _body_node(
+    tree: HtmlElement, precise: str, url: str, known: Node | None
+) -> tuple[Node, HtmlElement] | None:
     """The element from which the precise pass alone gives ``precise``, the body it gave from
-    the whole page: the site's ``known`` one when the page has it, else the smallest block
-    that holds the body's words or, when that one gives another text (a headline above the
-    body's block, whose words the body repeats), one of its NODE_CLIMB nearest named
-    ancestors; None when none gives the same text."""
+    the whole page, and its name: the site's ``known`` one when the page has it, else the
+    smallest block that holds the body's words or, when that one gives another text (a
+    headline above the body's block, whose words the body repeats), one of its NODE_CLIMB
+    nearest named ancestors; None when none gives the same text."""
     if not precise:
         return None
     found = _find_node(tree, known) if known is not None else None
-    if found is not None:
-        return known if _node_text(found, url) == precise else None
+    if known is not None and found is not None:
+        return (known, found) if _node_text(found, url) == precise else None
     node = _smallest_holder(tree, precise)
     tried = 0
     while node is not None and node.tag in NODE_TAGS and tried <= NODE_CLIMB:
@@ -407,7 +405,7 @@ def _body_node(tree: HtmlElement, precise: str, url: str, known: Node | None) ->
             tried += 1
             # Only a name that finds this element alone on the page can find it on the next.
             if _find_node(tree, name) is node and _node_text(node, url) == precise:
-                return name
+                return name, node
         node = node.getparent()
     return None
 
@@ -421,6 +419,7 @@ _LAYOUT_LINES = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"
 _LAYOUT_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _LAYOUT_LISTS = frozenset(("ul", "ol"))
 _LAYOUT_BOXES = frozenset(("div", "section", "article", "main", "header", "footer", "span"))
+_LAYOUT_HOLDERS = _LAYOUT_LISTS | _LAYOUT_BOXES
 _LAYOUT_INLINE = frozenset(
     "a abbr b bdi cite data dfn em i mark s small span strong sub sup u var".split()
 )
@@ -493,6 +492,23 @@ def _line_text(node: HtmlElement) -> str | None:
     return text
 
 
+def _layout_walk(node: HtmlElement, layout: Layout) -> Iterator[tuple[HtmlElement, bool]]:
+    """What a layout decides on, in document order, each with whether it is a list item: the
+    children of ``node``, comments too (for their tails), and those of each box or list that
+    ``layout`` keeps once the caller has had the box (:func:`_layout_of` fills it as it goes).
+    Reading and learning a layout walk alike, so that what is learned covers what is read."""
+    stack = [(iter(node), False)]
+    while stack:
+        children, items = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        yield child, items
+        if not items and child.tag in _LAYOUT_HOLDERS and layout.get(_layout_name(child)):
+            stack.append((iter(child), child.tag in _LAYOUT_LISTS))
+
+
 def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     """The text of the article element ``node`` read through the site's ``layout``: each
     kept line, in document order. None when the layout cannot tell what the precise pass
@@ -506,13 +522,7 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     heading_last = False
     dropped = 0
     named_boxes: set[Node] = set()
-    stack = [(iter(node), False)]  # the children being read, and whether they are items
-    while stack:
-        children, items = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
+    for child, items in _layout_walk(node, layout):
         if (child.tail or "").strip():
             return None  # text loose in a box
         if not isinstance(child.tag, str):
@@ -535,7 +545,7 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
             if text:
                 lines.append(f"- {text}" if items else text)
                 heading_last = child.tag in _LAYOUT_HEADINGS
-        elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES and not (child.text or "").strip():
+        elif child.tag in _LAYOUT_HOLDERS and not (child.text or "").strip():
             name = _layout_name(child)
             if name[1] or name[2]:
                 # trafilatura reads the first block named like an article's body and leaves
@@ -546,8 +556,7 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
             if _hidden(child) or (
                 child.find(".//a") is not None and len(_normal(child)) < LAYOUT_LINKED_BOX
             ):
-                return None
-            stack.append((iter(child), child.tag in _LAYOUT_LISTS))
+                return None  # else the walk reads on inside it
         else:
             return None
     text = "\n".join(lines)
@@ -563,26 +572,17 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     return text
 
 
-def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
-    """The layout of the page's element ``name`` that gives ``text``, the precise pass's text
+def _layout_of(node: HtmlElement, text: str) -> LayoutNote:
+    """The layout of the article element ``node`` that gives ``text``, the precise pass's text
     from it, as rows of (tag, id, classes, kept): a line is kept when its text is a line of
     ``text``, a box or list when something in it is; anything else is dropped. False when no
     layout gives ``text`` (one kind of element kept here and dropped there, too many kinds),
-    None when the page shows nothing either way: it lacks the element, names its elements
-    beyond what a plan keeps, or the layout would not read it (:func:`_layout_text`), as it
-    would not on a later page."""
-    node = _find_node(tree, name)
-    if node is None:
-        return None
+    None when the page shows nothing either way: it names its elements beyond what a plan
+    keeps, or the layout would not read it (:func:`_layout_text`), as it would not on a
+    later page."""
     lines = set(text.split("\n"))
     layout: Layout = {}
-    stack = [(iter(node), False)]  # as _layout_text reads: not inside a line, items in a list
-    while stack:
-        children, items = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
+    for child, items in _layout_walk(node, layout):
         if not isinstance(child.tag, str):
             continue
         if items or child.tag in _LAYOUT_LINES:
@@ -590,7 +590,7 @@ def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
             if not line and not items:
                 continue  # an empty paragraph: no decision (see _layout_text)
             kept = (f"- {line}" if items else line) in lines
-        elif child.tag in _LAYOUT_LISTS | _LAYOUT_BOXES:
+        elif child.tag in _LAYOUT_HOLDERS:
             kept = any(_normal(inner) in lines for inner in child.iterdescendants(*_LAYOUT_LINES))
             kept = kept or any(
                 f"- {_normal(item)}" in lines for item in child.iterdescendants("li")
@@ -599,8 +599,6 @@ def _layout_of(tree: HtmlElement, name: Node, text: str) -> LayoutNote:
             kept = False  # a figure, a table: read only when dropped
         if layout.setdefault(_layout_name(child), kept) != kept:
             return False
-        if kept and not items and child.tag not in _LAYOUT_LINES:
-            stack.append((iter(child), child.tag in _LAYOUT_LISTS))
     if any(len(n[1]) + len(n[2]) > NODE_NAME_MAX_CHARS for n in layout):
         return None
     if len(layout) > LAYOUT_MAX_NAMES:

@@ -92,15 +92,15 @@ class SitePlans:
     A site on the node plan is also learned a *layout* of its article element: for each kind
     of element inside it (tag, id, classes), whether the precise pass kept its text or
     dropped it with all it holds (``crawlers.clean.extract._layout_of``). When that layout,
-    read without trafilatura (the kept paragraphs and headings, one line each), gives the
-    pass's exact text on every page learned or checked, and each kind got the same decision
-    on every page, the site's next pages are read so (``NODE_LAYOUT``: kept paragraphs,
-    headings and quotes a line each, kept lists' items "- item" lines). A page on which the
-    layout cannot tell what the pass would write gets the precise pass on the element as
-    before (``crawlers.clean.extract._layout_text``: a kind of element the layout does not
-    know, hidden or named inline elements, text the pass may judge by itself rather than by
-    its element, such as a link-dense line or a sharing prompt, or rules the pass applies to
-    the text as a whole). Checks compare with all three passes as for the other plans.
+    read without trafilatura, gives the pass's exact text on every page learned or checked,
+    and each kind got the same decision on every page, the site's next pages are read so
+    (``NODE_LAYOUT``: kept paragraphs, headings and quotes a line each, kept lists' items
+    "- item" lines). A page on which the layout cannot tell what the pass would write gets the
+    precise pass on the element as before (``crawlers.clean.extract._layout_text``: a kind
+    of element the layout does not know, hidden or named inline elements, text the pass may
+    judge by itself rather than by its element, such as a link-dense line or a sharing
+    prompt, or rules the pass applies to the text as a whole). Checks compare with all three
+    passes as for the other plans.
 
     State of one process (an extraction worker), bounded to ``max_sites`` sites. With
     ``share``, what each page cleaned with all three passes showed is also kept as a note
@@ -247,7 +247,7 @@ class SitePlans:
             state.block_fits = state.block_fits and block
         if not state.node_fits or layout is False:
             state.layout_fits = False
-        elif layout is not None and layout is not True and state.layout_fits:
+        elif layout is not None and state.layout_fits:
             state.layout_fits = _merge_layout(state, layout)
         after = self._cheapest(state)
         state.held = state.held + 1 if before == after != FULL else 0
