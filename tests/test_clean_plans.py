@@ -680,3 +680,46 @@ def test_a_layout_leaves_to_the_precise_pass_what_it_would_write_otherwise() -> 
     )
     node = _element(short, name)
     assert _layout_text(node, layout) is None  # under 300 characters
+
+
+def test_a_layout_reads_a_linked_line_the_precise_pass_keeps_and_leaves_it_the_rest() -> None:
+    name, url = ("div", "", "article-content"), "https://guides.example/1"
+    closing = "<p>The closing paragraph of the guide, on the fitting.</p>"
+    # A "read also" line, mostly one link yet long enough that the pass keeps it.
+    also = '<p>Read also: <a href="/g2">How to replace the valve of a garden pump in spring</a></p>'
+    tree = _guide(also + closing)
+    node = _element(tree, name)
+    text = _node_text(node, url)
+    assert "\nRead also: How to replace the valve" in text
+    rows = _layout_of(node, text)
+    assert isinstance(rows, tuple)
+    layout = {tuple(row[:3]): row[3] for row in rows}
+    assert _layout_text(node, layout) == text
+    # A line that is nearly all one link (the pass drops it), a heading with a link, a box
+    # whose links (its dropped list's counted) make it a link farm: the precise pass.
+    one_link = (
+        '<p>Read: <a href="/g2">How to replace the valve of a garden pump in spring and '
+        "summer</a></p>"
+    )
+    tree = _guide(one_link + closing)
+    node = _element(tree, name)
+    assert "How to replace" not in _node_text(node, url)
+    assert _layout_text(node, layout) is None
+    heading = '<h2>Fitting the valve: see <a href="/g2">the valve guide</a> for the parts</h2>'
+    tree = _guide(heading + closing)
+    assert _layout_text(_element(tree, name), {**layout, ("h2", "", ""): True}) is None
+    lines = "".join(
+        f'<p>Also: <a href="/g{i}">A long guide number {i} on pumps and valves and all the '
+        "pipes</a> today.</p>"
+        for i in range(6)
+    )
+    related = "".join(f'<li><a href="/r{i}">Related guide {i} on valves</a></li>' for i in range(9))
+    farm = load_html(
+        f'<html><body><div class="article-content">{lines}<ul class="related">{related}</ul>'
+        "</div></body></html>"
+    )
+    node = _element(farm, name)
+    assert len(node[-1].text_content()) < 0.5 * len(node.text_content())  # not dropped share
+    assert _layout_text(node, {**layout, ("ul", "", "related"): False}) is None
+    del node[-1]  # without the list of links, the lines are read
+    assert _layout_text(node, layout) == _node_text(node, url)

@@ -426,15 +426,21 @@ _LAYOUT_INLINE = frozenset(
 # Attributes by which trafilatura drops an element whatever its tag and classes (hidden,
 # styled away, given a role): an element the layout reads carries none of them.
 _LAYOUT_HIDING = ("style", "hidden", "aria-hidden", "role")
-# A line whose links hold more than this share of its text, or has more than LAYOUT_MAX_LINKS
-# links, or two or more and fewer than LAYOUT_SHORT_LINE characters, is one trafilatura may
-# drop for its links alone, whatever its element: its page is read by the precise pass. So is
-# a box or list with a link in fewer than LAYOUT_LINKED_BOX characters (trafilatura's link
-# density test of blocks in precision mode), and an element whose text the layout would give
-# in fewer than LAYOUT_MIN_CHARS characters (trafilatura then looks further than the element).
-LAYOUT_MAX_LINK_SHARE = 0.5
+# Links, as trafilatura's link density test in precision mode weighs them (read in its code):
+# it drops any element whose one link holds more than 0.9 of its text, and one with more than
+# four links holding more than 0.9 (a link farm). A line is read only with at most
+# LAYOUT_MAX_LINKS links holding at most LAYOUT_MAX_LINK_SHARE of its text, and the element
+# and each box or list read are weighed whole, dropped parts and all (_link_farm). Below 60
+# characters (30 when an element follows it, which the pruning may change) the test weighs
+# every link of a paragraph: there a paragraph or list item with two links, or whose links
+# hold more than LAYOUT_SHORT_LINK_SHARE of it, is left to the pass. Below 300
+# (LAYOUT_LINKED_BOX) it weighs those of a heading, a quote, a box or a list: any link there
+# leaves the page to the pass. So does a text the layout would give in fewer than
+# LAYOUT_MIN_CHARS characters (trafilatura then looks further than the element).
+LAYOUT_MAX_LINK_SHARE = 0.85
 LAYOUT_MAX_LINKS = 4
 LAYOUT_SHORT_LINE = 60
+LAYOUT_SHORT_LINK_SHARE = 0.5
 LAYOUT_LINKED_BOX = 300
 LAYOUT_MIN_CHARS = 300
 # Dropped elements holding more than this share of the element's text: trafilatura may keep
@@ -457,11 +463,21 @@ def _normal(node: HtmlElement) -> str:
     return " ".join(node.text_content().split())
 
 
+def _link_farm(node: HtmlElement) -> bool:
+    """Whether trafilatura's tests of one long link or of a link farm may drop ``node``
+    whatever the lines it keeps: its one link, or its more than LAYOUT_MAX_LINKS links, hold
+    more than LAYOUT_MAX_LINK_SHARE of its text, the links of its dropped elements counted."""
+    links = node.findall(".//a")
+    if not links or 1 < len(links) <= LAYOUT_MAX_LINKS:
+        return False
+    return sum(len(_normal(a)) for a in links) > LAYOUT_MAX_LINK_SHARE * len(_normal(node))
+
+
 def _line_text(node: HtmlElement) -> str | None:
     """A line element's text as the precise pass writes it, or None when the layout cannot
     tell: it holds more than unnamed inline elements with text, or characters the pass
     rewrites (control and format characters, entities left escaped), or text the pass may
-    drop for itself rather than for its element (see LAYOUT_MAX_LINK_SHARE; a line of
+    drop for itself rather than for its element (for its links, see LAYOUT_MAX_LINK_SHARE; a line of
     sharing buttons, trafilatura's RE_FILTER)."""
     if _hidden(node):
         return None
@@ -481,10 +497,13 @@ def _line_text(node: HtmlElement) -> str | None:
         return None
     if links and text:
         linked = sum(len(_normal(a)) for a in links)
-        if (
-            linked > LAYOUT_MAX_LINK_SHARE * len(text)
-            or len(links) > LAYOUT_MAX_LINKS
-            or (len(links) > 1 and len(text) < LAYOUT_SHORT_LINE)
+        if linked > LAYOUT_MAX_LINK_SHARE * len(text) or len(links) > LAYOUT_MAX_LINKS:
+            return None
+        if node.tag in _LAYOUT_HEADINGS or node.tag == "blockquote":
+            if len(text) < LAYOUT_LINKED_BOX:
+                return None
+        elif len(text) < LAYOUT_SHORT_LINE and (
+            len(links) > 1 or linked > LAYOUT_SHORT_LINK_SHARE * len(text)
         ):
             return None
     if text and any(RE_FILTER.match(line) for line in text.splitlines()):
@@ -518,6 +537,8 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     lines or LAYOUT_MIN_CHARS characters, dropped elements holding most of the text)."""
     if (node.text or "").strip():
         return None  # text before the first block: trafilatura reads it as a paragraph
+    if _link_farm(node):
+        return None
     lines: list[str] = []
     heading_last = False
     dropped = 0
@@ -553,8 +574,10 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
                 if name in named_boxes:
                     return None
                 named_boxes.add(name)
-            if _hidden(child) or (
-                child.find(".//a") is not None and len(_normal(child)) < LAYOUT_LINKED_BOX
+            if (
+                _hidden(child)
+                or (child.find(".//a") is not None and len(_normal(child)) < LAYOUT_LINKED_BOX)
+                or _link_farm(child)
             ):
                 return None  # else the walk reads on inside it
         else:
