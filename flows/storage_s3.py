@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +72,23 @@ def s3_client_config(max_attempts: int | None = None) -> Any:
     )
 
 
+_sessions = threading.local()
+
+
+def _session() -> Any:
+    """This thread's boto3 session for the current AWS settings. A session's first client
+    loads botocore's data files (endpoints, the S3 model), about 0.1 s of CPU that its later
+    clients skip; sessions are not to be shared between threads, and one is made again
+    whenever an ``AWS_`` variable of the environment changed since."""
+    import boto3
+
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    held = getattr(_sessions, "held", None)
+    if held is None or held[0] != key:
+        held = _sessions.held = (key, boto3.session.Session())
+    return held[1]
+
+
 class S3Storage(Storage):
     """``s3://bucket/prefix`` through boto3 and the standard AWS environment (credential chain,
     ``AWS_ENDPOINT_URL_S3``, ``AWS_DEFAULT_REGION``)."""
@@ -92,9 +110,7 @@ class S3Storage(Storage):
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         if client is None:
-            import boto3
-
-            client = boto3.session.Session().client("s3", config=s3_client_config(max_attempts))
+            client = _session().client("s3", config=s3_client_config(max_attempts))
         self.client = client
         # How long an unreachable endpoint is waited out beyond botocore's own retries.
         self.outage_seconds = float(
