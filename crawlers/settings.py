@@ -21,6 +21,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 # Items per response processed at once. A page yields at most one item and the pipelines are
 # synchronous, while Scrapy starts this many tasks for every callback's output: keep it small.
 CONCURRENT_ITEMS = 4
+# Scrapy's default, named because the spider counts on it: of the requests of one priority,
+# the last scheduled goes first (NewsSpider.on_idle schedules each day's articles oldest
+# first, so that they are fetched newest first).
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.LifoMemoryQueue"
 DOWNLOAD_DELAY = 0.0  # the minimum per-site delay AutoThrottle may go down to
 DOWNLOAD_DELAY_JITTER = 0.5  # +-50%; sites with a robots Crawl-delay get none below it
 

@@ -183,3 +183,24 @@ def test_run_refuses_a_frontier_without_a_key(big_site, redis_url: str, tmp_path
     )
     assert result.returncode == 2
     assert "frontier" in result.stderr
+
+
+def test_announced_articles_are_fetched_newest_first(big_site, tmp_path: Path) -> None:
+    net, seeds, site = big_site
+    agent = user_agent_for("newest-first")
+    one_at_a_time = ("-s", "CONCURRENT_REQUESTS=1", "-s", "AUTOTHROTTLE_ENABLED=0")
+    result = run_crawl(seeds, site.name, tmp_path / "order", *one_at_a_time, user_agent=agent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dated = {
+        urlsplit(p.url).path: p.hint_date
+        for p in result.pages
+        if p.discovered_via == "article" and p.hint_date is not None
+    }
+    order = _fetched_articles(net, site, agent, set(dated))
+    dates = [dated[urlsplit(path).path] for path in order]
+    # Many articles, often more than one a day: the order within a day is tested too.
+    assert len(dates) >= 100 and len({d.date() for d in dates}) < 0.75 * len(dates)
+    # Each batch the feeds and sitemaps announced is fetched newest first: a page older than
+    # the next one fetched only where a later batch starts.
+    later = [i for i in range(len(dates) - 1) if dates[i] < dates[i + 1]]
+    assert len(later) <= 2, [(dates[i], dates[i + 1]) for i in later]
