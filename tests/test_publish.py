@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,8 @@ from flows.read import StrayObjectWarning, list_runs, read_table
 from flows.schema import rows_to_table
 from flows.storage import LocalStorage, Storage
 from tests.conftest import load_rows
+
+REPO = Path(__file__).resolve().parent.parent
 
 STARTED = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -239,3 +243,27 @@ def test_compaction_crash_after_commit_is_finished_by_the_sweep(storage: Storage
         "a-001", "a-002", "a-003"]
     assert sorted(sweep_orphans(storage)) == sorted(old_keys)
     assert len(list(storage.list("articles/"))) == 1
+
+
+def test_publishing_loads_no_pandas_and_readers_still_get_frames(tmp_path: Path) -> None:
+    # A process of its own: this one may have loaded pandas already.
+    code = """
+import io, sys
+import pyarrow.parquet as pq
+from flows.schema import rows_to_table
+rows = [{"article_id": "a1", "url": "https://x.example/1", "run_id": "r1", "title": "T",
+         "authors": ["Ann"], "published_at": "2025-01-02T03:04:05+00:00", "word_count": 3}]
+table = rows_to_table("articles", rows)
+buf = io.BytesIO()
+pq.write_table(table, buf)
+assert "pandas" not in sys.modules, "publishing loaded pandas"
+frame = pq.read_table(io.BytesIO(buf.getvalue())).to_pandas()
+assert "pandas" in sys.modules
+row = frame.loc[0]
+print(row["title"], row["published_at"].isoformat(), list(row["authors"]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["T", "2025-01-02T03:04:05+00:00", "['Ann']"]
