@@ -24,6 +24,8 @@ from typing import Any
 
 import xxhash
 
+from crawlers.wordcount import ascii_table
+
 STATE_VERSION = 2
 # Halve all counts once a site has this many pages counted: old templates fade out after a
 # redesign, and the state of a site stays bounded.
@@ -43,7 +45,7 @@ def page_key(url: str) -> str:
 
 
 # ASCII digits as "0" and other non-word characters as spaces (line_key's ASCII path).
-_ASCII_KEY = str.maketrans(
+_ASCII_KEY = ascii_table(
     {c: ("0" if c.isdigit() else " ") for c in map(chr, range(128)) if not c.isalpha() and c != "_"}
 )
 
@@ -54,14 +56,12 @@ def line_key(line: str) -> str:
     if low.isascii():
         # The same normal form without the regex engine: every digit a 0 and every other
         # non-word character a space, then runs of 0s (only digits give 0s) and of spaces
-        # made one.
-        norm = low.translate(_ASCII_KEY)
-        while "00" in norm:
-            norm = norm.replace("00", "0")
-        norm = " ".join(norm.split())
-    else:
-        norm = _NON_WORD.sub(" ", _DIGITS.sub("0", low)).strip()
-    return xxhash.xxh64_hexdigest(norm.encode("utf-8"))
+        # made one; ASCII, so its bytes are its UTF-8.
+        norm = low.encode("ascii").translate(_ASCII_KEY)
+        while b"00" in norm:
+            norm = norm.replace(b"00", b"0")
+        return xxhash.xxh64_hexdigest(b" ".join(norm.split()))
+    return xxhash.xxh64_hexdigest(_NON_WORD.sub(" ", _DIGITS.sub("0", low)).strip().encode())
 
 
 @dataclass
