@@ -150,9 +150,10 @@ def _start_arrow() -> None:
 
     pyarrow asks for pandas the first time it converts Python values (to tell pandas objects
     from others) and imports it: 0.14 s of CPU and 39 MB in the flow process (with NumPy
-    loaded already; 0.4 s alone), which never hands Arrow a pandas object. Refused then, it goes on without, for good;
-    ``Table.to_pandas`` and pyarrow's other pandas conversions still import pandas when they
-    are called. Where pandas is loaded already, nothing is held back."""
+    loaded already; 0.4 s alone), which never hands Arrow a pandas object. Refused then, it
+    goes on without, for good; ``Table.to_pandas`` and pyarrow's other pandas conversions
+    still import pandas when they are called. Where pandas is loaded already, nothing is
+    held back."""
     if "pandas" in sys.modules:
         return
     finder = _PandasHeldBack()
