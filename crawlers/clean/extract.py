@@ -428,17 +428,16 @@ _LAYOUT_INLINE = frozenset(
 _LAYOUT_HIDING = ("style", "hidden", "aria-hidden", "role")
 # Links, as trafilatura's link density test in precision mode weighs them (read in its code):
 # it drops any element whose one link holds more than 0.9 of its text, and one with more than
-# four links holding more than 0.9 (a link farm). A line is read only with at most
-# LAYOUT_MAX_LINKS links holding at most LAYOUT_MAX_LINK_SHARE of its text, and the element
-# and each box or list read are weighed whole, dropped parts and all (_link_farm). Below 60
-# characters (30 when an element follows it, which the pruning may change) the test weighs
-# every link of a paragraph: there a paragraph or list item with two links, or whose links
-# hold more than LAYOUT_SHORT_LINK_SHARE of it, is left to the pass. Below 300
-# (LAYOUT_LINKED_BOX) it weighs those of a heading, a quote, a box or a list: any link there
-# leaves the page to the pass. So does a text the layout would give in fewer than
-# LAYOUT_MIN_CHARS characters (trafilatura then looks further than the element).
+# four links holding more than 0.9 (a link farm); below 60 characters (30 when an element
+# follows it, which the pruning may change) it weighs every link of a paragraph, and below
+# 300 those of any other element. :func:`_links_may_drop` keeps the layout clear of all three:
+# a line, the element and each box or list read (weighed whole, dropped parts and all) go to
+# the pass when their links hold more than LAYOUT_MAX_LINK_SHARE of their text; a paragraph
+# or list item under LAYOUT_SHORT_LINE characters with two links, or with more than
+# LAYOUT_SHORT_LINK_SHARE of it in links, too; and anything else with a link under
+# LAYOUT_LINKED_BOX. So does a text the layout would give in fewer than LAYOUT_MIN_CHARS
+# characters (trafilatura then looks further than the element).
 LAYOUT_MAX_LINK_SHARE = 0.85
-LAYOUT_MAX_LINKS = 4
 LAYOUT_SHORT_LINE = 60
 LAYOUT_SHORT_LINK_SHARE = 0.5
 LAYOUT_LINKED_BOX = 300
@@ -463,25 +462,30 @@ def _normal(node: HtmlElement) -> str:
     return " ".join(node.text_content().split())
 
 
-def _link_farm(node: HtmlElement) -> bool:
-    """Whether trafilatura's tests of one long link or of a link farm may drop ``node``
-    whatever the lines it keeps: its one link, or its more than LAYOUT_MAX_LINKS links, hold
-    more than LAYOUT_MAX_LINK_SHARE of its text, the links of its dropped elements counted."""
+def _links_may_drop(node: HtmlElement, text: str) -> bool:
+    """Whether trafilatura's link density test may drop ``node``, whose text is ``text``, for
+    its links alone (the links of its dropped elements counted): see LAYOUT_MAX_LINK_SHARE."""
     links = node.findall(".//a")
-    if not links or 1 < len(links) <= LAYOUT_MAX_LINKS:
+    if not links:
         return False
-    return sum(len(_normal(a)) for a in links) > LAYOUT_MAX_LINK_SHARE * len(_normal(node))
+    linked = sum(len(_normal(a)) for a in links)
+    if linked > LAYOUT_MAX_LINK_SHARE * len(text):
+        return True
+    if node.tag in ("p", "li"):
+        return len(text) < LAYOUT_SHORT_LINE and (
+            len(links) > 1 or linked > LAYOUT_SHORT_LINK_SHARE * len(text)
+        )
+    return len(text) < LAYOUT_LINKED_BOX
 
 
 def _line_text(node: HtmlElement) -> str | None:
     """A line element's text as the precise pass writes it, or None when the layout cannot
     tell: it holds more than unnamed inline elements with text, or characters the pass
     rewrites (control and format characters, entities left escaped), or text the pass may
-    drop for itself rather than for its element (for its links, see LAYOUT_MAX_LINK_SHARE; a line of
-    sharing buttons, trafilatura's RE_FILTER)."""
+    drop for itself rather than for its element (for its links, :func:`_links_may_drop`; a
+    line of sharing buttons, trafilatura's RE_FILTER)."""
     if _hidden(node):
         return None
-    links: list[HtmlElement] = []
     for inner in node.iterdescendants():
         tag = inner.tag
         if not isinstance(tag, str) or tag not in _LAYOUT_INLINE:
@@ -490,22 +494,11 @@ def _line_text(node: HtmlElement) -> str | None:
             return None  # a name the layout never learned: one trafilatura may discard by
         if not inner.text_content().strip():
             return None  # precision mode deletes an empty inline element and what follows it
-        if tag == "a":
-            links.append(inner)
     text = _normal(node)
     if not text.isprintable() or ("&" in text and html_module.unescape(text) != text):
         return None
-    if links and text:
-        linked = sum(len(_normal(a)) for a in links)
-        if linked > LAYOUT_MAX_LINK_SHARE * len(text) or len(links) > LAYOUT_MAX_LINKS:
-            return None
-        if node.tag in _LAYOUT_HEADINGS or node.tag == "blockquote":
-            if len(text) < LAYOUT_LINKED_BOX:
-                return None
-        elif len(text) < LAYOUT_SHORT_LINE and (
-            len(links) > 1 or linked > LAYOUT_SHORT_LINK_SHARE * len(text)
-        ):
-            return None
+    if text and _links_may_drop(node, text):
+        return None
     if text and any(RE_FILTER.match(line) for line in text.splitlines()):
         return None
     return text
@@ -537,7 +530,8 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
     lines or LAYOUT_MIN_CHARS characters, dropped elements holding most of the text)."""
     if (node.text or "").strip():
         return None  # text before the first block: trafilatura reads it as a paragraph
-    if _link_farm(node):
+    whole = node.text_content()
+    if _links_may_drop(node, " ".join(whole.split())):
         return None
     lines: list[str] = []
     heading_last = False
@@ -574,11 +568,7 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
                 if name in named_boxes:
                     return None
                 named_boxes.add(name)
-            if (
-                _hidden(child)
-                or (child.find(".//a") is not None and len(_normal(child)) < LAYOUT_LINKED_BOX)
-                or _link_farm(child)
-            ):
+            if _hidden(child) or _links_may_drop(child, _normal(child)):
                 return None  # else the walk reads on inside it
         else:
             return None
@@ -590,7 +580,7 @@ def _layout_text(node: HtmlElement, layout: Layout) -> str | None:
         or len(text) < LAYOUT_MIN_CHARS
     ):
         return None
-    if dropped > LAYOUT_MAX_DROPPED_SHARE * len(node.text_content()):
+    if dropped > LAYOUT_MAX_DROPPED_SHARE * len(whole):
         return None
     return text
 

@@ -297,7 +297,7 @@ class NewsSpider(FeedDiscovery, scrapy.Spider):
         # day, and a day's requests go in oldest first: its queue is last in, first out
         # (SCHEDULER_MEMORY_QUEUE). A shared frontier (Redis) orders equal priorities by
         # their bytes, so there the priority stays the hour.
-        bucket = 3600 if self.settings.get("NEWSDEDUP_FRONTIER_REDIS_URL") else 86400
+        bucket = 3600 if self.shared is not None else 86400
         for entry in ordered:
             if self._skip_as_seen(entry.url, entry.date):
                 continue
