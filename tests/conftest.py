@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crawlers.records import Page
 from flows.storage import LocalStorage, Storage, open_storage
 from tests.servers import (
     PrefectServer,
@@ -74,6 +76,15 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     server = start_prefect_server(tmp_path_factory.mktemp("prefect"))
     yield server
     server.stop()
+
+
+FETCHED = datetime(2024, 2, 7, tzinfo=UTC)
+
+
+def fetched_page(html: str, url: str, source: str, fetched_at: datetime = FETCHED) -> Page:
+    """A page as the crawler writes it: fetched from ``url`` with status 200, no redirect."""
+    return Page(url=url, final_url=url, source=source, status=200, fetched_at=fetched_at,
+                html=html)  # fmt: skip
 
 
 def data_path(*parts: str) -> Path:

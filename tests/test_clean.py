@@ -11,13 +11,11 @@ from crawlers.classify import _body_paragraphs, judge
 from crawlers.clean import EXTRACTOR, CleanOptions, TemplateState, extract_page, finish_source
 from crawlers.htmlfix import reopen_body
 from crawlers.records import Page
+from tests.conftest import fetched_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
-FETCHED = datetime(2024, 2, 7, tzinfo=UTC)
-
-
 def make_page(html: str, url: str, source: str = "reprints") -> Page:
-    return Page(url=url, final_url=url, source=source, status=200, fetched_at=FETCHED, html=html)
+    return fetched_page(html, url, source)
 
 
 def test_reprint_page_keeps_only_article_sentences() -> None:

@@ -4,7 +4,6 @@ that fewer trafilatura passes give the same body is cleaned with fewer, and chec
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ from crawlers.clean.plans import merged_plans
 from crawlers.clean.templates import TemplateState
 from crawlers.records import Page
 from flows.demo import DemoNetwork
+from tests.conftest import fetched_page
 
 
 def test_a_plan_is_used_after_the_sites_pages_agree_and_checked_every_n_pages() -> None:
@@ -207,12 +207,6 @@ def test_sites_held_are_bounded() -> None:
         assert len(plans.sites) <= 5
 
 
-def _fetched(url: str, source: str, html: str) -> Page:
-    """A page as the crawler fetched it."""
-    return Page(url=url, final_url=url, source=source, status=200,
-                fetched_at=datetime(2026, 1, 1, tzinfo=UTC), html=html)  # fmt: skip
-
-
 def _element(tree: HtmlElement, name: tuple[str, str, str]) -> HtmlElement:
     """The element ``name`` of a test's page, which has it."""
     node = _find_node(tree, name)
@@ -228,7 +222,7 @@ def _network_pages(articles: int, sites: int) -> list[Page]:
             parts = urlsplit(url)
             site = next(s for s in net.sites if s.base_url == f"{parts.scheme}://{parts.netloc}")
             html = net._respond(site, parts.path).body.decode("utf-8")
-            pages.append(_fetched(url, site.name, html))
+            pages.append(fetched_page(html, url, site.name))
     return pages
 
 
@@ -320,7 +314,7 @@ def _blog_page(n: int, *, boxed: bool = True) -> Page:
         "<footer>Copyright the harbour blog</footer></body></html>"
     )
     url = f"https://harbour.example/{n}/"
-    return _fetched(url, "harbour", html)
+    return fetched_page(html, url, "harbour")
 
 
 def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
@@ -514,7 +508,7 @@ def _story_page(n: int, extra: str = "") -> Page:
         f"{extra}</div></main><footer>Copyright the ferry paper</footer></body></html>"
     )
     url = f"https://ferry.example/story/{n}"
-    return _fetched(url, "ferry", html)
+    return fetched_page(html, url, "ferry")
 
 
 def test_the_article_elements_layout_reads_it_as_the_precise_pass_does() -> None:

@@ -14,14 +14,13 @@ from crawlers.clean import TemplateState
 from crawlers.records import Page
 from flows.extraction import ExtractionPool, ExtractLimits, extract_bounded, precheck
 from flows.stages import clean_stage
-from tests.conftest import data_path
+from tests.conftest import data_path, fetched_page
 
 GOOD_HTML = data_path("clean", "wire_copyright.html").read_text(encoding="utf-8")
 
 
 def page(html: str, url: str, source: str = "site") -> Page:
-    return Page(url=url, final_url=url, source=source, status=200,
-                fetched_at=datetime.now(UTC), html=html)
+    return fetched_page(html, url, source, datetime.now(UTC))
 
 
 def paragraphs(n: int) -> str:

@@ -394,8 +394,7 @@ def _body_node(
     nearest named ancestors; None when none gives the same text."""
     if not precise:
         return None
-    found = _find_node(tree, known) if known is not None else None
-    if known is not None and found is not None:
+    if known is not None and (found := _find_node(tree, known)) is not None:
         return (known, found) if _node_text(found, url) == precise else None
     node = _smallest_holder(tree, precise)
     tried = 0
