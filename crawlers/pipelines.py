@@ -1,6 +1,8 @@
 """Item pipelines: write every fetched article page to ``pages.jsonl.gz`` in the run folder,
 and every fetched page the crawler judged not to be an article (a listing, a non-HTML body,
-past the source's cap) as a light record (URL and reason, no HTML) to ``rejected.jsonl.gz``."""
+past the source's cap) as a light record (URL and reason, no HTML) to ``rejected.jsonl.gz``.
+With an archive (``NEWSDEDUP_WARC_DIR``) the article pages' responses are also written as WARC
+(crawlers.archive), and their pages-file lines point there instead of holding the HTML."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from crawlers.archive import WarcArchive, body_text
 from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
-from crawlers.records import Page, Rejected
+from crawlers.records import Page, Rejected, page_line
 
 
 class PageWriterPipeline:
@@ -20,17 +23,39 @@ class PageWriterPipeline:
     Each record is flushed as it is written (a zlib sync flush: a few bytes per page, the
     compression dictionary is kept), so when the process is killed before its spider closes,
     the ``.part`` file still holds every record written so far: :func:`salvage` reads it.
+
+    With ``warc_dir`` (``NEWSDEDUP_WARC_DIR``) each article page's response is archived as
+    WARC first, once its item is through (``item_scraped``, which brings the response), and
+    the page's line then names its response record rather than holding the HTML again
+    (crawlers.records.page_line): the crawl stores and compresses each body once, and the
+    pages file holds a few hundred bytes per page. The WARC file is flushed before the line is
+    written, so a line of a killed crawl names a record on disk. A page whose text is not
+    exactly the archived body's (``crawlers.archive.body_text``) keeps its HTML in the line.
     """
 
-    def __init__(self, out_dir: str, crawler: Any = None) -> None:
+    def __init__(
+        self, out_dir: str, crawler: Any = None, warc_dir: str | None = None,
+        warc_max_bytes: int = 256 * 1024 * 1024,
+    ) -> None:  # fmt: skip
         self.out_dir = Path(out_dir)
         self.crawler = crawler
         self.fh: Any = None
         self.rejected_fh: Any = None
+        self.archive = WarcArchive(warc_dir, warc_max_bytes) if warc_dir else None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PageWriterPipeline:
-        return cls(crawler.settings.get("NEWSDEDUP_OUT_DIR"), crawler)
+        from scrapy import signals
+
+        settings = crawler.settings
+        warc_dir = settings.get("NEWSDEDUP_WARC_DIR") or None
+        pipeline = cls(
+            settings.get("NEWSDEDUP_OUT_DIR"), crawler, warc_dir,
+            settings.getint("NEWSDEDUP_WARC_MAX_BYTES", 256 * 1024 * 1024),
+        )  # fmt: skip
+        if warc_dir:
+            crawler.signals.connect(pipeline.item_scraped, signal=signals.item_scraped)
+        return pipeline
 
     def open_spider(self, spider: Any = None) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -43,14 +68,41 @@ class PageWriterPipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, Page):
-            self.fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
-            self.fh.flush()
+            if self.archive is None:  # else written with its archive record (item_scraped)
+                self._write_page(item)
         elif isinstance(item, Rejected):
             self.rejected_fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
             self.rejected_fh.flush()
         return item
 
+    def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
+        """An article page's item is through: archive its response, then write its line."""
+        if not isinstance(item, Page) or self.archive is None:
+            return
+        if response is None:
+            self._write_page(item)
+            return
+        archived = self.archive.archive(item, response)
+        stats = getattr(self.crawler, "stats", None)
+        if stats is not None:
+            stats.inc_value("newsdedup/warc_records")
+        try:
+            exact = body_text(response.body, item.encoding) == item.html
+        except (LookupError, TypeError):
+            exact = False
+        self._write_page(item, archived if exact else None)
+
+    def _write_page(self, page: Page, archived: Any = None) -> None:
+        self.fh.write(page_line(page, archived) + "\n")
+        self.fh.flush()
+
     def close_spider(self, spider: Any = None) -> None:
+        if self.archive is not None:
+            # The WARC files first: a finished pages file names finished archive files.
+            files = self.archive.close()
+            stats = getattr(self.crawler, "stats", None)
+            if stats is not None and files:
+                stats.set_value("newsdedup/warc_files", [str(p) for p in files])
         self.fh.close()
         self.rejected_fh.close()
         # The rejected file first: a finished pages file means both are complete.

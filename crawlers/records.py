@@ -7,9 +7,10 @@ Both serialise to plain JSON-able dicts so that stages can hand them over throug
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 
 def utcnow() -> datetime:
@@ -95,6 +96,55 @@ class Page:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Page:
         return _from_dict(cls, data, "hint_date")
+
+
+# Where a page's body is in the crawl's archive: a WARC file's path, and the offset and length
+# of the response record's gzip member (crawlers.archive.read_archived_body).
+ArchivedAt: TypeAlias = tuple[str, int, int]
+
+# The key of a pages-file line that holds, instead of the HTML, where the body was archived.
+ARCHIVED_KEY = "html_archived"
+
+
+def page_line(page: Page, archived: ArchivedAt | None = None) -> str:
+    """``page`` as a line of a crawl's pages file (without the newline): ``Page.to_dict()``
+    as JSON. With ``archived`` (the body is in the crawl's archive, and its text is exactly
+    ``crawlers.archive.body_text`` of the archived bytes) the line holds where, and an empty
+    ``html``: the body is stored and compressed once. :func:`page_from_line` reads either."""
+    data = page.to_dict()
+    if archived is not None:
+        data["html"] = ""
+        data[ARCHIVED_KEY] = archived
+    return json.dumps(data, ensure_ascii=False)
+
+
+class UnreadablePage(ValueError):
+    """A pages-file line whose page is known but whose archived body could not be read:
+    ``page`` is the page without its HTML, to be counted as a drop."""
+
+    def __init__(self, page: Page, message: str) -> None:
+        super().__init__(message)
+        self.page = page
+
+
+def page_from_line(line: bytes | str, body: bool = True) -> Page:
+    """The page a line of a pages file holds (:func:`page_line`), its HTML read back from the
+    archive where the line points there. ``body`` False: the page's fields without the HTML
+    (an empty ``html``), without reading the archive. Raises ValueError for a line that is
+    no page record, and :class:`UnreadablePage` when only the archived body is unreadable."""
+    data = json.loads(line)
+    archived = data.pop(ARCHIVED_KEY, None)
+    page = Page.from_dict(data)
+    if archived is None or not body:
+        return page
+    from crawlers.archive import ArchivedBodyError, body_text, read_archived_body
+
+    try:
+        path, offset, length = archived
+        page.html = body_text(read_archived_body((path, offset, length)), page.encoding)
+    except (ArchivedBodyError, LookupError, TypeError, ValueError) as exc:
+        raise UnreadablePage(page, f"{page.url}: archived body unreadable: {exc}") from None
+    return page
 
 
 @dataclass

@@ -56,7 +56,6 @@ EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crawlers.middlewares.PoliteThrottle": 0,
     "crawlers.middlewares.LogSanitizer": 0,
-    "crawlers.archive.WarcArchive": 500,
 }
 
 # Network guard (see crawlers/guard.py): only http(s), and no non-public addresses unless

@@ -32,7 +32,7 @@ from crawlers.contract import (
     source_dir,
 )
 from crawlers.pipelines import salvage
-from crawlers.records import Page
+from crawlers.records import Page, page_from_line
 from crawlers.seeds import Source
 from flows.defaults import CRAWL_TIMEOUT
 
@@ -383,7 +383,7 @@ class PageFeed:
 
     def __iter__(self) -> Iterator[Page]:
         for line in self.records():
-            yield Page.from_dict(json.loads(line.decode("utf-8")))
+            yield page_from_line(line)
 
     def records(self) -> Iterator[bytes]:
         """The pages as their files hold them, one JSON line each, undecoded: the extraction
@@ -402,8 +402,10 @@ def iter_records(paths: Iterable[str]) -> Iterator[bytes]:
 
 
 def iter_pages(paths: Iterable[str]) -> Iterator[Page]:
+    """The pages of page files, archived bodies read back (crawlers.records.page_from_line:
+    a body that cannot be read raises UnreadablePage)."""
     for line in iter_records(paths):
-        yield Page.from_dict(json.loads(line.decode("utf-8")))
+        yield page_from_line(line)
 
 
 # A link-found, unannounced article beyond this many times what the source published in

@@ -8,7 +8,9 @@ quality gates' drops, and the stage goes on:
 - ``too_many_elements``: more opening tags than :attr:`ExtractLimits.max_elements`;
 - ``extraction_timeout``: extraction took longer than :attr:`ExtractLimits.seconds`;
 - ``extraction_crashed``: the worker process died on the page (killed for memory, say);
-- ``extraction_error``: the extractor raised.
+- ``extraction_error``: the extractor raised;
+- ``archive_unreadable``: the page's line names its body in the crawl's archive, and it could
+  not be read back there (crawlers.records.page_from_line).
 
 :class:`ExtractionPool` runs the extraction in worker processes. A worker interrupts itself
 with ``SIGALRM`` at the deadline (Python code, which is where trafilatura spends its time);
@@ -18,8 +20,9 @@ process, for tests and tools: there the deadline applies only in the main thread
 signals are delivered (an alarm the caller had set is put back afterwards).
 
 A page is given as a :class:`Page` or as the line of a crawl's pages file that holds it
-(``Page.to_dict()`` as JSON, UTF-8 bytes): such a line is decoded in the worker, so the
-flow process neither parses the page nor pickles it to send it on.
+(``Page.to_dict()`` as JSON, UTF-8 bytes, its HTML there or in the crawl's archive): such a
+line is decoded in the worker, which also reads an archived body, so the flow process neither
+parses the page nor reads its HTML, pickles it or sends it on.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import collections
 import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import math
 import multiprocessing
@@ -43,7 +45,7 @@ from multiprocessing.connection import Connection
 from typing import Any, NamedTuple, TypeAlias
 
 from crawlers.clean.plans import SitePlans
-from crawlers.records import Page
+from crawlers.records import Page, UnreadablePage, page_from_line
 
 log = logging.getLogger("newsdedup")
 
@@ -76,11 +78,12 @@ class Extraction(NamedTuple):
 PageItem: TypeAlias = Page | bytes
 
 
-def as_page(item: PageItem) -> Page:
-    """The page itself: a line of a pages file decoded (as the crawl wrote it, UTF-8)."""
+def as_page(item: PageItem, body: bool = True) -> Page:
+    """The page itself: a line of a pages file decoded (crawlers.records.page_from_line).
+    ``body`` False: its fields without reading an archived body (for a drop record)."""
     if isinstance(item, Page):
         return item
-    return Page.from_dict(json.loads(item.decode("utf-8")))
+    return page_from_line(item, body)
 
 
 def precheck(page: Page, limits: ExtractLimits) -> str | None:
@@ -128,7 +131,10 @@ def extract_bounded(
     pages file that cannot be decoded raises: it is no page, and no page can be dropped."""
     from crawlers.clean import extract_page  # trafilatura: loaded where pages are cleaned
 
-    page = as_page(item)
+    try:
+        page = as_page(item)
+    except UnreadablePage as exc:
+        return _dropped(exc.page, "archive_unreadable", str(exc))
     limits = limits or ExtractLimits()
     refused = _precheck_result(page, limits)
     if refused is not None:
@@ -193,6 +199,9 @@ def _serve(conn: Connection, limits: ExtractLimits, kept_plans: dict[str, Any] |
             plans.learn_from(notes)
             try:
                 page = as_page(item)
+            except UnreadablePage as exc:  # the line is sound: a drop like any other
+                conn.send((_packed(seq, _dropped(exc.page, "archive_unreadable", str(exc))), ()))
+                continue
             except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
                 conn.send(((seq, _Failed(ValueError(f"unreadable page record: {exc}"))), ()))
                 continue
@@ -471,11 +480,13 @@ class ExtractionPool:
                 worker.process.join()
                 code = worker.process.exitcode
                 done[seq] = _dropped(
-                    as_page(item), "extraction_crashed", f"extraction worker died (exit {code})"
+                    as_page(item, body=False),
+                    "extraction_crashed",
+                    f"extraction worker died (exit {code})",
                 )
             elif now >= worker.deadline:
                 done[seq] = _dropped(
-                    as_page(item),
+                    as_page(item, body=False),
                     "extraction_timeout",
                     f"extraction worker stuck past {self.limits.seconds:g}s: killed",
                 )

@@ -1,13 +1,35 @@
-"""The WARC archive on its own: rollover, crash safety, reading WARCs written by other tools.
-(The round trip through a real crawl is in test_crawl_quirks.py.)"""
+"""The WARC archive on its own: rollover, crash safety, reading WARCs written by other tools,
+and the pages file's lines that point into it. (The round trip through a real crawl is in
+test_crawl_quirks.py.)"""
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
+import zlib
 from datetime import UTC, datetime
 from io import BytesIO
+from pathlib import Path
 
-from crawlers.archive import WarcWriter, iter_warc_pages, warc_files
-from crawlers.records import Page
+import pytest
+
+from crawlers.archive import (
+    ArchivedBodyError,
+    WarcWriter,
+    iter_warc_pages,
+    read_archived_body,
+    warc_files,
+)
+from crawlers.pipelines import PageWriterPipeline
+from crawlers.records import (
+    ARCHIVED_KEY,
+    Page,
+    UnreadablePage,
+    page_from_line,
+    page_headers,
+    page_line,
+)
 from tests.conftest import data_path
 
 ARTICLE = data_path("crawl", "article.html").read_bytes()
@@ -120,3 +142,86 @@ def test_records_are_valid_warc_with_digests_that_verify(tmp_path):
     for _, rec_headers, _, _ in records[2:]:
         assert rec_headers.get_header("WARC-Concurrent-To") == response.get_header("WARC-Record-ID")
     assert path.read_bytes().count(b"\x1f\x8b\x08") >= 4  # a gzip member per record
+
+
+def test_a_pages_file_line_points_at_the_archived_body(tmp_path):
+    """An archived page's line names its response record instead of holding the HTML, and
+    reads back to the same page: from the unfinished ``.part`` file (a crawl killed after
+    the line was written: the record was flushed before) and from the finished file."""
+    writer = WarcWriter(tmp_path, "example", max_bytes=1 << 20)
+    places = [
+        writer.write_page(page(n), body=ARTICLE, headers=[("Content-Type", "text/html")])
+        for n in range(3)
+    ]
+    assert [p[0] for p in places] == [str(tmp_path / "example-00000.warc.gz")] * 3
+    assert not os.path.exists(places[0][0])  # still the .part file
+    lines = [page_line(page(n), at) for n, at in enumerate(places)]
+    for n, text in enumerate(lines):
+        data = json.loads(text)
+        assert data["html"] == "" and data[ARCHIVED_KEY] == list(places[n])
+        assert "<html" not in text
+        assert read_archived_body(places[n]) == ARTICLE
+        assert page_from_line(text) == page(n)
+        assert page_from_line(text.encode("utf-8"), body=False).html == ""
+    writer.close()
+    assert os.path.exists(places[0][0])
+    assert [page_from_line(text) for text in lines] == [page(n) for n in range(3)]
+    assert page_from_line(page_line(page(7))) == page(7)  # no archive: the HTML inline
+
+
+def test_an_unreadable_archived_body_names_the_page(tmp_path):
+    writer = WarcWriter(tmp_path / "warc", "example")
+    path, offset, length = writer.write_page(page(1), body=ARTICLE, headers=[])
+    writer.write_page(page(2), body=ARTICLE, headers=[])
+    writer.close()
+    after = Path(path).read_bytes()[offset + length :]  # the request record comes next
+    inflater = zlib.decompressobj(wbits=31)
+    inflater.decompress(after)
+    request = (path, offset + length, len(after) - len(inflater.unused_data))
+    wrong = {
+        "no such archive file": (path + ".gone", offset, length),
+        "cut short": (path, os.path.getsize(path) - 10, length),
+        "not a gzip member": (path, offset + 1, length),
+        "does not end where named": (path, offset, length - 10),
+        "not a response record": request,
+    }
+    for message, at in wrong.items():
+        with pytest.raises(ArchivedBodyError, match=message):
+            read_archived_body(at)
+        with pytest.raises(UnreadablePage, match="archived body unreadable") as caught:
+            page_from_line(page_line(page(1), at))
+        assert caught.value.page.url == page(1).url and caught.value.page.source == "example"
+    assert read_archived_body((path, offset, length)) == ARTICLE
+
+
+def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_path):
+    """The page writer archives each page's Scrapy response and points the page's line at
+    it, except where the body's bytes, decoded as the line would be, are not the page's text
+    (a byte-order mark, which Scrapy's decoding drops): that line keeps its HTML."""
+    from scrapy.http import HtmlResponse, Request
+
+    writer = PageWriterPipeline(str(tmp_path / "out"), warc_dir=str(tmp_path / "warc"))
+    writer.open_spider()
+    bodies = {"plain": ARTICLE, "bom": b"\xef\xbb\xbf" + ARTICLE}
+    crawled = []
+    for name, body in bodies.items():
+        url = f"https://news.example/{name}"
+        response = HtmlResponse(
+            url=url, body=body, headers={"Content-Type": "text/html; charset=utf-8"},
+            request=Request(url),
+        )  # fmt: skip
+        item = Page(
+            url=url, final_url=url, source="example", status=200,
+            fetched_at=datetime(2026, 1, 2, tzinfo=UTC), html=response.text,
+            encoding=response.encoding, headers=page_headers(response.headers),
+        )  # fmt: skip
+        writer.process_item(item)  # written with its archive record, below
+        writer.item_scraped(item, response)
+        crawled.append(item)
+    writer.close_spider()
+    with gzip.open(tmp_path / "out" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    assert [ARCHIVED_KEY in json.loads(text) for text in lines] == [True, False]
+    assert [page_from_line(text) for text in lines] == crawled
+    (archive,) = warc_files(tmp_path / "warc")
+    assert [p.url for p in iter_warc_pages(archive)] == [p.url for p in crawled]

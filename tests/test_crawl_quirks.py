@@ -9,7 +9,9 @@ about 20 seconds.
 
 from __future__ import annotations
 
+import gzip
 import html
+import json
 import socket
 import urllib.request
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from crawlers.archive import iter_warc_pages, warc_files
+from crawlers.records import ARCHIVED_KEY
 from flows.demo import DemoNetwork
 from tests.test_crawl_support import (
     TEST_UA,
@@ -187,6 +190,11 @@ def test_warc_archive_round_trip(quirks_run):
     for page in result.pages:
         again = archived[page.url]
         assert again.to_dict() == page.to_dict(), page.url
+    # The pages file names each page's response record rather than holding its HTML again
+    # (result.pages read it back from there).
+    with gzip.open(work / "out" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
+        lines = [json.loads(text) for text in fh]
+    assert lines and all(line["html"] == "" and ARCHIVED_KEY in line for line in lines)
 
 
 # -- hostnames that resolve to non-public addresses ----------------------------------------

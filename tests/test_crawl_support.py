@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawlers.records import Page
+from crawlers.records import Page, page_from_line
 from tests.conftest import data_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def run_crawl(
         result.stats = json.loads((out / "stats.json").read_text())
     if (out / "pages.jsonl.gz").exists():
         with gzip.open(out / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
-            result.pages = [Page.from_dict(json.loads(line)) for line in fh]
+            result.pages = [page_from_line(line) for line in fh]
     if (out / "validators.json").exists():
         result.validators = json.loads((out / "validators.json").read_text())
     return result

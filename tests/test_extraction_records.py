@@ -80,6 +80,30 @@ def test_an_unreadable_line_fails_the_map():
 
 
 @pytest.mark.timeout(60)
+def test_a_line_whose_archived_body_is_gone_is_a_counted_drop(tmp_path):
+    """A line that names an archived body no longer there is the page's drop
+    (``archive_unreadable``), in the pool and in this process; the run goes on."""
+    from crawlers.archive import WarcWriter
+    from crawlers.records import page_line
+
+    lost = page(GOOD_HTML, "https://a.example/lost")
+    writer = WarcWriter(tmp_path, "site")
+    at = writer.write_page(lost, body=GOOD_HTML.encode("utf-8"), headers=[])
+    (archive,) = writer.close()
+    kept = page_line(lost, at).encode("utf-8")
+    good = line(page(GOOD_HTML, "https://a.example/ok"))
+    with ExtractionPool(1, ExtractLimits()) as pool:
+        assert [r.reason for r in pool.map([kept, good])] == [None, None]
+        archive.unlink()
+        results = list(pool.map([kept, good]))
+    assert [(r.url, r.reason) for r in results] == [
+        ("https://a.example/lost", "archive_unreadable"), ("https://a.example/ok", None)
+    ]
+    assert "no such archive file" in (results[0].error or "")
+    assert extract_bounded(kept).reason == "archive_unreadable"
+
+
+@pytest.mark.timeout(60)
 def test_a_crash_on_a_line_is_dropped_under_its_url():
     limits = ExtractLimits(seconds=40.0)
     slow = page("<html><body><article>" + "<p>A paragraph of a long page.</p>" * 40_000
