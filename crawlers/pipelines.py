@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import zlib
 from pathlib import Path
 from typing import Any
 
 from crawlers.archive import WarcArchive, body_text
 from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
-from crawlers.records import Page, Rejected, page_line
+from crawlers.records import ArchivedAt, Page, Rejected, page_line
+
+log = logging.getLogger(__name__)
 
 
 class PageWriterPipeline:
@@ -82,8 +85,16 @@ class PageWriterPipeline:
         if response is None:
             self._write_page(item)
             return
-        archived = self.archive.archive(item, response)
         stats = getattr(self.crawler, "stats", None)
+        try:
+            archived = self.archive.archive(item, response)
+        except OSError as exc:  # the archive cannot take it (a full disk, say): the page goes
+            # on, its HTML in its line
+            log.warning("%s: not archived: %s", item.url, exc)
+            if stats is not None:
+                stats.inc_value("newsdedup/warc_errors")
+            self._write_page(item)
+            return
         if stats is not None:
             stats.inc_value("newsdedup/warc_records")
         try:
@@ -92,7 +103,7 @@ class PageWriterPipeline:
             exact = False
         self._write_page(item, archived if exact else None)
 
-    def _write_page(self, page: Page, archived: Any = None) -> None:
+    def _write_page(self, page: Page, archived: ArchivedAt | None = None) -> None:
         self.fh.write(page_line(page, archived) + "\n")
         self.fh.flush()
 

@@ -203,7 +203,7 @@ def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_p
     writer = PageWriterPipeline(str(tmp_path / "out"), warc_dir=str(tmp_path / "warc"))
     writer.open_spider()
     bodies = {"plain": ARTICLE, "bom": b"\xef\xbb\xbf" + ARTICLE}
-    crawled = []
+    crawled, responses = [], []
     for name, body in bodies.items():
         url = f"https://news.example/{name}"
         response = HtmlResponse(
@@ -218,6 +218,7 @@ def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_p
         writer.process_item(item)  # written with its archive record, below
         writer.item_scraped(item, response)
         crawled.append(item)
+        responses.append(response)
     writer.close_spider()
     with gzip.open(tmp_path / "out" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
@@ -225,3 +226,14 @@ def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_p
     assert [page_from_line(text) for text in lines] == crawled
     (archive,) = warc_files(tmp_path / "warc")
     assert [p.url for p in iter_warc_pages(archive)] == [p.url for p in crawled]
+
+    # An archive that cannot be written (here its folder would be inside a file) loses no
+    # page: the line holds the HTML.
+    (tmp_path / "a-file").write_text("")
+    writer = PageWriterPipeline(str(tmp_path / "out2"), warc_dir=str(tmp_path / "a-file" / "w"))
+    writer.open_spider()
+    writer.item_scraped(crawled[0], responses[0])
+    writer.close_spider()
+    with gzip.open(tmp_path / "out2" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
+        (text,) = fh.read().splitlines()
+    assert ARCHIVED_KEY not in json.loads(text) and page_from_line(text) == crawled[0]
