@@ -6,6 +6,8 @@ A crawl of one source writes into its output folder (``--out``; with several sou
 
 - :data:`PAGES_FILE`: every article page fetched (crawlers.records.Page per line), written as
   ``<PAGES_FILE>.part`` while the crawl runs (:func:`part_file`; crawlers.pipelines.salvage);
+  with an archive, a line names the page's body in the WARC files rather than holding its
+  HTML, so the files are read together (crawlers.records.page_from_line);
 - :data:`REJECTED_FILE`: the fetched pages the crawler judged no article (Rejected per line);
 - :data:`VALIDATORS_FILE`: ETag / Last-Modified / announced date per URL, for the next run;
 - :data:`STATS_FILE`: the per-source counters (crawlers.run.summarise), ``reachable`` included;

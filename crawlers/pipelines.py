@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from crawlers.archive import WarcArchive, body_text
+from crawlers.archive import MAX_POINTED_BODY, WarcArchive, body_text
 from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
 from crawlers.records import ArchivedAt, Page, Rejected, page_line
 
@@ -85,23 +85,29 @@ class PageWriterPipeline:
         if response is None:
             self._write_page(item)
             return
-        stats = getattr(self.crawler, "stats", None)
         try:
             archived = self.archive.archive(item, response)
-        except OSError as exc:  # the archive cannot take it (a full disk, say): the page goes
-            # on, its HTML in its line
-            log.warning("%s: not archived: %s", item.url, exc)
-            if stats is not None:
-                stats.inc_value("newsdedup/warc_errors")
+        except Exception as exc:  # noqa: BLE001 - the archive cannot take it (a full disk,
+            # say): the page goes on, its HTML in its line
+            self._archive_error(f"{item.url}: not archived: {exc}")
             self._write_page(item)
             return
-        if stats is not None:
-            stats.inc_value("newsdedup/warc_records")
+        self._count("newsdedup/warc_records")
+        body = response.body
         try:
-            exact = body_text(response.body, item.encoding) == item.html
+            exact = len(body) <= MAX_POINTED_BODY and body_text(body, item.encoding) == item.html
         except (LookupError, TypeError):
             exact = False
         self._write_page(item, archived if exact else None)
+
+    def _count(self, key: str) -> None:
+        stats = getattr(self.crawler, "stats", None)
+        if stats is not None:
+            stats.inc_value(key)
+
+    def _archive_error(self, message: str) -> None:
+        log.warning("%s", message)
+        self._count("newsdedup/warc_errors")
 
     def _write_page(self, page: Page, archived: ArchivedAt | None = None) -> None:
         self.fh.write(page_line(page, archived) + "\n")
@@ -109,8 +115,13 @@ class PageWriterPipeline:
 
     def close_spider(self, spider: Any = None) -> None:
         if self.archive is not None:
-            # The WARC files first: a finished pages file names finished archive files.
-            files = self.archive.close()
+            # The WARC files first: a finished pages file names finished archive files (or,
+            # where finishing one failed, its .part file, from which its pages are read).
+            try:
+                files = self.archive.close()
+            except Exception as exc:  # noqa: BLE001 - the pages file is finished all the same
+                self._archive_error(f"archive not finished: {exc}")
+                files = self.archive.completed()
             stats = getattr(self.crawler, "stats", None)
             if stats is not None and files:
                 stats.set_value("newsdedup/warc_files", [str(p) for p in files])

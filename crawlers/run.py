@@ -9,6 +9,8 @@ group of sources. A crawl writes:
 - ``pages.jsonl.gz``: every article page fetched (:class:`crawlers.records.Page` per line),
   written as ``pages.jsonl.gz.part`` while the crawl runs and flushed page by page, so that a
   killed process leaves every page written so far readable (``crawlers.pipelines.salvage``);
+  with ``--warc-dir``, a line names the page's body in the WARC files instead of holding its
+  HTML (read with ``crawlers.records.page_from_line``);
 - ``validators.json``: ETag / Last-Modified / announced date per URL, for the next run;
 - ``stats.json``: the per-source counters of :func:`summarise`, written as soon as that
   source's crawl closes (a later kill of the process does not take them);

@@ -90,7 +90,8 @@ ITEM_PIPELINES = {
 # Where PageWriterPipeline writes pages.jsonl.gz; `scrapy crawl` defaults to ./crawl-out.
 NEWSDEDUP_OUT_DIR = "crawl-out"
 # Raw archive: when set, fetched article responses are also written as gzipped WARC files
-# <dir>/<source>-<n>.warc.gz (crawlers/archive.py), rolled over at NEWSDEDUP_WARC_MAX_BYTES.
+# <dir>/<source>-<n>.warc.gz (crawlers/archive.py), rolled over at NEWSDEDUP_WARC_MAX_BYTES,
+# and the pages file's lines name each page's body there instead of holding its HTML.
 NEWSDEDUP_WARC_DIR = ""
 NEWSDEDUP_WARC_MAX_BYTES = 256 * 1024 * 1024
 

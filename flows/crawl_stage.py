@@ -393,7 +393,8 @@ class PageFeed:
 
 
 def iter_records(paths: Iterable[str]) -> Iterator[bytes]:
-    """The lines of page files (``Page.to_dict()`` as JSON, UTF-8), blank lines skipped."""
+    """The lines of page files (``Page.to_dict()`` as JSON, UTF-8, its HTML there or in the
+    crawl's archive: crawlers.records.page_from_line reads either), blank lines skipped."""
     for path in paths:
         with gzip.open(path, "rb") as fh:
             for line in fh:

@@ -21,7 +21,7 @@ from crawlers.archive import (
     read_archived_body,
     warc_files,
 )
-from crawlers.pipelines import PageWriterPipeline
+from crawlers.pipelines import PageWriterPipeline, salvage
 from crawlers.records import (
     ARCHIVED_KEY,
     Page,
@@ -30,6 +30,7 @@ from crawlers.records import (
     page_headers,
     page_line,
 )
+from flows.stages import iter_pages
 from tests.conftest import data_path
 
 ARTICLE = data_path("crawl", "article.html").read_bytes()
@@ -237,3 +238,73 @@ def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_p
     with gzip.open(tmp_path / "out2" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
         (text,) = fh.read().splitlines()
     assert ARCHIVED_KEY not in json.loads(text) and page_from_line(text) == crawled[0]
+
+
+def _crawled(n: int, body: bytes = ARTICLE) -> tuple[Page, object]:
+    """A page as the spider emits it, with the Scrapy response it came from."""
+    from scrapy.http import HtmlResponse, Request
+
+    url = f"https://news.example/story-{n}"
+    response = HtmlResponse(
+        url=url, body=body, headers={"Content-Type": "text/html; charset=utf-8"},
+        request=Request(url),
+    )  # fmt: skip
+    item = Page(
+        url=url, final_url=url, source="example", status=200,
+        fetched_at=datetime(2026, 1, 2, tzinfo=UTC), html=response.text,
+        encoding=response.encoding, headers=page_headers(response.headers),
+    )  # fmt: skip
+    return item, response
+
+
+def _lines(directory: Path) -> list[str]:
+    with gzip.open(directory / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
+        return fh.read().splitlines()
+
+
+def test_no_page_is_lost_when_the_archive_fails(tmp_path):
+    """Lines point into several files across rollovers; a rollover that cannot finish its
+    file (here a folder stands where the file goes) leaves that page's HTML in its line and
+    the next page in a new file; a close that cannot finish the last file still finishes the
+    pages file, whose lines are read from the unfinished one. A killed crawl's lines are
+    read back after salvage."""
+    warc = tmp_path / "warc"
+    writer = PageWriterPipeline(str(tmp_path / "out"), warc_dir=str(warc), warc_max_bytes=1)
+    writer.open_spider()
+    crawled = [_crawled(n) for n in range(4)]
+    for n, (item, response) in enumerate(crawled):
+        writer.item_scraped(item, response)
+        if n == 0:
+            (warc / "example-00001.warc.gz").mkdir()  # where the second page's file goes
+    writer.close_spider()
+    lines = _lines(tmp_path / "out")
+    assert [ARCHIVED_KEY in json.loads(text) for text in lines] == [True, False, True, True]
+    assert [page_from_line(text) for text in lines] == [item for item, _ in crawled]
+    assert [f.name for f in warc_files(warc)] == [
+        "example-00000.warc.gz", "example-00002.warc.gz", "example-00003.warc.gz"
+    ]
+
+    # The last file cannot be finished at close.
+    warc = tmp_path / "warc-close"
+    writer = PageWriterPipeline(str(tmp_path / "out-close"), warc_dir=str(warc))
+    writer.open_spider()
+    for item, response in crawled:
+        writer.item_scraped(item, response)
+    (warc / "example-00000.warc.gz").mkdir()
+    writer.close_spider()
+    lines = _lines(tmp_path / "out-close")
+    assert all(ARCHIVED_KEY in json.loads(text) for text in lines)
+    assert [page_from_line(text) for text in lines] == [item for item, _ in crawled]
+
+    # A crawl killed before it closed: salvage, then every page is read from the .part file.
+    writer = PageWriterPipeline(str(tmp_path / "killed"), warc_dir=str(tmp_path / "warc-k"))
+    writer.open_spider()
+    for item, response in crawled:
+        writer.item_scraped(item, response)
+    assert salvage(tmp_path / "killed") == 4
+    assert warc_files(tmp_path / "warc-k") == []  # never finished
+    pages = list(iter_pages([str(tmp_path / "killed" / "pages.jsonl.gz")]))
+    assert pages == [item for item, _ in crawled]
+    writer.fh.close()
+    writer.rejected_fh.close()
+    writer.archive.writer._fh.close()
