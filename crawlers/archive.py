@@ -406,9 +406,17 @@ class WarcArchive:
 
 def body_text(body: bytes, encoding: str) -> str:
     """The text of a response body in the encoding the crawl settled on, as the pages of an
-    archived body are read back (:func:`read_archived_body`). The crawl points its pages file
-    at the archive only where this gives the page's text exactly."""
+    archived body are read back (:func:`read_archived_body`)."""
     return body.decode(encoding, "replace")
+
+
+def reads_back(body: bytes, encoding: str, text: str) -> bool:
+    """Whether a pages-file line may name ``body``'s record instead of holding ``text``: the
+    body, read back and decoded, gives exactly ``text``, and fits the reader's inflate cap."""
+    try:
+        return len(body) <= MAX_POINTED_BODY and body_text(body, encoding) == text
+    except (LookupError, TypeError):  # an encoding Python does not know, or none
+        return False
 
 
 class ArchivedBodyError(ValueError):

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from crawlers.archive import MAX_POINTED_BODY, WarcArchive, body_text
+from crawlers.archive import WarcArchive, reads_back
 from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
 from crawlers.records import ArchivedAt, Page, Rejected, page_line
 
@@ -93,17 +93,16 @@ class PageWriterPipeline:
             self._write_page(item)
             return
         self._count("newsdedup/warc_records")
-        body = response.body
-        try:
-            exact = len(body) <= MAX_POINTED_BODY and body_text(body, item.encoding) == item.html
-        except (LookupError, TypeError):
-            exact = False
+        exact = reads_back(response.body, item.encoding, item.html)
         self._write_page(item, archived if exact else None)
 
+    @property
+    def _stats(self) -> Any:
+        return getattr(self.crawler, "stats", None)
+
     def _count(self, key: str) -> None:
-        stats = getattr(self.crawler, "stats", None)
-        if stats is not None:
-            stats.inc_value(key)
+        if self._stats is not None:
+            self._stats.inc_value(key)
 
     def _archive_error(self, message: str) -> None:
         log.warning("%s", message)
@@ -122,9 +121,8 @@ class PageWriterPipeline:
             except Exception as exc:  # noqa: BLE001 - the pages file is finished all the same
                 self._archive_error(f"archive not finished: {exc}")
                 files = self.archive.completed()
-            stats = getattr(self.crawler, "stats", None)
-            if stats is not None and files:
-                stats.set_value("newsdedup/warc_files", [str(p) for p in files])
+            if self._stats is not None and files:
+                self._stats.set_value("newsdedup/warc_files", [str(p) for p in files])
         self.fh.close()
         self.rejected_fh.close()
         # The rejected file first: a finished pages file means both are complete.

@@ -129,20 +129,20 @@ class UnreadablePage(ValueError):
 
 def page_from_line(line: bytes | str, body: bool = True) -> Page:
     """The page a line of a pages file holds (:func:`page_line`), its HTML read back from the
-    archive where the line points there. ``body`` False: the page's fields without the HTML
-    (an empty ``html``), without reading the archive. Raises ValueError for a line that is
-    no page record, and :class:`UnreadablePage` when only the archived body is unreadable."""
+    archive where the line points there. ``body`` False: the archive is not read (an archived
+    page's ``html`` stays empty). Raises ValueError for a line that is no page record, and
+    :class:`UnreadablePage` when only the archived body is unreadable."""
     data = json.loads(line)
     archived = data.pop(ARCHIVED_KEY, None)
     page = Page.from_dict(data)
     if archived is None or not body:
         return page
-    from crawlers.archive import ArchivedBodyError, body_text, read_archived_body
+    from crawlers.archive import body_text, read_archived_body
 
     try:
         path, offset, length = archived
         page.html = body_text(read_archived_body((path, offset, length)), page.encoding)
-    except (ArchivedBodyError, LookupError, TypeError, ValueError) as exc:
+    except (LookupError, TypeError, ValueError) as exc:  # ValueError: ArchivedBodyError too
         raise UnreadablePage(page, f"{page.url}: archived body unreadable: {exc}") from None
     return page
 

@@ -104,6 +104,11 @@ def _dropped(page: Page, reason: str, detail: str) -> Extraction:
     return Extraction(page.source, page.url, None, reason, f"{page.url}: {detail}")
 
 
+def _unreadable(exc: UnreadablePage) -> Extraction:
+    """The drop of a page whose archived body could not be read (its message names the URL)."""
+    return Extraction(exc.page.source, exc.page.url, None, "archive_unreadable", str(exc))
+
+
 def _precheck_result(page: Page, limits: ExtractLimits) -> Extraction | None:
     reason = precheck(page, limits)
     if reason == "too_large":
@@ -134,7 +139,7 @@ def extract_bounded(
     try:
         page = as_page(item)
     except UnreadablePage as exc:
-        return _dropped(exc.page, "archive_unreadable", str(exc))
+        return _unreadable(exc)
     limits = limits or ExtractLimits()
     refused = _precheck_result(page, limits)
     if refused is not None:
@@ -200,7 +205,7 @@ def _serve(conn: Connection, limits: ExtractLimits, kept_plans: dict[str, Any] |
             try:
                 page = as_page(item)
             except UnreadablePage as exc:  # the line is sound: a drop like any other
-                conn.send((_packed(seq, _dropped(exc.page, "archive_unreadable", str(exc))), ()))
+                conn.send((_packed(seq, _unreadable(exc)), ()))
                 continue
             except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
                 conn.send(((seq, _Failed(ValueError(f"unreadable page record: {exc}"))), ()))

@@ -195,51 +195,6 @@ def test_an_unreadable_archived_body_names_the_page(tmp_path):
     assert read_archived_body((path, offset, length)) == ARTICLE
 
 
-def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_path):
-    """The page writer archives each page's Scrapy response and points the page's line at
-    it, except where the body's bytes, decoded as the line would be, are not the page's text
-    (a byte-order mark, which Scrapy's decoding drops): that line keeps its HTML."""
-    from scrapy.http import HtmlResponse, Request
-
-    writer = PageWriterPipeline(str(tmp_path / "out"), warc_dir=str(tmp_path / "warc"))
-    writer.open_spider()
-    bodies = {"plain": ARTICLE, "bom": b"\xef\xbb\xbf" + ARTICLE}
-    crawled, responses = [], []
-    for name, body in bodies.items():
-        url = f"https://news.example/{name}"
-        response = HtmlResponse(
-            url=url, body=body, headers={"Content-Type": "text/html; charset=utf-8"},
-            request=Request(url),
-        )  # fmt: skip
-        item = Page(
-            url=url, final_url=url, source="example", status=200,
-            fetched_at=datetime(2026, 1, 2, tzinfo=UTC), html=response.text,
-            encoding=response.encoding, headers=page_headers(response.headers),
-        )  # fmt: skip
-        writer.process_item(item)  # written with its archive record, below
-        writer.item_scraped(item, response)
-        crawled.append(item)
-        responses.append(response)
-    writer.close_spider()
-    with gzip.open(tmp_path / "out" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    assert [ARCHIVED_KEY in json.loads(text) for text in lines] == [True, False]
-    assert [page_from_line(text) for text in lines] == crawled
-    (archive,) = warc_files(tmp_path / "warc")
-    assert [p.url for p in iter_warc_pages(archive)] == [p.url for p in crawled]
-
-    # An archive that cannot be written (here its folder would be inside a file) loses no
-    # page: the line holds the HTML.
-    (tmp_path / "a-file").write_text("")
-    writer = PageWriterPipeline(str(tmp_path / "out2"), warc_dir=str(tmp_path / "a-file" / "w"))
-    writer.open_spider()
-    writer.item_scraped(crawled[0], responses[0])
-    writer.close_spider()
-    with gzip.open(tmp_path / "out2" / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
-        (text,) = fh.read().splitlines()
-    assert ARCHIVED_KEY not in json.loads(text) and page_from_line(text) == crawled[0]
-
-
 def _crawled(n: int, body: bytes = ARTICLE) -> tuple[Page, object]:
     """A page as the spider emits it, with the Scrapy response it came from."""
     from scrapy.http import HtmlResponse, Request
@@ -260,6 +215,35 @@ def _crawled(n: int, body: bytes = ARTICLE) -> tuple[Page, object]:
 def _lines(directory: Path) -> list[str]:
     with gzip.open(directory / "pages.jsonl.gz", "rt", encoding="utf-8") as fh:
         return fh.read().splitlines()
+
+
+def test_the_crawl_keeps_the_html_where_the_archive_would_not_give_it_back(tmp_path):
+    """The page writer archives each page's Scrapy response and points the page's line at
+    it, except where the body's bytes, decoded as the line would be, are not the page's text
+    (a byte-order mark, which Scrapy's decoding drops): that line keeps its HTML."""
+    writer = PageWriterPipeline(str(tmp_path / "out"), warc_dir=str(tmp_path / "warc"))
+    writer.open_spider()
+    pairs = [_crawled(0), _crawled(1, b"\xef\xbb\xbf" + ARTICLE)]  # plain, then a BOM
+    for item, response in pairs:
+        writer.process_item(item)  # written with its archive record, below
+        writer.item_scraped(item, response)
+    crawled = [item for item, _ in pairs]
+    writer.close_spider()
+    lines = _lines(tmp_path / "out")
+    assert [ARCHIVED_KEY in json.loads(text) for text in lines] == [True, False]
+    assert [page_from_line(text) for text in lines] == crawled
+    (archive,) = warc_files(tmp_path / "warc")
+    assert [p.url for p in iter_warc_pages(archive)] == [p.url for p in crawled]
+
+    # An archive that cannot be written (here its folder would be inside a file) loses no
+    # page: the line holds the HTML.
+    (tmp_path / "a-file").write_text("")
+    writer = PageWriterPipeline(str(tmp_path / "out2"), warc_dir=str(tmp_path / "a-file" / "w"))
+    writer.open_spider()
+    writer.item_scraped(*pairs[0])
+    writer.close_spider()
+    (text,) = _lines(tmp_path / "out2")
+    assert ARCHIVED_KEY not in json.loads(text) and page_from_line(text) == crawled[0]
 
 
 def test_no_page_is_lost_when_the_archive_fails(tmp_path):
