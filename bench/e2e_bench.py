@@ -524,6 +524,7 @@ def run_pipeline(
         "cpu_utilisation": round(run.cpu_utilisation, 3),
         "stages": stages,
         "manifest_stage_seconds": manifest.get("extra", {}).get("stage_seconds", {}),
+        "cleaning_plans": manifest.get("counts", {}).get("cleaning_plans", {}),
         "crawl": {
             "sources": len(per_source),
             "parallel": width,
@@ -725,13 +726,35 @@ def marginal_cost(runs: list[dict[str, Any]], floor_ms: float | None) -> dict[st
         cpu = statistics.median(r["cpu_ms_per_page"] * r["pages"] / 1000 for r in rows)
         return statistics.median(r["pages"] for r in rows), cpu
 
+    def parts(size: int) -> dict[str, float]:
+        """Median CPU seconds of each process kind (sampled) and of the network server."""
+        rows = [r for r in runs if r["size"] == size]
+        seconds = [
+            {**r["cpu_seconds_sampled_by_role"],
+             "network server": r["helpers_cpu_seconds"]["network"]}
+            for r in rows
+        ]  # fmt: skip
+        kinds = sorted(set().union(*seconds))
+        return {k: statistics.median(s.get(k, 0.0) for s in seconds) for k in kinds}
+
     (n0, c0), (n1, c1) = total(sizes[0]), total(sizes[-1])
     per_page_ms = 1000 * (c1 - c0) / (n1 - n0)
+    p0, p1 = parts(sizes[0]), parts(sizes[-1])
+    by_kind = {}
+    for kind in sorted(set(p0) | set(p1)):
+        slope = 1000 * (p1.get(kind, 0.0) - p0.get(kind, 0.0)) / (n1 - n0)
+        by_kind[kind] = {
+            "marginal_cpu_ms_per_page": round(slope, 3),
+            "fixed_cpu_seconds": round(p0.get(kind, 0.0) - slope * n0 / 1000, 2),
+        }
     return {
         "sizes": [sizes[0], sizes[-1]],
         "marginal_cpu_ms_per_page": round(per_page_ms, 3),
         "fixed_cpu_seconds": round(c0 - per_page_ms * n0 / 1000, 2),
         "marginal_floor_ratio": round(per_page_ms / floor_ms, 3) if floor_ms else None,
+        # The same line per process kind (sampled CPU, so the parts need not add up exactly
+        # to the tree's): where the cost per page and the cost per run are paid.
+        "by_kind": by_kind,
     }
 
 
@@ -790,6 +813,8 @@ def print_report(result: dict[str, Any]) -> None:
             f"{fmt(s['largest_process_mb'], '.0f'):>11}"
         )
     print(f"manifest stage_seconds: {proj['manifest_stage_seconds']}")
+    print(f"pages by cleaning plan (\"full\": every pass, a site learned or checked): "
+          f"{proj['cleaning_plans']}")  # fmt: skip
     c = proj["crawl"]
     print(
         f"crawl: {c['sources']} sources in {c['processes']} crawl processes (up to "
@@ -903,6 +928,12 @@ def print_report(result: dict[str, Any]) -> None:
                 f"ms of the {proj['cpu_ms_per_page']:.2f} per page at {proj['pages']} "
                 f"(for information: the target is the total)"
             )
+            kinds = "; ".join(
+                f"{kind} {part['marginal_cpu_ms_per_page']:.2f} ms + "
+                f"{part['fixed_cpu_seconds']:.1f} s"
+                for kind, part in marginal["by_kind"].items()
+            )
+            print(f"  by process kind (sampled), per more page + per run: {kinds}")
         if "side_sum_ms_per_page" in floor:
             print(
                 f"the floor's parts run as the pipeline runs them, "

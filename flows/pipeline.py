@@ -313,6 +313,8 @@ def _run_locked(
         "articles": len(deduped.articles),
         "duplicates": len(deduped.duplicates),
         "rejected": len(deduped.rejected),
+        # Pages per cleaning plan: how many took every trafilatura pass, how many a cheaper one.
+        "cleaning_plans": cleaned.plans(),
     }
     outcome = "ok" if not failed else ("failed" if len(failed) == len(outcomes) else "partial")
     if failed_archives:

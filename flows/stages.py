@@ -84,6 +84,15 @@ class CleanOutcome:
     per_source: dict[str, dict[str, Any]]
     rejected: list[Rejected] = field(default_factory=list)  # pages the cleaning dropped
 
+    def plans(self) -> dict[str, int]:
+        """Pages cleaned with each plan (crawlers.clean.plans), every source's together, the
+        most used first: how many took all three trafilatura passes ("full": a site learned,
+        or checked) and how many a cheaper plan its earlier pages had shown to suffice."""
+        total: Counter[str] = Counter()
+        for counts in self.per_source.values():
+            total.update(counts.get("plans", {}))
+        return dict(total.most_common())
+
 
 EXTRACT_WINDOW = 256  # pages taken ahead of the one whose extraction is awaited
 
@@ -106,6 +115,7 @@ def clean_stage(
     ...) and counted in its source's ``dropped``, and the stage goes on."""
     by_source: dict[str, list[Any]] = {}
     failures: dict[str, Counter[str]] = {}
+    plans_used: dict[str, Counter[str]] = {}  # pages per cleaning plan, per source
     rejected: list[Rejected] = []
     limits = limits or ExtractLimits()
     # The cleaning plans learned per site in earlier runs, kept with the templates; this
@@ -138,6 +148,8 @@ def clean_stage(
             rejected.append(_extraction_error(source_name, url, reason))
             continue
         by_source.setdefault(source_name, []).append(extracted)
+        if extracted.plan:
+            plans_used.setdefault(source_name, Counter())[extracted.plan] += 1
     if learned:
         templates.plans = merged_plans(templates.plans, learned[0])
     articles: list[Article] = []
@@ -156,6 +168,7 @@ def clean_stage(
             "pages": len(by_source.get(name, [])) + sum(failures.get(name, Counter()).values()),
             "extracted": len(kept),
             "dropped": dict(dropped),
+            "plans": dict(plans_used.get(name, Counter())),
         }
     return CleanOutcome(articles=articles, per_source=per_source, rejected=rejected)
 

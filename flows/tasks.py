@@ -109,8 +109,9 @@ def clean_task(
         limits=settings.extract_limits(),
     )
     run_logger().info(
-        "cleaned: %d articles from %d sources", len(result.articles), len(result.per_source)
-    )
+        "cleaned: %d articles from %d sources; pages by cleaning plan: %s",
+        len(result.articles), len(result.per_source), result.plans() or "none",
+    )  # fmt: skip
     return result
 
 

@@ -57,6 +57,10 @@ def test_every_fetched_page_is_a_story_a_duplicate_or_a_listed_drop(published):
         assert source["rejected"] == dict(
             Counter(r["reason"] for r in tables["rejected"] if r["source"] == name)
         )
+    # Every page the cleaning read is counted once by the plan it was read with.
+    plans = manifest["counts"]["cleaning_plans"]
+    cleaned = sum(s["clean"]["pages"] for s in manifest["counts"]["sources"].values())
+    assert sum(plans.values()) == cleaned > 0 and plans["full"] > 0
 
 
 def test_wordpress_default_permalinks_are_stories(published):

@@ -4,6 +4,7 @@ that fewer trafilatura passes give the same body is cleaned with fewer, and chec
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -331,6 +332,35 @@ def test_a_page_without_the_sites_article_element_is_read_whole() -> None:
     assert any("post 99" in line for line in lines)
 
 
+def test_each_page_says_which_plan_read_its_body() -> None:
+    plans = SitePlans(learn=3, check_every=100)
+    read = [extract_page(_blog_page(n), plans).plan for n in range(5)]
+    assert read == [FULL, FULL, FULL, NODE_LAYOUT, NODE_LAYOUT]
+    # The plan that read the body, not the one chosen: a page without the site's article
+    # element is read whole.
+    page = _blog_page(99)
+    assert plans.node("harbour.example") == ("main", "content", "")
+    unboxed = page.html.replace("<main id='content'>", "<div>").replace("</main>", "</div>")
+    assert extract_page(dataclasses.replace(page, html=unboxed), plans).plan == PRECISE
+    # A kind of element the layout never saw: the precise pass reads the article element.
+    tabled = page.html.replace("</p></div>", "</p><table><tr><td>Tide</td></tr></table></div>")
+    assert extract_page(dataclasses.replace(page, html=tabled), plans).plan == PRECISE_NODE
+    assert extract_page(_blog_page(5)).plan == FULL  # no plans: every pass
+
+
+def test_the_clean_stage_counts_the_pages_each_plan_read() -> None:
+    from flows.stages import clean_stage
+
+    pages = _network_pages(120, 2)
+    out = clean_stage(pages, {}, TemplateState(), min_words=5, workers=2)
+    used = out.plans()
+    assert sum(used.values()) == len(pages)
+    assert used[FULL] >= SitePlans().learn and used.keys() - {FULL}
+    assert list(used.values()) == sorted(used.values(), reverse=True)
+    for counts in out.per_source.values():
+        assert sum(counts["plans"].values()) == counts["pages"]
+
+
 def test_a_site_without_a_steady_article_element_is_not_searched_for_one_again(
     monkeypatch,
 ) -> None:
@@ -420,17 +450,23 @@ def test_a_classless_sites_pages_are_read_from_their_paragraph_block() -> None:
     pages = [p for p in _network_pages(240, 8) if p.source == "gen-agg-03"]
     assert len(pages) > 15
     plans = SitePlans()
+    read_with = Counter()
     for page in pages:
-        assert extract_page(page, plans).lines == extract_page(page).lines, page.url
+        out = extract_page(page, plans)
+        assert out.lines == extract_page(page).lines, page.url
+        read_with[out.plan] += 1
     assert plans.used[PRECISE_RECALL_BLOCK] > len(pages) // 2
+    assert read_with == plans.used  # each page says the plan that read it
     # A page of the site whose paragraphs no longer sit in one block is read whole.
     page = pages[-1]
     split = dataclasses.replace(page, html=page.html.replace("</p>\n<p>", "</p></div>\n<div><p>"))
     assert _paragraph_block(load_html(split.html)) is None
     plans.sites[urlsplit(page.url).netloc].since_check = 0  # not a check page
     chosen = plans.used[PRECISE_RECALL_BLOCK]
-    lines = extract_page(split, plans).lines
+    out = extract_page(split, plans)
+    lines = out.lines
     assert plans.used[PRECISE_RECALL_BLOCK] == chosen + 1
+    assert out.plan == PRECISE_RECALL  # chosen for the block, read without one
     assert lines == extract_page(split).lines and len(lines) >= 5
 
 

@@ -224,7 +224,7 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
 
     With ``plans``, a site whose pages have shown that fewer passes give the same body is
     cleaned with those passes only (:class:`SitePlans`)."""
-    plan = plans.plan(out.domain) if plans is not None else FULL
+    plan = out.plan = plans.plan(out.domain) if plans is not None else FULL
     if plan in (PRECISE_NODE, NODE_LAYOUT):
         assert plans is not None
         name = plans.node(out.domain)
@@ -235,14 +235,17 @@ def _main_text(tree: HtmlElement, url: str, out: Extracted, plans: SitePlans | N
             if laid_out is not None:
                 return laid_out
             # No layout, or one that cannot tell what the pass writes: the pass reads it.
+            out.plan = PRECISE_NODE
             doc = _node_document(node)
             return _trafilatura_text(doc, url, out, favor_precision=True, fast=True)
-        plan = PRECISE  # the page lacks the site's article element: the whole page, then
+        # The page lacks the site's article element: the whole page, then.
+        plan = out.plan = PRECISE
     if plan == PRECISE_RECALL_BLOCK:
         block = _paragraph_block(tree)
         if block is not None:
             return _two_passes(_node_document(block), url, out)
-        plan = PRECISE_RECALL  # no block holds most of the page's paragraphs: the whole page
+        # No block holds most of the page's paragraphs: the whole page.
+        plan = out.plan = PRECISE_RECALL
     precise = _trafilatura_text(tree, url, out, favor_precision=True, fast=True)
     if plan == PRECISE:
         return precise

@@ -58,6 +58,9 @@ class Extracted:
     card_grid: int = 0
     listing_score: float = 0.0  # listing points net of article points (evidence.py)
     error: str | None = None
+    # The passes the body was read with (a plan of crawlers.clean.plans: "full" is all three,
+    # the others what the site's earlier pages showed to give the same body).
+    plan: str | None = None
 
 
 class _TextIndex:
