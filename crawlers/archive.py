@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 from isal import isal_zlib
 
 from crawlers.records import ArchivedAt, Page, page_headers
+from crawlers.settings import NEWSDEDUP_WARC_MAX_BYTES
 
 WARC_SUFFIX = ".warc.gz"
 PART_SUFFIX = ".part"
@@ -96,7 +97,9 @@ def _reason(status: int) -> str:
 class WarcWriter:
     """Writes pages of one source to rolling ``<source>-<n>.warc.gz`` files in a folder."""
 
-    def __init__(self, directory: str | Path, source: str, max_bytes: int = 256 * 1024 * 1024):
+    def __init__(
+        self, directory: str | Path, source: str, max_bytes: int = NEWSDEDUP_WARC_MAX_BYTES
+    ) -> None:
         self.directory = Path(directory)
         self.source = source
         self.max_bytes = max_bytes

@@ -16,6 +16,7 @@ from typing import Any
 from crawlers.archive import WarcArchive, reads_back
 from crawlers.contract import PAGES_FILE, REJECTED_FILE, VALIDATORS_FILE, part_file
 from crawlers.records import ArchivedAt, Page, Rejected, page_line
+from crawlers.settings import NEWSDEDUP_WARC_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class PageWriterPipeline:
 
     def __init__(
         self, out_dir: str, crawler: Any = None, warc_dir: str | None = None,
-        warc_max_bytes: int = 256 * 1024 * 1024,
+        warc_max_bytes: int = NEWSDEDUP_WARC_MAX_BYTES,
     ) -> None:  # fmt: skip
         self.out_dir = Path(out_dir)
         self.crawler = crawler
@@ -54,7 +55,7 @@ class PageWriterPipeline:
         warc_dir = settings.get("NEWSDEDUP_WARC_DIR") or None
         pipeline = cls(
             settings.get("NEWSDEDUP_OUT_DIR"), crawler, warc_dir,
-            settings.getint("NEWSDEDUP_WARC_MAX_BYTES", 256 * 1024 * 1024),
+            settings.getint("NEWSDEDUP_WARC_MAX_BYTES", NEWSDEDUP_WARC_MAX_BYTES),
         )  # fmt: skip
         if warc_dir:
             crawler.signals.connect(pipeline.item_scraped, signal=signals.item_scraped)

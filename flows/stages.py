@@ -115,7 +115,6 @@ def clean_stage(
     ...) and counted in its source's ``dropped``, and the stage goes on."""
     by_source: dict[str, list[Any]] = {}
     failures: dict[str, Counter[str]] = {}
-    plans_used: dict[str, Counter[str]] = {}  # pages per cleaning plan, per source
     rejected: list[Rejected] = []
     limits = limits or ExtractLimits()
     # The cleaning plans learned per site in earlier runs, kept with the templates; this
@@ -148,27 +147,26 @@ def clean_stage(
             rejected.append(_extraction_error(source_name, url, reason))
             continue
         by_source.setdefault(source_name, []).append(extracted)
-        if extracted.plan:
-            plans_used.setdefault(source_name, Counter())[extracted.plan] += 1
     if learned:
         templates.plans = merged_plans(templates.plans, learned[0])
     articles: list[Article] = []
     per_source: dict[str, dict[str, Any]] = {}
     for name in sorted(set(by_source) | set(failures)):
+        extracted_pages = by_source.get(name, [])
         src = sources.get(name)
         options = CleanOptions(
             min_words=src.min_words if src and src.min_words is not None else min_words,
             languages=src.languages if src else (),
         )
-        kept, dropped = finish_source(by_source.get(name, []), templates, options, rejected)
+        kept, dropped = finish_source(extracted_pages, templates, options, rejected)
         for reason, count in failures.get(name, Counter()).items():
             dropped[reason] += count
         articles.extend(kept)
         per_source[name] = {
-            "pages": len(by_source.get(name, [])) + sum(failures.get(name, Counter()).values()),
+            "pages": len(extracted_pages) + sum(failures.get(name, Counter()).values()),
             "extracted": len(kept),
             "dropped": dict(dropped),
-            "plans": dict(plans_used.get(name, Counter())),
+            "plans": dict(Counter(e.plan for e in extracted_pages if e.plan)),
         }
     return CleanOutcome(articles=articles, per_source=per_source, rejected=rejected)
 
