@@ -249,7 +249,7 @@ def _unpacked(message: tuple[Any, ...]) -> Any:
 class _Worker:
     process: Any  # multiprocessing.Process
     conn: Connection
-    job: tuple[int, PageItem] | None = None
+    jobs: collections.deque[tuple[int, PageItem]] = field(default_factory=collections.deque)
     deadline: float = 0.0
     # The other workers' plan notes (SitePlans.take_notes) not yet sent to this one: they go
     # with its next job.
@@ -259,6 +259,12 @@ class _Worker:
 # Plan notes held for a worker at most (the newest kept): a worker takes its notes with every
 # page, so only one stuck on a page until its deadline comes near this.
 MAX_HELD_NOTES = 1000
+# Pages a worker holds at once: the one it cleans and the next, waiting in its pipe, so it
+# goes on without waiting for the parent to read its result and send it another. Pages are
+# still cleaned one at a time, each under its own deadline, which starts when the one before
+# it is answered; a worker that dies or is killed costs only the page it was cleaning, and
+# the next is sent to another.
+DEPTH = 2
 
 
 # Pools of this process that have started workers and are not closed: the last to close stops
@@ -287,10 +293,11 @@ WORKER_PRELOAD = ["flows.extraction_preload"]
 
 
 class ExtractionPool:
-    """``workers`` extraction processes, each given one page at a time, so a stuck one costs
-    only its page. They are forked from multiprocessing's fork server (not from the parent,
-    which runs threads that fork does not copy safely), which has loaded the extractor once:
-    a worker starts without importing it again.
+    """``workers`` extraction processes, each cleaning one page at a time with the next one
+    waiting (``DEPTH``), so a stuck one costs only its page. They are forked from
+    multiprocessing's fork server (not from the parent, which runs threads that fork does not
+    copy safely), which has loaded the extractor once: a worker starts without importing it
+    again.
 
     The workers learn per site which trafilatura passes it needs (SitePlans) and pass what
     they learn to each other through the pool, which keeps it too: ``plans`` are the plans
@@ -378,7 +385,7 @@ class ExtractionPool:
         global _open_pools
         workers, self._workers = self._workers, []
         for worker in workers:
-            self._stop(worker, kill=worker.job is not None)
+            self._stop(worker, kill=bool(worker.jobs))
         if self._open:
             self._open = False
             with _open_pools_lock:
@@ -402,7 +409,7 @@ class ExtractionPool:
         try:
             while True:
                 # Take pages while the window allows; refused pages are done at once.
-                while next_seq - emit < window and len(queued) < self.size:
+                while next_seq - emit < window and len(queued) < self.size * DEPTH:
                     item = feed.take()
                     if item is None:
                         break
@@ -416,33 +423,36 @@ class ExtractionPool:
                         queued.append((next_seq, item))
                     next_seq += 1
                 for i, worker in enumerate(self._workers):
-                    if worker.job is None and queued:
+                    while len(worker.jobs) < DEPTH and queued:
                         try:
                             worker.conn.send((*queued[0], worker.notes))
                         except (OSError, ValueError):
+                            if worker.jobs:
+                                break  # its death is seen below, with its page
                             # Died while idle (killed for memory, say): a new one takes the
                             # page on the next round.
                             self._stop(worker, kill=True)
                             self._workers[i] = self._ready(self._start())
                             self.replaced += 1
-                            continue
-                        worker.job = queued.pop(0)
+                            break
+                        if not worker.jobs:
+                            worker.deadline = (
+                                time.monotonic() + self.limits.seconds + self.limits.grace_seconds
+                            )
+                        worker.jobs.append(queued.pop(0))
                         worker.notes = []
-                        worker.deadline = (
-                            time.monotonic() + self.limits.seconds + self.limits.grace_seconds
-                        )
                 while emit in done:
                     result = done.pop(emit)
                     if isinstance(result, _Failed):
                         raise result.exc
                     yield result
                     emit += 1
-                busy = [w for w in self._workers if w.job is not None]
+                busy = [w for w in self._workers if w.jobs]
                 if not busy and not queued and feed.exhausted:
                     return
                 if not busy and queued:
                     continue  # a worker was just replaced: hand it the page
-                can_take = next_seq - emit < window and len(queued) < self.size
+                can_take = next_seq - emit < window and len(queued) < self.size * DEPTH
                 if can_take and feed.ready():
                     continue
                 waitables: list[Any] = [w.conn for w in busy]
@@ -455,18 +465,18 @@ class ExtractionPool:
                 ready = waiter.wait(waitables, timeout)
                 if feed.bell in ready:
                     feed.quiet()
-                self._collect(busy, ready, done)
+                self._collect(busy, ready, done, queued)
         finally:
             feed.stop()
 
     def _collect(
-        self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction | _Failed]
+        self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction | _Failed],
+        queued: list[tuple[int, PageItem]],
     ) -> None:
         """Results of the workers that answered; drops for those that died or overran."""
         now = time.monotonic()
         for worker in busy:
-            assert worker.job is not None
-            seq, item = worker.job
+            seq, item = worker.jobs[0]
             lost = False  # the connection broke: the worker is dead or dying
             if worker.conn in ready:
                 try:
@@ -475,7 +485,11 @@ class ExtractionPool:
                     lost = True
                 else:
                     done[message[0]] = _unpacked(message)
-                    worker.job = None
+                    worker.jobs.popleft()
+                    if worker.jobs:
+                        worker.deadline = (
+                            now + self.limits.seconds + self.limits.grace_seconds
+                        )
                     if notes:
                         self._pass_notes(worker, notes)
                     continue
@@ -498,6 +512,9 @@ class ExtractionPool:
             else:
                 continue
             log.warning("%s", done[seq].error)  # type: ignore[union-attr]
+            worker.jobs.popleft()
+            queued[:0] = worker.jobs  # its other pages go to the next worker free
+            worker.jobs.clear()
             self._stop(worker, kill=True)
             self._workers[self._workers.index(worker)] = self._ready(self._start())
             self.replaced += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -89,6 +90,28 @@ def test_a_stuck_worker_is_killed_and_replaced(caplog):
     assert 2.0 <= killed.created - started < 6.0
     assert first.reason == "extraction_timeout" and "killed" in first.error
     assert [r.reason for r in rest] == [None]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fault", ["stopped", "killed"])
+def test_the_page_waiting_behind_a_lost_one_goes_to_another_worker(fault):
+    # A worker holds the page it cleans and the next (DEPTH): when it is stopped (killed at
+    # the deadline) or dies, only the first is dropped; the next is cleaned by its successor.
+    limits = ExtractLimits(seconds=1.0, grace_seconds=1.0)
+    first = "https://a.example/slow" if fault == "killed" else "https://a.example/stuck"
+    html = paragraphs(40_000) if fault == "killed" else GOOD_HTML
+    pages = [page(html, first)] + [page(GOOD_HTML, f"https://a.example/{i}") for i in range(3)]
+    with ExtractionPool(1, ExtractLimits(seconds=40.0) if fault == "killed" else limits) as pool:
+        (pid,) = pool.start()
+        if fault == "stopped":
+            os.kill(pid, signal.SIGSTOP)
+        else:
+            threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
+        results = list(pool.map(pages))
+        assert pool.replaced == 1
+    expected = "extraction_timeout" if fault == "stopped" else "extraction_crashed"
+    assert [r.url for r in results] == [p.url for p in pages]
+    assert [r.reason for r in results] == [expected, None, None, None], [r.error for r in results]
 
 
 @pytest.mark.timeout(60)
