@@ -82,6 +82,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.RedirectLoopMiddleware": 610,
     # After decompression (590), before the spider reads the text.
     "crawlers.middlewares.HtmlCharsetMiddleware": 580,
+    # Scrapy's meta refresh redirects without its scan of pages that name no refresh; after
+    # the charset's correction, so it reads the text the spider reads.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawlers.middlewares.MetaRefreshMiddleware": 579,
 }
 
 ITEM_PIPELINES = {
