@@ -18,6 +18,17 @@ URL = "https://news.example/a/story"
 PAD = "<p>" + "A paragraph of the story that fills the page. " * 100 + "</p>"
 
 
+# What scrapy.utils.response.get_meta_refresh reads of a page: response.text[0:4096].
+SCRAPY_REACH = 4096
+EDGE_TAG = '<meta content="0; url=/b/edge" http-equiv="refresh">'
+
+
+def _filled(chars: int) -> str:
+    """``chars`` characters of a page before a tag: a head, then one long comment."""
+    head = "<html><head><!--"
+    return head + "x" * (chars - len(head) - 3) + "-->"
+
+
 def _pages() -> list[tuple[str, bytes, str | None]]:
     """(name, body, encoding) of pages with and without refreshes, in and out of reach."""
     fixtures = [
@@ -38,6 +49,11 @@ def _pages() -> list[tuple[str, bytes, str | None]]:
         "beyond reach": PAD * 2 + '<meta http-equiv="refresh" content="0; url=/b/far">',
         "no scheme we fetch": '<meta http-equiv="refresh" content="0; url=file:///etc/passwd">',
         "none": "<html><head><title>A story</title></head><body>" + PAD + "</body></html>",
+        # Scrapy's reach, to the character: the tag ends on the last one it reads, or the
+        # reach cuts its word "refresh" (where Scrapy's reach and META_REFRESH_SCAN_CHARS
+        # differ, the two middlewares part on one of these).
+        "ends at the reach": _filled(SCRAPY_REACH - len(EDGE_TAG)) + EDGE_TAG,
+        "cut by the reach": _filled(SCRAPY_REACH - len(EDGE_TAG) + 3) + EDGE_TAG,
     }
     made_pages = [(name, html.encode("utf-8"), "utf-8") for name, html in made.items()]
     # A refresh whose word is only found once the bytes are decoded as they declare.
@@ -60,8 +76,10 @@ def test_the_middleware_redirects_exactly_as_scrapys(name, body, encoding):
         assert results[0] == "https://news.example/b/moved"
     if name == "with a base":
         assert results[0] == "https://other.example/x/moved"
-    if name in ("none", "the word only", "beyond reach"):
+    if name in ("none", "the word only", "beyond reach", "cut by the reach"):
         assert results[0] is True  # the page itself, not a redirect
+    if name == "ends at the reach":
+        assert results[0] == "https://news.example/b/edge"
 
 
 def test_only_pages_that_hold_the_word_are_read_by_scrapy():
