@@ -34,6 +34,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as Scrap
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import HtmlResponse
 from scrapy.utils.response import response_status_message
 
 from crawlers.guard import REDIRECTS, NetworkGuardMiddleware
@@ -447,8 +448,6 @@ class HtmlCharsetMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
-        from scrapy.http import HtmlResponse
-
         if not isinstance(response, HtmlResponse):
             return response
         return read_as_crawled(response)
@@ -472,8 +471,6 @@ class MetaRefreshMiddleware(ScrapyMetaRefresh):
     def process_response(  # type: ignore[override]
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
-        from scrapy.http import HtmlResponse
-
         if (
             isinstance(response, HtmlResponse)
             and "refresh" not in response.text[:META_REFRESH_SCAN_CHARS].lower()

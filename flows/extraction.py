@@ -406,10 +406,11 @@ class ExtractionPool:
         emit = 0  # sequence number of the next result to yield
         done: dict[int, Extraction | _Failed] = {}
         queued: list[tuple[int, PageItem]] = []
+        room = self.size * DEPTH  # pages queued for the workers at most
         try:
             while True:
                 # Take pages while the window allows; refused pages are done at once.
-                while next_seq - emit < window and len(queued) < self.size * DEPTH:
+                while next_seq - emit < window and len(queued) < room:
                     item = feed.take()
                     if item is None:
                         break
@@ -436,9 +437,7 @@ class ExtractionPool:
                             self.replaced += 1
                             break
                         if not worker.jobs:
-                            worker.deadline = (
-                                time.monotonic() + self.limits.seconds + self.limits.grace_seconds
-                            )
+                            worker.deadline = self._deadline(time.monotonic())
                         worker.jobs.append(queued.pop(0))
                         worker.notes = []
                 while emit in done:
@@ -452,7 +451,7 @@ class ExtractionPool:
                     return
                 if not busy and queued:
                     continue  # a worker was just replaced: hand it the page
-                can_take = next_seq - emit < window and len(queued) < self.size * DEPTH
+                can_take = next_seq - emit < window and len(queued) < room
                 if can_take and feed.ready():
                     continue
                 waitables: list[Any] = [w.conn for w in busy]
@@ -468,6 +467,11 @@ class ExtractionPool:
                 self._collect(busy, ready, done, queued)
         finally:
             feed.stop()
+
+    def _deadline(self, started: float) -> float:
+        """When a worker that took a page at ``started`` (monotonic) is past saving: its own
+        alarm stops the page at ``seconds``; the grace is for a worker that cannot."""
+        return started + self.limits.seconds + self.limits.grace_seconds
 
     def _collect(
         self, busy: list[_Worker], ready: set[Any], done: dict[int, Extraction | _Failed],
@@ -486,10 +490,8 @@ class ExtractionPool:
                 else:
                     done[message[0]] = _unpacked(message)
                     worker.jobs.popleft()
-                    if worker.jobs:
-                        worker.deadline = (
-                            now + self.limits.seconds + self.limits.grace_seconds
-                        )
+                    if worker.jobs:  # the next page is the one in hand now
+                        worker.deadline = self._deadline(now)
                     if notes:
                         self._pass_notes(worker, notes)
                     continue

@@ -82,7 +82,20 @@ def test_the_middleware_redirects_exactly_as_scrapys(name, body, encoding):
         assert results[0] == "https://news.example/b/edge"
 
 
-def test_only_pages_that_hold_the_word_are_read_by_scrapy():
+def test_only_pages_that_hold_the_word_are_read_by_scrapy(monkeypatch):
+    # Scrapy's scan of a page's tags (what the middleware saves), counted where its
+    # middleware calls it.
+    import scrapy.downloadermiddlewares.redirect as scrapy_redirect
+
+    scanned: list[str] = []
+    scan = scrapy_redirect.get_meta_refresh
+
+    def counted(response, *args, **kwargs):  # type: ignore[no-untyped-def]
+        scanned.append(response.url)
+        return scan(response, *args, **kwargs)
+
+    monkeypatch.setattr(scrapy_redirect, "get_meta_refresh", counted)
+
     class Counting(MetaRefreshMiddleware):
         reads = 0
 
@@ -99,6 +112,7 @@ def test_only_pages_that_hold_the_word_are_read_by_scrapy():
         "/b/moved"
     )
     assert Counting.reads == 1
+    assert scanned == [URL]  # the page with a refresh, not the plain one
     # Not HTML (a feed, robots.txt): Scrapy's own rules, which pass it on.
     feed = TextResponse(URL, body=b"refresh", encoding="utf-8")
     assert middleware.process_response(Request(URL), feed) is feed
